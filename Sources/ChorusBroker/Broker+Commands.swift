@@ -1,0 +1,324 @@
+import ChorusProtocol
+import ChorusStore
+import ZeroMQ
+
+/// Handling of each client command (docs/PROTOCOL.md, "Client commands").
+extension Broker {
+    func handle(_ frames: Frames) {
+        let routingID = frames[0]
+        // ZMQ_ROUTER_NOTIFY: an empty message after the routing id means the peer disconnected.
+        if frames.count == 2 && frames[1].isEmpty {
+            if let session = sessionsByRoutingID[routingID] { endSession(session, reason: "disconnected") }
+            return
+        }
+        let command: ClientCommand
+        do {
+            command = try ClientCommand.decode(frames[1...])
+        } catch {
+            refuse(routingID, error.requestID, error.error)
+            return
+        }
+        guard let session = session(for: routingID, requestID: command.requestID) else { return }
+        session.lastSeen = now
+        switch command {
+        case .publish(let requestID, let request):
+            publish(session, requestID, request)
+        case .ack(let requestID, let groupName, let leases):
+            ack(session, requestID, groupName, leases)
+        case .heartbeat:
+            break
+        case .hello(let requestID, let properties):
+            session.greeted = true
+            if let name = properties["name"], !name.isEmpty { session.name = String(name.prefix(64)) }
+            var p = Properties()
+            p.append("broker", config.name)
+            p.append("version", String(ProtocolVersion.current))
+            p.append("heartbeat", String(config.heartbeatMilliseconds))
+            p.append("max-payload", String(config.maxPayloadBytes))
+            p.append("last-seq", String(lastSeq))
+            reply(session, .welcome(requestID: requestID, properties: p))
+        case .subscribe(let requestID, let group, let patterns, let properties):
+            subscribe(session, requestID, group, patterns, properties)
+        case .unsubscribe(let requestID, let groupName):
+            if let sub = session.subscriptions.removeValue(forKey: groupName), let group = groupsByID[sub.groupID] {
+                release(sub, in: group, reason: "unsubscribed")
+                group.remove(member: sub)
+            }
+            reply(session, .unsubscribed(requestID: requestID, group: groupName))
+        case .nack(let requestID, let groupName, let lease, let mode, let reason):
+            settle(session, requestID, groupName, lease, .nack(token: lease.token, mode: mode, reason: reason, now: now))
+        case .extend(let requestID, let groupName, let lease, let ms):
+            settle(session, requestID, groupName, lease, .extend(token: lease.token, milliseconds: Int64(clamping: ms), now: now))
+        case .bye:
+            endSession(session, reason: "client said BYE")
+        }
+    }
+
+    /// The session for a routing id, created on first contact. Nil (and an ERROR sent) when the session limit
+    /// is reached.
+    func session(for routingID: [UInt8], requestID: [UInt8]) -> Session? {
+        if let s = sessionsByRoutingID[routingID] { return s }
+        guard sessionsByRoutingID.count < config.maxSessions else {
+            refuse(routingID, requestID, ProtocolError(.limitReached, "the broker has reached its limit of \(config.maxSessions) sessions"))
+            return nil
+        }
+        let s = Session(number: nextSessionNumber, routingID: routingID, now: now)
+        nextSessionNumber += 1
+        sessionsByRoutingID[routingID] = s
+        sessionsByNumber[s.number] = s
+        return s
+    }
+
+    func reply(_ session: Session, _ message: BrokerMessage) {
+        outbox.append([session.routingID] + message.encode())
+    }
+
+    func refuse(_ routingID: [UInt8], _ requestID: [UInt8], _ error: ProtocolError) {
+        counters.errors[error.code.number, default: 0] += 1
+        logger.debug("refused", metadata: ["chorus.code": "\(error.code.name)", "chorus.reason": "\(error.message)"])
+        outbox.append([routingID] + BrokerMessage.error(requestID: requestID, code: error.code, message: error.message).encode())
+    }
+
+    func refuse(_ session: Session, _ requestID: [UInt8], _ code: ErrorCode, _ message: String) {
+        refuse(session.routingID, requestID, ProtocolError(code, message))
+    }
+
+    // MARK: PUBLISH
+
+    func publish(_ session: Session, _ requestID: [UInt8], _ request: PublishRequest) {
+        do throws(ProtocolError) {
+            try Topic.validate(Array(request.topic.utf8))
+            guard request.payload.count <= config.maxPayloadBytes else {
+                throw ProtocolError(
+                    .payloadTooLarge,
+                    "payload of \(request.payload.count) bytes exceeds the inline limit of \(config.maxPayloadBytes) bytes")
+            }
+            var (event, key) = try request.makeEvent(generateID: makeEventID)
+            if let deadline = event.deadline, deadline <= now {
+                throw ProtocolError(.deadlinePassed, "the event's deadline \(deadline) is already past (now \(now))")
+            }
+            if event.producer == nil { event.producer = session.name }
+            if let key {
+                if let seq = try? existingSeq(forKey: key) {
+                    counters.duplicates += 1
+                    reply(session, .confirm(requestID: requestID, seq: seq, duplicate: true))
+                    return
+                }
+            }
+            let seq = append(event)
+            if let key {
+                batch.keys.append((key, seq, now))
+                batchKeys[key] = seq
+            }
+            counters.published += 1
+            reply(session, .confirm(requestID: requestID, seq: seq, duplicate: false))
+        } catch {
+            refuse(session.routingID, requestID, error)
+        }
+    }
+
+    /// The first sequence number published with `key` within the idempotency window, if any.
+    func existingSeq(forKey key: String) throws -> UInt64? {
+        if let seq = batchKeys[key] { return seq }
+        return try store.lookupKey(key, since: now - config.idempotencyWindowMilliseconds)
+    }
+
+    /// Assigns the next sequence number and queues the event for this iteration's commit.
+    @discardableResult
+    func append(_ event: Event) -> UInt64 {
+        var e = event
+        lastSeq += 1
+        e.seq = lastSeq
+        e.time = now
+        batch.events.append(e)
+        recent.append(e)
+        for id in groupsByID.keys { dirtyGroups.insert(id) }
+        return lastSeq
+    }
+
+    func makeEventID() -> String {
+        // Time first so ids sort roughly by creation; 64 random bits so they do not collide.
+        let r = random.next()
+        return "ev-" + String(UInt64(now), radix: 36) + "-" + String(r, radix: 36)
+    }
+
+    // MARK: SUBSCRIBE
+
+    func subscribe(_ session: Session, _ requestID: [UInt8], _ groupName: String, _ patternTexts: [String], _ properties: Properties) {
+        do throws(ProtocolError) {
+            let patterns = try TopicPatternSet(texts: patternTexts)
+            var credit = config.defaultCredit
+            if let c = properties["credit"] {
+                guard let n = Int(c), n >= 1, n <= 100_000 else { throw ProtocolError(.invalidProperty, "credit must be 1 to 100000, got '\(c)'") }
+                credit = n
+            }
+            let start = try StartPosition(properties["start"] ?? "new")
+            var created = false
+            let group: ConsumerGroup
+            if let existing = groups[groupName] {
+                guard existing.patterns == patterns else {
+                    throw ProtocolError(
+                        .groupMismatch,
+                        "group '\(groupName)' exists with patterns [\(existing.patterns.text.replacingNewlines)]; subscribe with the same patterns or use another group"
+                    )
+                }
+                group = existing
+            } else {
+                guard groups.count < config.maxGroups else {
+                    throw ProtocolError(.limitReached, "the broker has reached its limit of \(config.maxGroups) groups")
+                }
+                group = try createGroup(groupName, patterns, start, properties)
+                created = true
+            }
+            if let sub = session.subscriptions[groupName] {
+                sub.credit = credit
+            } else {
+                guard session.subscriptions.count < config.maxSubscriptionsPerSession else {
+                    throw ProtocolError(.limitReached, "a session may hold at most \(config.maxSubscriptionsPerSession) subscriptions")
+                }
+                let sub = Subscription(session: session, groupID: group.id, credit: credit)
+                session.subscriptions[groupName] = sub
+                group.members.append(sub)
+            }
+            dirtyGroups.insert(group.id)
+            var p = Properties()
+            p.append("created", created ? "yes" : "no")
+            p.append("cursor", String(group.cursor))
+            p.append("credit", String(credit))
+            p.append("max-attempts", String(group.maxAttempts))
+            p.append("ack-timeout", String(group.ackTimeout))
+            reply(session, .subscribed(requestID: requestID, group: groupName, properties: p))
+        } catch {
+            refuse(session.routingID, requestID, error)
+        }
+    }
+
+    func createGroup(_ name: String, _ patterns: TopicPatternSet, _ start: StartPosition, _ p: Properties) throws(ProtocolError) -> ConsumerGroup {
+        var maxAttempts = config.maxAttempts
+        var ackTimeout = config.ackTimeoutMilliseconds
+        if let v = p["max-attempts"] {
+            guard let n = Int(v), n >= 1, n <= 1000 else { throw ProtocolError(.invalidProperty, "max-attempts must be 1 to 1000, got '\(v)'") }
+            maxAttempts = n
+        }
+        if let v = p["ack-timeout"] {
+            guard let n = Int64(v), n >= 1 else { throw ProtocolError(.invalidProperty, "ack-timeout must be milliseconds >= 1, got '\(v)'") }
+            ackTimeout = n
+        }
+        if let o = config.groups[name] {
+            maxAttempts = o.maxAttempts ?? maxAttempts
+            ackTimeout = o.ackTimeoutMilliseconds ?? ackTimeout
+        }
+        let cursor: UInt64
+        switch start {
+        case .new: cursor = lastSeq + 1
+        case .first: cursor = 1
+        case .sequence(let n): cursor = max(n, 1)
+        }
+        let id = (groupsByID.keys.max() ?? 0) + 1
+        let record = GroupRecord(
+            id: id, name: name, patterns: patterns.text, cursor: cursor, created: now, maxAttempts: maxAttempts,
+            ackTimeoutMilliseconds: ackTimeout)
+        batch.newGroups.append(record)
+        let group = ConsumerGroup(record: record, patterns: patterns, maxPending: config.maxPendingPerGroup)
+        groups[name] = group
+        groupsByID[id] = group
+        logger.info("group created", metadata: ["chorus.group": "\(name)", "patterns": "\(patterns.text.replacingNewlines)", "cursor": "\(cursor)"])
+        return group
+    }
+
+    // MARK: ACK, NACK, EXTEND
+
+    func ack(_ session: Session, _ requestID: [UInt8], _ groupName: String, _ leases: [Lease]) {
+        guard let group = groups[groupName], session.subscriptions[groupName] != nil else {
+            refuse(session, requestID, .notSubscribed, "this session is not subscribed to group '\(groupName)'")
+            return
+        }
+        var settled: UInt64 = 0
+        var stale: [Lease] = []
+        for lease in leases {
+            guard var entry = group.pending[lease.seq] else {
+                stale.append(lease)
+                continue
+            }
+            let holder = entry.session
+            switch entry.handle(.ack(token: lease.token), maxAttempts: group.maxAttempts) {
+            case .settle:
+                group.pending[lease.seq] = nil
+                if let holder { sessionsByNumber[holder]?.subscriptions[groupName]?.inFlight.remove(lease.seq) }
+                batch.pendingDeletes.append((group.id, lease.seq))
+                group.acked += 1
+                counters.acked += 1
+                settled += 1
+            default:
+                stale.append(lease)
+            }
+        }
+        if settled > 0 { dirtyGroups.insert(group.id) }
+        if !stale.isEmpty {
+            counters.staleAcks += UInt64(stale.count)
+            refuse(
+                session, requestID, .staleLease,
+                "\(stale.count) lease(s) are not current deliveries (acked already, redelivered, or unknown): \(stale.prefix(8).map(\.description).joined(separator: " "))"
+            )
+        } else if !requestID.isEmpty {
+            reply(session, .acked(requestID: requestID, count: settled))
+        }
+    }
+
+    func settle(_ session: Session, _ requestID: [UInt8], _ groupName: String, _ lease: Lease, _ input: PendingDelivery.Input) {
+        guard let group = groups[groupName], session.subscriptions[groupName] != nil else {
+            refuse(session, requestID, .notSubscribed, "this session is not subscribed to group '\(groupName)'")
+            return
+        }
+        guard var entry = group.pending[lease.seq] else {
+            counters.staleAcks += 1
+            refuse(session, requestID, .staleLease, "lease \(lease) is not a current delivery")
+            return
+        }
+        let holder = entry.session.flatMap { sessionsByNumber[$0]?.subscriptions[groupName] }
+        let action = entry.handle(input, maxAttempts: group.maxAttempts)
+        switch action {
+        case .stale:
+            counters.staleAcks += 1
+            refuse(session, requestID, .staleLease, "lease \(lease) is not a current delivery")
+            return
+        case .extended(let until):
+            group.pending[lease.seq] = entry
+            timers.push(until, .lease(groupID: group.id, seq: lease.seq, token: lease.token))
+            if !requestID.isEmpty { reply(session, .extended(requestID: requestID, expiresAt: UInt64(max(0, until)))) }
+            return
+        default:
+            counters.nacked += 1
+            apply(action, to: entry, in: group, holder: holder)
+            if !requestID.isEmpty { reply(session, .nacked(requestID: requestID)) }
+        }
+    }
+
+    // MARK: Sessions
+
+    func endSession(_ session: Session, reason: String) {
+        for (_, sub) in session.subscriptions {
+            guard let group = groupsByID[sub.groupID] else { continue }
+            release(sub, in: group, reason: reason)
+            group.remove(member: sub)
+        }
+        session.subscriptions.removeAll()
+        sessionsByRoutingID[session.routingID] = nil
+        sessionsByNumber[session.number] = nil
+        logger.debug("session ended", metadata: ["chorus.client": "\(session.name ?? hex(session.routingID))", "reason": "\(reason)"])
+    }
+
+    /// Returns every delivery a member holds to its group.
+    func release(_ sub: Subscription, in group: ConsumerGroup, reason: String) {
+        for seq in sub.inFlight.sorted() {
+            guard var entry = group.pending[seq] else { continue }
+            let action = entry.handle(.released(reason: reason, now: now), maxAttempts: group.maxAttempts)
+            apply(action, to: entry, in: group, holder: sub)
+        }
+        sub.inFlight.removeAll()
+    }
+}
+
+extension String {
+    var replacingNewlines: String { split(separator: "\n").joined(separator: ", ") }
+}

@@ -1,0 +1,230 @@
+import ChorusProtocol
+import ChorusStore
+import Foundation
+
+/// Delivery: moving events from the log to group members within their credit, and what happens when a
+/// delivery fails (docs/PROTOCOL.md, "Delivery").
+extension Broker {
+    /// How many log events one group may look at per loop iteration, so one group far behind with a pattern
+    /// that matches little cannot stall the loop for everyone else.
+    static let scanBudget = 4096
+    /// Events read from the store at once for a group behind the in-memory window.
+    static let pageSize = 256
+
+    func dispatchDirtyGroups() {
+        guard !dirtyGroups.isEmpty else { return }
+        let ids = dirtyGroups
+        dirtyGroups.removeAll(keepingCapacity: true)
+        for id in ids {
+            guard let group = groupsByID[id] else { continue }
+            if dispatch(group) { dirtyGroups.insert(id) }
+        }
+    }
+
+    /// Delivers to members with credit: due redeliveries first, then new events from the cursor.
+    /// Returns true when the group still has work it could not finish within its budget.
+    func dispatch(_ group: ConsumerGroup) -> Bool {
+        var budget = Self.scanBudget
+        while budget > 0, let member = group.nextMemberWithCredit() {
+            budget -= 1
+            if let seq = group.popReady() {
+                guard var entry = group.pending[seq], case .waiting(let notBefore) = entry.phase, notBefore <= now else { continue }
+                guard let event = fetchEvent(seq) else {
+                    // Gone from the log (removed by retention): nothing left to deliver.
+                    group.pending[seq] = nil
+                    batch.pendingDeletes.append((group.id, seq))
+                    continue
+                }
+                if let deadline = event.deadline, deadline <= now {
+                    deadLetter(event, entry: entry, in: group, reason: "expired: deadline \(deadline) passed before redelivery")
+                    counters.expired += 1
+                    continue
+                }
+                deliver(event, &entry, to: member, in: group)
+                continue
+            }
+            guard group.pending.count < group.maxPending, group.cursor <= lastSeq else { return false }
+            guard let event = nextEvent(for: group) else { return false }
+            group.cursor = event.seq + 1
+            group.cursorDirty = true
+            guard group.patterns.matches(Array(event.topic.utf8)) else {
+                // Not for this group: the member keeps its credit.
+                continue
+            }
+            var entry = PendingDelivery(seq: event.seq, attempt: 0, phase: .waiting(notBefore: 0))
+            if let deadline = event.deadline, deadline <= now {
+                deadLetter(event, entry: entry, in: group, reason: "expired: deadline \(deadline) passed before delivery")
+                counters.expired += 1
+                continue
+            }
+            deliver(event, &entry, to: member, in: group)
+        }
+        return budget == 0
+    }
+
+    func deliver(_ event: Event, _ entry: inout PendingDelivery, to member: Subscription, in group: ConsumerGroup) {
+        let token = random.token()
+        let expires = now + group.ackTimeout
+        entry.dispatch(session: member.session.number, consumer: member.session.name, token: token, expires: expires)
+        group.pending[event.seq] = entry
+        member.inFlight.insert(event.seq)
+        timers.push(expires, .lease(groupID: group.id, seq: event.seq, token: token))
+        batch.pendingUpserts.append(record(entry, group))
+        outbox.append(
+            [member.session.routingID]
+                + Delivery.encode(group: group.nameBytes, lease: Lease(seq: event.seq, token: token), attempt: UInt32(entry.attempt), event: event))
+        group.delivered += 1
+        counters.delivered += 1
+        if entry.attempt > 1 {
+            group.redelivered += 1
+            counters.redelivered += 1
+        }
+    }
+
+    func record(_ entry: PendingDelivery, _ group: ConsumerGroup) -> PendingRecord {
+        let due: Int64
+        switch entry.phase {
+        case .inFlight(_, _, let expires): due = expires
+        case .waiting(let notBefore): due = notBefore
+        }
+        return PendingRecord(
+            groupID: group.id, seq: entry.seq, attempt: entry.attempt, token: entry.token, due: due, consumer: entry.consumer,
+            history: entry.history)
+    }
+
+    /// Carries out what the state machine decided after a failure (nack, timeout, release).
+    func apply(_ action: PendingDelivery.Action, to entry: PendingDelivery, in group: ConsumerGroup, holder: Subscription?) {
+        holder?.inFlight.remove(entry.seq)
+        switch action {
+        case .retry(let notBefore):
+            group.pending[entry.seq] = entry
+            batch.pendingUpserts.append(record(entry, group))
+            scheduleRetry(group, entry.seq, notBefore: notBefore)
+        case .deadLetter(let reason):
+            if let event = fetchEvent(entry.seq) {
+                deadLetter(event, entry: entry, in: group, reason: reason)
+            } else {
+                group.pending[entry.seq] = nil
+                batch.pendingDeletes.append((group.id, entry.seq))
+            }
+        case .settle:
+            group.pending[entry.seq] = nil
+            batch.pendingDeletes.append((group.id, entry.seq))
+        case .stale, .none, .extended:
+            group.pending[entry.seq] = entry
+        }
+        dirtyGroups.insert(group.id)
+    }
+
+    func scheduleRetry(_ group: ConsumerGroup, _ seq: UInt64, notBefore: Int64) {
+        if notBefore <= now {
+            group.markReady(seq)
+            dirtyGroups.insert(group.id)
+        } else {
+            timers.push(notBefore, .retry(groupID: group.id, seq: seq))
+        }
+    }
+
+    /// Records a dead letter and republishes the event on `$dlq.GROUP` with the reason in its headers.
+    func deadLetter(_ event: Event, entry: PendingDelivery, in group: ConsumerGroup, reason: String) {
+        if group.pending.removeValue(forKey: event.seq) != nil || entry.attempt > 0 {
+            batch.pendingDeletes.append((group.id, event.seq))
+        }
+        batch.deadLetters.append(
+            DeadLetterRecord(groupName: group.name, seq: event.seq, reason: reason, attempts: entry.attempt, history: entry.history, time: now))
+        var dlq = Event(
+            id: makeEventID(), topic: "$dlq.\(group.name)", correlation: event.correlation, causation: event.id,
+            producer: "chorus", contentType: event.contentType, headers: event.headers, payload: event.payload)
+        dlq.headers.append(("dlq-group", group.name))
+        dlq.headers.append(("dlq-seq", String(event.seq)))
+        dlq.headers.append(("dlq-topic", event.topic))
+        dlq.headers.append(("dlq-attempts", String(entry.attempt)))
+        dlq.headers.append(("dlq-reason", reason.replacingOccurrences(of: "\n", with: " ")))
+        append(dlq)
+        group.deadLettered += 1
+        counters.deadLettered += 1
+        logger.info(
+            "dead-lettered", metadata: ["chorus.group": "\(group.name)", "seq": "\(event.seq)", "attempts": "\(entry.attempt)", "reason": "\(reason)"])
+    }
+
+    /// An event by sequence number: from memory when recent, else from the store.
+    func fetchEvent(_ seq: UInt64) -> Event? {
+        if let e = recent.event(seq) { return e }
+        if let i = batch.events.firstIndex(where: { $0.seq == seq }) { return batch.events[i] }
+        return try? store.readEvent(seq: seq)
+    }
+
+    /// The event at or after the group's cursor: from memory when recent, else from a page read from the store.
+    func nextEvent(for group: ConsumerGroup) -> Event? {
+        if let e = recent.event(group.cursor) {
+            group.lookahead.removeAll()
+            group.lookaheadHead = 0
+            return e
+        }
+        while group.lookaheadHead < group.lookahead.count {
+            let e = group.lookahead[group.lookaheadHead]
+            group.lookaheadHead += 1
+            if e.seq >= group.cursor { return e }
+        }
+        // Events of this iteration are not committed yet and may be beyond the window: wait for the commit.
+        guard let page = try? store.readEvents(from: group.cursor, limit: Self.pageSize), !page.isEmpty else {
+            group.lookahead.removeAll()
+            group.lookaheadHead = 0
+            return nil
+        }
+        group.lookahead = page
+        group.lookaheadHead = 1
+        return page[0]
+    }
+
+    func fireTimers() {
+        while let timer = timers.popDue(now) {
+            switch timer.kind {
+            case .lease(let groupID, let seq, let token):
+                guard let group = groupsByID[groupID], var entry = group.pending[seq], entry.token == token else { continue }
+                let holder = entry.session.flatMap { sessionsByNumber[$0]?.subscriptions[group.name] }
+                let action = entry.handle(.leaseExpired(token: token, now: now), maxAttempts: group.maxAttempts)
+                if action == .none { continue }
+                counters.leaseTimeouts += 1
+                apply(action, to: entry, in: group, holder: holder)
+            case .retry(let groupID, let seq):
+                guard let group = groupsByID[groupID], let entry = group.pending[seq], case .waiting = entry.phase else { continue }
+                group.markReady(seq)
+                dirtyGroups.insert(groupID)
+            }
+        }
+    }
+
+    /// Heartbeats out, silent sessions ended, old idempotency keys pruned.
+    func housekeeping() {
+        if now - lastHousekeeping < min(config.heartbeatMilliseconds, 250) { return }
+        let sendHeartbeats = now - lastHousekeeping >= config.heartbeatMilliseconds / 2
+        lastHousekeeping = now
+        let silentLimit = config.heartbeatMilliseconds * Int64(config.heartbeatMisses)
+        var expired: [Session] = []
+        for session in sessionsByNumber.values {
+            let silent = now - session.lastSeen
+            if session.isLive {
+                if silent > silentLimit { expired.append(session) }
+            } else if silent > max(silentLimit, 60_000) {
+                expired.append(session)  // a publisher that went quiet: nothing to release, just forget it
+            }
+        }
+        for session in expired {
+            if session.isLive { counters.sessionsExpired += 1 }
+            endSession(session, reason: "no heartbeat for \(now - session.lastSeen) ms")
+        }
+        if sendHeartbeats {
+            let beat = BrokerMessage.heartbeat.encode()
+            for session in sessionsByNumber.values where session.isLive {
+                outbox.append([session.routingID] + beat)
+            }
+        }
+        if now - lastKeyPrune > 60_000 {
+            lastKeyPrune = now
+            if let n = try? store.pruneKeys(before: now - config.idempotencyWindowMilliseconds), n > 0 {
+                logger.debug("pruned idempotency keys", metadata: ["count": "\(n)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,224 @@
+import ChorusProtocol
+import ChorusStore
+import Logging
+import ZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The broker: one thread that owns the ROUTER and XPUB sockets, the SQLite store and all routing state.
+///
+/// DESIGN. A single thread, like redis, so no state is shared and nothing is locked. Each loop iteration:
+///   1. waits (zmq_poll) on the ROUTER, the XPUB and the stop pipe, at most until the next timer;
+///   2. reads up to `batchSize` messages and handles each, collecting writes into one `WriteBatch` and replies
+///      into an outbox;
+///   3. fires due timers (lease expiry, retries) and dispatches to groups with work;
+///   4. commits the batch in one SQLite transaction (group commit);
+///   5. only then sends the outbox (CONFIRMs, DELIVERs) and republishes new events on the firehose.
+/// Nothing is confirmed or delivered before it is committed, so a kill -9 at any point loses no confirmed event
+/// and no delivery the broker has not recorded. A failed commit stops the broker (exit status 75 from the CLI):
+/// what was confirmed is on disk and a restart recovers every group from it.
+public final class Broker {
+    let config: BrokerConfig
+    let logger: Logger
+    let store: SQLiteEventStore
+    let router: ZMQSocket
+    let firehose: ZMQSocket
+    /// The endpoints actually bound (with real ports when `*` was asked for).
+    public let boundEndpoint: String
+    public let boundFirehose: String
+
+    var sessionsByRoutingID: [[UInt8]: Session] = [:]
+    var sessionsByNumber: [Int: Session] = [:]
+    var nextSessionNumber = 1
+    var groups: [String: ConsumerGroup] = [:]
+    var groupsByID: [Int64: ConsumerGroup] = [:]
+    var dirtyGroups: Set<Int64> = []
+    var lastSeq: UInt64
+    var recent: RecentEvents
+    var timers = TimerHeap()
+    var random = FastRandom()
+    public internal(set) var counters = BrokerCounters()
+
+    // Per-iteration state.
+    var batch = WriteBatch()
+    var outbox: [Frames] = []
+    var batchKeys: [String: UInt64] = [:]
+    var now: Int64 = 0
+    var lastHousekeeping: Int64 = 0
+    var lastKeyPrune: Int64 = 0
+    var hasMoreWork = false
+
+    /// Opens the store, recovers groups and binds the sockets. Call on the thread that will call `run`.
+    public init(config: BrokerConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        try Self.makeDirectory(config.dataDirectory)
+        store = try SQLiteEventStore(path: config.logPath, durability: config.durability, logger: logger)
+        lastSeq = try store.lastSequence()
+        recent = RecentEvents(capacity: config.recentEvents, maxBytes: config.recentBytes)
+
+        router = try ZMQSocket(.router)
+        try router.setOption(ZMQOption.routerMandatory, 1)
+        try router.setOption(ZMQOption.sendHighWaterMark, 100_000)
+        try router.setOption(ZMQOption.receiveHighWaterMark, 100_000)
+        // Frames far above the payload limit are cut off by libzmq (the peer is disconnected) so a hostile
+        // client cannot make the broker allocate gigabytes; below this, oversized payloads get an ERROR reply.
+        try router.setOption(ZMQOption.maxMessageSize, int64: Int64(config.maxPayloadBytes) * 2 + 1_048_576)
+        // Where libzmq has draft APIs, a disconnecting peer produces an empty message: its work returns at once.
+        if (try? router.setOption(ZMQOption.routerNotify, ZMQOption.notifyDisconnect)) == nil {
+            logger.debug("ZMQ_ROUTER_NOTIFY unavailable; dead consumers are found by heartbeats")
+        }
+        try router.bind(config.endpoint)
+        boundEndpoint = router.lastEndpoint
+
+        firehose = try ZMQSocket(.xpub)
+        try firehose.setOption(ZMQOption.sendHighWaterMark, Int32(clamping: config.firehoseHighWaterMark))
+        try firehose.bind(config.firehoseEndpoint)
+        boundFirehose = firehose.lastEndpoint
+
+        try recover()
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw ConfigError(file: path, key: "broker.data_dir", message: "cannot create directory \(current): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+
+    /// Rebuilds groups and their pending deliveries from the store. Deliveries that were in flight when the
+    /// broker stopped are released (their attempt counts and history kept) and go out again.
+    func recover() throws {
+        now = nowMilliseconds()
+        for record in try store.loadGroups() {
+            let patterns = try TopicPatternSet(texts: record.patterns.split(separator: "\n").map(String.init))
+            var r = record
+            if let o = config.groups[record.name] {
+                r.maxAttempts = o.maxAttempts ?? r.maxAttempts
+                r.ackTimeoutMilliseconds = o.ackTimeoutMilliseconds ?? r.ackTimeoutMilliseconds
+            }
+            let group = ConsumerGroup(record: r, patterns: patterns, maxPending: config.maxPendingPerGroup)
+            groups[group.name] = group
+            groupsByID[group.id] = group
+            var released = 0
+            for row in try store.loadPending(groupID: group.id) {
+                if row.token != 0 {
+                    var entry = PendingDelivery(
+                        seq: row.seq, attempt: row.attempt, phase: .inFlight(session: 0, token: row.token, expires: row.due),
+                        history: row.history, consumer: row.consumer)
+                    let action = entry.handle(.released(reason: "broker restarted", now: now), maxAttempts: group.maxAttempts)
+                    apply(action, to: entry, in: group, holder: nil)
+                    released += 1
+                } else {
+                    let entry = PendingDelivery(seq: row.seq, attempt: row.attempt, phase: .waiting(notBefore: row.due), history: row.history, consumer: row.consumer)
+                    group.pending[row.seq] = entry
+                    scheduleRetry(group, row.seq, notBefore: row.due)
+                }
+            }
+            logger.info(
+                "recovered group",
+                metadata: ["chorus.group": "\(group.name)", "cursor": "\(group.cursor)", "pending": "\(group.pending.count)", "released": "\(released)"])
+        }
+        try store.commit(batch)
+        batch = WriteBatch()
+        dirtyGroups = Set(groupsByID.keys)
+    }
+
+    /// Runs until `stop` is signalled. Must be called on the thread that created the broker.
+    public func run(stop: StopSignal) throws {
+        logger.info(
+            "broker ready",
+            metadata: ["chorus.endpoint": "\(boundEndpoint)", "chorus.firehose": "\(boundFirehose)", "chorus.log": "\(config.logPath)", "last_seq": "\(lastSeq)"])
+        var poller = ZMQPoller()
+        poller.add(.socket(router))
+        let firehoseIndex = poller.add(.socket(firehose))
+        let stopIndex = poller.add(.fd(stop.readFD))
+        while true {
+            let timeout = pollTimeout()
+            let ready = try poller.poll(timeoutMilliseconds: timeout)
+            if ready[stopIndex] && stop.isStopRequested { break }
+            now = nowMilliseconds()
+            if ready[firehoseIndex] { drainFirehoseSubscriptions() }
+            var handled = 0
+            while handled < config.batchSize, let frames = try router.receive(dontWait: true) {
+                handle(frames)
+                handled += 1
+            }
+            hasMoreWork = handled == config.batchSize
+            fireTimers()
+            dispatchDirtyGroups()
+            housekeeping()
+            try flush()
+        }
+        try flush()
+        logger.info("broker stopped", metadata: ["last_seq": "\(lastSeq)"])
+        router.close()
+        firehose.close()
+    }
+
+    func pollTimeout() -> Int {
+        if hasMoreWork || !dirtyGroups.isEmpty { return 0 }
+        let tick = Int64(min(config.heartbeatMilliseconds, 250))
+        var wait = tick
+        if let due = timers.nextDue { wait = min(wait, max(0, due - nowMilliseconds())) }
+        return Int(wait)
+    }
+
+    /// Commits the iteration's writes, then sends what waited on them.
+    func flush() throws {
+        for g in groupsByID.values where g.cursorDirty {
+            batch.cursors[g.id] = g.cursor
+            g.cursorDirty = false
+        }
+        let newEvents = batch.events
+        if !batch.isEmpty {
+            do {
+                try store.commit(batch)
+                counters.commits += 1
+            } catch {
+                // Confirms in the outbox are dropped with it: their publishers time out and retry against the
+                // restarted broker, and idempotency keys make those retries safe.
+                logger.critical("log commit failed; stopping so that nothing unconfirmed is sent", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
+        batch = WriteBatch()
+        batchKeys.removeAll(keepingCapacity: true)
+        let messages = outbox
+        outbox.removeAll(keepingCapacity: true)
+        for frames in messages { send(frames) }
+        for event in newEvents { publishFirehose(event) }
+    }
+
+    /// Sends one message (routing id first). A peer that is gone or not reading loses its session.
+    func send(_ frames: Frames) {
+        do {
+            if try router.send(frames, dontWait: true) { return }
+            logger.warning("client is not reading; closing its session", metadata: ["chorus.client": "\(hex(frames[0]))"])
+        } catch let error as ZMQError where error.hostUnreachable {
+            logger.debug("client gone", metadata: ["chorus.client": "\(hex(frames[0]))"])
+        } catch {
+            logger.error("send failed", metadata: ["error": "\(error)"])
+        }
+        if let session = sessionsByRoutingID[frames[0]] { endSession(session, reason: "client unreachable") }
+    }
+
+    func publishFirehose(_ event: Event) {
+        let frames: Frames = [Array(event.topic.utf8), FrameCoding.number(event.seq), event.encodeProperties(), event.payload]
+        if (try? firehose.send(frames, dontWait: true)) != true { counters.firehoseDropped += 1 }
+    }
+
+    func drainFirehoseSubscriptions() {
+        // XPUB hands subscription messages up; observers need no state here, so they are only read and dropped.
+        while (try? firehose.receive(dontWait: true)) != nil {}
+    }
+
+    func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+    }
+}

@@ -1,0 +1,90 @@
+import ChorusStore
+
+/// Everything a broker is configured with. docs/CONFIGURATION.md documents each key; brokers/reference.toml
+/// shows every key with its default.
+public struct BrokerConfig: Sendable {
+    /// Per-group delivery settings, from `[groups.NAME]`, overriding `[delivery]`.
+    public struct GroupSettings: Sendable, Equatable {
+        public var maxAttempts: Int?
+        public var ackTimeoutMilliseconds: Int64?
+    }
+
+    // [broker]
+    public var name = "chorus"
+    public var endpoint = "tcp://127.0.0.1:7750"
+    public var firehoseEndpoint = "tcp://127.0.0.1:7751"
+    public var dataDirectory = "data"
+    public var logLevel = "info"
+    // [storage]
+    public var durability: Durability = .normal
+    public var maxPayloadBytes = 1_048_576
+    public var idempotencyWindowMilliseconds: Int64 = 24 * 3_600_000
+    // [delivery]
+    public var heartbeatMilliseconds: Int64 = 1000
+    public var heartbeatMisses = 3
+    public var ackTimeoutMilliseconds: Int64 = 30 * 60_000
+    public var maxAttempts = 5
+    public var maxPendingPerGroup = 10_000
+    public var defaultCredit = 1
+    // [limits]
+    public var maxSessions = 10_000
+    public var maxSubscriptionsPerSession = 64
+    public var maxGroups = 1000
+    public var batchSize = 2048
+    public var recentEvents = 16_384
+    public var recentBytes = 64 * 1_048_576
+    public var firehoseHighWaterMark = 100_000
+    // [groups.NAME]
+    public var groups: [String: GroupSettings] = [:]
+
+    public init() {}
+
+    /// The log file inside the data directory.
+    public var logPath: String { dataDirectory + "/chorus.sqlite" }
+
+    /// Loads a config file, filling unset keys with defaults.
+    public static func load(path: String) throws(ConfigError) -> BrokerConfig {
+        try parse(ConfigReader(path: path))
+    }
+
+    /// Parses TOML text (tests, `--check`).
+    public static func parse(text: String, file: String) throws(ConfigError) -> BrokerConfig {
+        try parse(ConfigReader(text: text, file: file))
+    }
+
+    static func parse(_ r: ConfigReader) throws(ConfigError) -> BrokerConfig {
+        var c = BrokerConfig()
+        c.name = try r.string("broker.name") ?? c.name
+        c.endpoint = try r.string("broker.endpoint") ?? c.endpoint
+        c.firehoseEndpoint = try r.string("broker.firehose") ?? c.firehoseEndpoint
+        c.dataDirectory = try r.string("broker.data_dir") ?? c.dataDirectory
+        c.logLevel = try r.choice("broker.log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"]) ?? c.logLevel
+        if let d = try r.choice("storage.durability", ["normal", "full"]) { c.durability = Durability(rawValue: d)! }
+        c.maxPayloadBytes = try r.int("storage.max_payload", range: 1...(64 * 1_048_576)) ?? c.maxPayloadBytes
+        c.idempotencyWindowMilliseconds = try r.milliseconds("storage.idempotency_window") ?? c.idempotencyWindowMilliseconds
+        c.heartbeatMilliseconds = try r.milliseconds("delivery.heartbeat") ?? c.heartbeatMilliseconds
+        c.heartbeatMisses = try r.int("delivery.heartbeat_misses", range: 1...100) ?? c.heartbeatMisses
+        c.ackTimeoutMilliseconds = try r.milliseconds("delivery.ack_timeout") ?? c.ackTimeoutMilliseconds
+        c.maxAttempts = try r.int("delivery.max_attempts", range: 1...1000) ?? c.maxAttempts
+        c.maxPendingPerGroup = try r.int("delivery.max_pending", range: 1...10_000_000) ?? c.maxPendingPerGroup
+        c.defaultCredit = try r.int("delivery.default_credit", range: 1...100_000) ?? c.defaultCredit
+        c.maxSessions = try r.int("limits.max_sessions", range: 1...1_000_000) ?? c.maxSessions
+        c.maxSubscriptionsPerSession = try r.int("limits.max_subscriptions_per_session", range: 1...10_000) ?? c.maxSubscriptionsPerSession
+        c.maxGroups = try r.int("limits.max_groups", range: 1...100_000) ?? c.maxGroups
+        c.batchSize = try r.int("limits.batch", range: 1...100_000) ?? c.batchSize
+        c.recentEvents = try r.int("limits.recent_events", range: 0...10_000_000) ?? c.recentEvents
+        c.recentBytes = try r.int("limits.recent_bytes", range: 0...(4096 * 1_048_576)) ?? c.recentBytes
+        c.firehoseHighWaterMark = try r.int("limits.firehose_hwm", range: 1...10_000_000) ?? c.firehoseHighWaterMark
+        for name in try r.tableKeys("groups") {
+            var g = GroupSettings()
+            g.maxAttempts = try r.int("groups.\(name).max_attempts", range: 1...1000)
+            g.ackTimeoutMilliseconds = try r.milliseconds("groups.\(name).ack_timeout")
+            c.groups[name] = g
+        }
+        if c.heartbeatMilliseconds < 10 {
+            throw ConfigError(file: r.file, key: "delivery.heartbeat", message: "expected at least 10ms")
+        }
+        try r.rejectUnknownKeys()
+        return c
+    }
+}

@@ -1,0 +1,20 @@
+/// Counters the broker keeps since it started; `stats` and the metrics endpoint read them.
+public struct BrokerCounters: Sendable, Equatable {
+    public var published: UInt64 = 0
+    public var duplicates: UInt64 = 0
+    public var delivered: UInt64 = 0
+    public var redelivered: UInt64 = 0
+    public var acked: UInt64 = 0
+    public var nacked: UInt64 = 0
+    public var staleAcks: UInt64 = 0
+    public var leaseTimeouts: UInt64 = 0
+    public var deadLettered: UInt64 = 0
+    public var expired: UInt64 = 0
+    public var commits: UInt64 = 0
+    public var firehoseDropped: UInt64 = 0
+    public var sessionsExpired: UInt64 = 0
+    /// Refused commands, by wire error number.
+    public var errors: [Int: UInt64] = [:]
+
+    public init() {}
+}

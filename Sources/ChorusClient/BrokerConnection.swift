@@ -1,0 +1,226 @@
+import ChorusProtocol
+import ZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A blocking connection to a broker: one DEALER socket, owned by the thread that created it.
+///
+/// Used by the command-line tools and by tests; it is the protocol (docs/PROTOCOL.md) spoken plainly.
+/// Messages that arrive while waiting for a particular reply (deliveries, heartbeats) are kept in order and
+/// returned by `receive` later, so nothing is lost between calls. Not `Sendable`: keep it on one thread.
+public final class BrokerConnection {
+    public let endpoint: String
+    private let socket: ZMQSocket
+    private var backlog: [BrokerMessage] = []
+    private var backlogHead = 0
+    private var nextRequest: UInt64 = 1
+    /// Milliseconds between heartbeats this client sends (the broker's interval after `hello`).
+    public private(set) var heartbeatMilliseconds: Int64 = 1000
+    private var lastSent: Int64 = 0
+    /// Last time anything arrived from the broker.
+    public private(set) var lastHeard: Int64 = 0
+
+    /// Connects (in the background, as ZeroMQ does); calls fail with `noAnswer` if the broker never answers.
+    public init(endpoint: String) throws {
+        self.endpoint = endpoint
+        do {
+            socket = try ZMQSocket(.dealer)
+            try socket.setOption(ZMQOption.sendHighWaterMark, 100_000)
+            try socket.setOption(ZMQOption.receiveHighWaterMark, 100_000)
+            try socket.setOption(ZMQOption.reconnectInterval, 100)
+            try socket.setOption(ZMQOption.reconnectIntervalMax, 2000)
+            try socket.connect(endpoint)
+        } catch {
+            throw ChorusClientError.transport("\(error)")
+        }
+        lastHeard = Self.now()
+    }
+
+    deinit { socket.close() }
+
+    static func now() -> Int64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+    }
+
+    /// A fresh request id.
+    public func makeRequestID() -> [UInt8] {
+        defer { nextRequest += 1 }
+        return FrameCoding.number(nextRequest)
+    }
+
+    /// Sends a command without waiting.
+    public func send(_ command: ClientCommand) throws {
+        do {
+            try socket.send(command.encode())
+        } catch {
+            throw ChorusClientError.transport("\(error)")
+        }
+        lastSent = Self.now()
+    }
+
+    /// Sends raw frames (tests of malformed input use this).
+    public func sendRaw(_ frames: Frames) throws {
+        try socket.send(frames)
+    }
+
+    /// The next message from the broker, waiting up to `timeoutMilliseconds` (-1: forever). Sends a heartbeat
+    /// when one is due, so a caller that loops on `receive` keeps its session alive.
+    public func receive(timeoutMilliseconds: Int) throws -> BrokerMessage? {
+        if backlogHead < backlog.count {
+            let m = backlog[backlogHead]
+            backlogHead += 1
+            if backlogHead == backlog.count {
+                backlog.removeAll(keepingCapacity: true)
+                backlogHead = 0
+            }
+            return m
+        }
+        let deadline = timeoutMilliseconds < 0 ? Int64.max : Self.now() + Int64(timeoutMilliseconds)
+        while true {
+            try heartbeatIfDue()
+            let remaining = deadline == Int64.max ? heartbeatMilliseconds : deadline - Self.now()
+            if remaining < 0 { return nil }
+            let wait = Int(min(remaining, max(heartbeatMilliseconds / 2, 10)))
+            var poller = ZMQPoller()
+            poller.add(.socket(socket))
+            let ready: [Bool]
+            do { ready = try poller.poll(timeoutMilliseconds: wait) } catch { throw ChorusClientError.transport("\(error)") }
+            if ready[0], let frames = try socket.receive(dontWait: true) {
+                lastHeard = Self.now()
+                do {
+                    return try BrokerMessage.decode(frames)
+                } catch {
+                    throw ChorusClientError.unexpected("\(error)")
+                }
+            }
+            if Self.now() >= deadline { return nil }
+        }
+    }
+
+    /// Sends a HEARTBEAT if nothing was sent for half an interval.
+    public func heartbeatIfDue() throws {
+        if Self.now() - lastSent >= heartbeatMilliseconds / 2 {
+            try send(.heartbeat(requestID: []))
+        }
+    }
+
+    /// Waits for the reply carrying `requestID`, keeping other messages for `receive`.
+    public func awaitReply(_ requestID: [UInt8], timeoutMilliseconds: Int) throws -> BrokerMessage {
+        let deadline = Self.now() + Int64(timeoutMilliseconds)
+        var kept: [BrokerMessage] = []
+        defer { if !kept.isEmpty { backlog.append(contentsOf: kept) } }
+        while true {
+            let remaining = deadline - Self.now()
+            guard remaining > 0, let message = try receiveFromSocket(timeoutMilliseconds: Int(remaining)) else {
+                throw ChorusClientError.noAnswer(endpoint: endpoint, waitedMilliseconds: timeoutMilliseconds)
+            }
+            if Self.requestID(of: message) == requestID {
+                if case .error(_, let code, let text) = message { throw ChorusClientError.refused(code: code, message: text) }
+                return message
+            }
+            if case .heartbeat = message { continue }
+            kept.append(message)
+        }
+    }
+
+    private func receiveFromSocket(timeoutMilliseconds: Int) throws -> BrokerMessage? {
+        // Bypass the backlog: replies are never in it.
+        let saved = (backlog, backlogHead)
+        backlog = []
+        backlogHead = 0
+        defer { (backlog, backlogHead) = saved }
+        return try receive(timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// The request id a reply echoes, if it is a reply.
+    public static func requestID(of message: BrokerMessage) -> [UInt8]? {
+        switch message {
+        case .welcome(let r, _), .confirm(let r, _, _), .subscribed(let r, _, _), .unsubscribed(let r, _), .acked(let r, _),
+            .nacked(let r), .extended(let r, _), .error(let r, _, _):
+            r
+        case .deliver, .heartbeat: nil
+        }
+    }
+
+    // MARK: Commands
+
+    /// HELLO: names the client and learns the broker's heartbeat interval.
+    @discardableResult
+    public func hello(name: String, timeoutMilliseconds: Int = 5000) throws -> Properties {
+        let r = makeRequestID()
+        try send(.hello(requestID: r, properties: Properties([("name", name)])))
+        guard case .welcome(_, let p) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds) else {
+            throw ChorusClientError.unexpected("expected WELCOME")
+        }
+        if let hb = p["heartbeat"].flatMap(Int64.init), hb > 0 { heartbeatMilliseconds = hb }
+        return p
+    }
+
+    /// Publishes one event and waits for its confirm: (sequence number, whether it was a duplicate).
+    public func publish(
+        topic: String, payload: [UInt8], properties: Properties = Properties(), timeoutMilliseconds: Int = 5000
+    ) throws -> (seq: UInt64, duplicate: Bool) {
+        let r = makeRequestID()
+        try send(.publish(requestID: r, request: PublishRequest(topic: topic, properties: properties, payload: payload)))
+        guard case .confirm(_, let seq, let dup) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds) else {
+            throw ChorusClientError.unexpected("expected CONFIRM")
+        }
+        return (seq, dup)
+    }
+
+    /// Joins a group and returns the SUBSCRIBED properties.
+    @discardableResult
+    public func subscribe(
+        group: String, patterns: [String], credit: Int, start: StartPosition = .new, extra: [(String, String)] = [],
+        timeoutMilliseconds: Int = 5000
+    ) throws -> Properties {
+        let r = makeRequestID()
+        var p = Properties([("credit", String(credit)), ("start", start.description)])
+        for (k, v) in extra { p.append(k, v) }
+        try send(.subscribe(requestID: r, group: group, patterns: patterns, properties: p))
+        guard case .subscribed(_, _, let props) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds) else {
+            throw ChorusClientError.unexpected("expected SUBSCRIBED")
+        }
+        return props
+    }
+
+    /// Acks leases. With `confirm`, waits for ACKED (and throws on a stale lease); without, returns at once.
+    public func ack(group: String, leases: [Lease], confirm: Bool = false, timeoutMilliseconds: Int = 5000) throws {
+        if !confirm {
+            try send(.ack(requestID: [], group: group, leases: leases))
+            return
+        }
+        let r = makeRequestID()
+        try send(.ack(requestID: r, group: group, leases: leases))
+        _ = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Nacks one delivery and waits for NACKED.
+    public func nack(group: String, lease: Lease, mode: NackMode, reason: String, timeoutMilliseconds: Int = 5000) throws {
+        let r = makeRequestID()
+        try send(.nack(requestID: r, group: group, lease: lease, mode: mode, reason: reason))
+        _ = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// Extends a lease and returns its new expiry (ms since the epoch).
+    public func extend(group: String, lease: Lease, milliseconds: UInt64, timeoutMilliseconds: Int = 5000) throws -> UInt64 {
+        let r = makeRequestID()
+        try send(.extend(requestID: r, group: group, lease: lease, milliseconds: milliseconds))
+        guard case .extended(_, let at) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds) else {
+            throw ChorusClientError.unexpected("expected EXTENDED")
+        }
+        return at
+    }
+
+    /// Says BYE: the broker returns this session's in-flight deliveries at once.
+    public func close() {
+        try? send(.bye(requestID: []))
+        // Linger briefly so the BYE leaves before the socket goes (it was created with linger 0).
+        try? socket.setOption(ZMQOption.linger, 500)
+        socket.close()
+    }
+}

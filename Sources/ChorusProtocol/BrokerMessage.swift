@@ -1,0 +1,164 @@
+/// A message the broker sends to a client (docs/PROTOCOL.md, "Broker messages").
+///
+/// Frame 0 is `CHORUS1`, frame 1 the message name; replies then echo the request id in frame 2.
+public enum BrokerMessage: Equatable, Sendable {
+    /// Reply to HELLO: broker name, protocol version, heartbeat interval, payload limit.
+    case welcome(requestID: [UInt8], properties: Properties)
+    /// Reply to PUBLISH: the event is committed to the log with this sequence number. `duplicate` is true when
+    /// the idempotency key had been seen within the window and `seq` is the first publish's.
+    case confirm(requestID: [UInt8], seq: UInt64, duplicate: Bool)
+    /// Reply to SUBSCRIBE.
+    case subscribed(requestID: [UInt8], group: String, properties: Properties)
+    /// Reply to UNSUBSCRIBE.
+    case unsubscribed(requestID: [UInt8], group: String)
+    /// One event for one group member, within its credit.
+    case deliver(Delivery)
+    /// Reply to ACK with a request id: how many leases were settled.
+    case acked(requestID: [UInt8], count: UInt64)
+    /// Reply to NACK with a request id.
+    case nacked(requestID: [UInt8])
+    /// Reply to EXTEND with a request id: the new lease expiry, milliseconds since the Unix epoch.
+    case extended(requestID: [UInt8], expiresAt: UInt64)
+    /// A refused command, with a code from the catalog and a message for people.
+    case error(requestID: [UInt8], code: ErrorCode, message: String)
+    /// The broker is alive.
+    case heartbeat
+
+    public enum Name {
+        public static let welcome: [UInt8] = Array("WELCOME".utf8)
+        public static let confirm: [UInt8] = Array("CONFIRM".utf8)
+        public static let subscribed: [UInt8] = Array("SUBSCRIBED".utf8)
+        public static let unsubscribed: [UInt8] = Array("UNSUBSCRIBED".utf8)
+        public static let deliver: [UInt8] = Array("DELIVER".utf8)
+        public static let acked: [UInt8] = Array("ACKED".utf8)
+        public static let nacked: [UInt8] = Array("NACKED".utf8)
+        public static let extended: [UInt8] = Array("EXTENDED".utf8)
+        public static let error: [UInt8] = Array("ERROR".utf8)
+        public static let heartbeat: [UInt8] = Array("HEARTBEAT".utf8)
+    }
+
+    static let new: [UInt8] = Array("new".utf8)
+    static let duplicate: [UInt8] = Array("duplicate".utf8)
+
+    /// Encodes the message as frames (without any routing envelope).
+    public func encode() -> [[UInt8]] {
+        let sig = ProtocolVersion.signature
+        switch self {
+        case .welcome(let r, let p): return [sig, Name.welcome, r, p.encode()]
+        case .confirm(let r, let seq, let dup):
+            return [sig, Name.confirm, r, FrameCoding.number(seq), dup ? Self.duplicate : Self.new]
+        case .subscribed(let r, let g, let p): return [sig, Name.subscribed, r, Array(g.utf8), p.encode()]
+        case .unsubscribed(let r, let g): return [sig, Name.unsubscribed, r, Array(g.utf8)]
+        case .deliver(let d): return d.encode()
+        case .acked(let r, let n): return [sig, Name.acked, r, FrameCoding.number(n)]
+        case .nacked(let r): return [sig, Name.nacked, r]
+        case .extended(let r, let at): return [sig, Name.extended, r, FrameCoding.number(at)]
+        case .error(let r, let code, let message):
+            return [sig, Name.error, r, FrameCoding.number(UInt64(code.number)), Array(code.name.utf8), Array(message.utf8)]
+        case .heartbeat: return [sig, Name.heartbeat]
+        }
+    }
+
+    /// Decodes a broker message (used by clients).
+    public static func decode(_ frames: [[UInt8]]) throws(ProtocolError) -> BrokerMessage {
+        guard frames.count >= 2, frames[0] == ProtocolVersion.signature else {
+            throw ProtocolError(.unsupportedVersion, "the peer did not answer with protocol CHORUS1")
+        }
+        let f = frames
+        func need(_ n: Int) throws(ProtocolError) {
+            guard f.count == n else {
+                throw ProtocolError(.malformed, "\(String(decoding: f[1], as: UTF8.self)) should have \(n) frames, got \(f.count)")
+            }
+        }
+        switch f[1] {
+        case Name.deliver:
+            return .deliver(try Delivery.decode(f))
+        case Name.confirm:
+            try need(5)
+            return .confirm(requestID: f[2], seq: try FrameCoding.number(f[3], field: "seq"), duplicate: f[4] == Self.duplicate)
+        case Name.heartbeat: return .heartbeat
+        case Name.welcome:
+            try need(4)
+            return .welcome(requestID: f[2], properties: try Properties.decode(f[3]))
+        case Name.subscribed:
+            try need(5)
+            return .subscribed(requestID: f[2], group: String(decoding: f[3], as: UTF8.self), properties: try Properties.decode(f[4]))
+        case Name.unsubscribed:
+            try need(4)
+            return .unsubscribed(requestID: f[2], group: String(decoding: f[3], as: UTF8.self))
+        case Name.acked:
+            try need(4)
+            return .acked(requestID: f[2], count: try FrameCoding.number(f[3], field: "count"))
+        case Name.nacked:
+            try need(3)
+            return .nacked(requestID: f[2])
+        case Name.extended:
+            try need(4)
+            return .extended(requestID: f[2], expiresAt: try FrameCoding.number(f[3], field: "expiry"))
+        case Name.error:
+            try need(6)
+            let number = Int(try FrameCoding.number(f[3], field: "error code"))
+            return .error(requestID: f[2], code: ErrorCode(number, String(decoding: f[4], as: UTF8.self)), message: String(decoding: f[5], as: UTF8.self))
+        default:
+            throw ProtocolError(.unknownCommand, "unknown broker message '\(String(decoding: f[1].prefix(32), as: UTF8.self))'")
+        }
+    }
+}
+
+/// A DELIVER message: one attempt at one event for one group.
+public struct Delivery: Equatable, Sendable {
+    public var group: String
+    public var lease: Lease
+    /// 1 for the first delivery; counts every attempt, across broker restarts.
+    public var attempt: UInt32
+    public var event: Event
+
+    public init(group: String, lease: Lease, attempt: UInt32, event: Event) {
+        self.group = group
+        self.lease = lease
+        self.attempt = attempt
+        self.event = event
+    }
+
+    /// `CHORUS1, DELIVER, group, seq, token, attempt, topic, properties, payload`.
+    public func encode() -> [[UInt8]] {
+        Self.encode(group: Array(group.utf8), lease: lease, attempt: attempt, event: event)
+    }
+
+    /// Encodes without building a `Delivery` (the broker's hot path).
+    public static func encode(group: [UInt8], lease: Lease, attempt: UInt32, event: Event) -> [[UInt8]] {
+        [
+            ProtocolVersion.signature, BrokerMessage.Name.deliver, group, FrameCoding.number(lease.seq), lease.tokenBytes,
+            FrameCoding.number(UInt64(attempt)), Array(event.topic.utf8), event.encodeProperties(), event.payload,
+        ]
+    }
+
+    /// Decodes the 9 frames of DELIVER.
+    public static func decode(_ f: [[UInt8]]) throws(ProtocolError) -> Delivery {
+        guard f.count == 9 else { throw ProtocolError(.malformed, "DELIVER should have 9 frames, got \(f.count)") }
+        let lease = try Lease.decode(seq: f[3], token: f[4])
+        let attempt = UInt32(clamping: try FrameCoding.number(f[5], field: "attempt"))
+        let event = try decodeEvent(seq: lease.seq, topic: f[6], properties: f[7], payload: f[8])
+        return Delivery(group: String(decoding: f[2], as: UTF8.self), lease: lease, attempt: attempt, event: event)
+    }
+
+    /// Decodes an event from its topic, properties and payload frames (DELIVER and the firehose).
+    public static func decodeEvent(seq: UInt64, topic: [UInt8], properties: [UInt8], payload: [UInt8]) throws(ProtocolError) -> Event {
+        let p = try Properties.decode(properties)
+        var event = Event(seq: seq, id: "", topic: String(decoding: topic, as: UTF8.self), payload: payload)
+        for (name, value) in p.pairs {
+            switch name {
+            case "id": event.id = value
+            case "correlation": event.correlation = value
+            case "causation": event.causation = value
+            case "producer": event.producer = value
+            case "time": event.time = Int64(value) ?? 0
+            case "content-type": event.contentType = value
+            case "deadline": event.deadline = Int64(value)
+            default:
+                if name.hasPrefix("h.") { event.headers.append((String(name.dropFirst(2)), value)) }
+            }
+        }
+        return event
+    }
+}

@@ -1,0 +1,178 @@
+/// A command a client sends to the broker's ROUTER endpoint (docs/PROTOCOL.md, "Client commands").
+///
+/// Every client command is: frame 0 `CHORUS1`, frame 1 the command name, frame 2 a request id (0 to 255
+/// bytes, echoed in the reply; empty asks for no reply where replies are optional), then the command's frames.
+public enum ClientCommand: Equatable, Sendable {
+    /// Opens a session and states the client's heartbeat interval. Reply: WELCOME.
+    case hello(requestID: [UInt8], properties: Properties)
+    /// Publishes one event. Reply: CONFIRM once it is committed, or ERROR.
+    case publish(requestID: [UInt8], request: PublishRequest)
+    /// Joins a consumer group. Reply: SUBSCRIBED or ERROR.
+    case subscribe(requestID: [UInt8], group: String, patterns: [String], properties: Properties)
+    /// Leaves a group; the session's in-flight deliveries of that group return to it. Reply: UNSUBSCRIBED.
+    case unsubscribe(requestID: [UInt8], group: String)
+    /// Settles one or more deliveries. Reply (only with a request id): ACKED, or ERROR for a stale lease.
+    case ack(requestID: [UInt8], group: String, leases: [Lease])
+    /// Gives one delivery back. Reply (only with a request id): NACKED or ERROR.
+    case nack(requestID: [UInt8], group: String, lease: Lease, mode: NackMode, reason: String)
+    /// Extends one delivery's lease by `milliseconds` from now. Reply (only with a request id): EXTENDED or ERROR.
+    case extend(requestID: [UInt8], group: String, lease: Lease, milliseconds: UInt64)
+    /// Keeps the session alive. No reply (the broker sends its own HEARTBEATs).
+    case heartbeat(requestID: [UInt8])
+    /// Ends the session now: every in-flight delivery returns to its group at once. No reply.
+    case bye(requestID: [UInt8])
+
+    /// The command names, as in frame 1.
+    public enum Name {
+        public static let hello: [UInt8] = Array("HELLO".utf8)
+        public static let publish: [UInt8] = Array("PUBLISH".utf8)
+        public static let subscribe: [UInt8] = Array("SUBSCRIBE".utf8)
+        public static let unsubscribe: [UInt8] = Array("UNSUBSCRIBE".utf8)
+        public static let ack: [UInt8] = Array("ACK".utf8)
+        public static let nack: [UInt8] = Array("NACK".utf8)
+        public static let extend: [UInt8] = Array("EXTEND".utf8)
+        public static let heartbeat: [UInt8] = Array("HEARTBEAT".utf8)
+        public static let bye: [UInt8] = Array("BYE".utf8)
+    }
+
+    /// The request id of any command.
+    public var requestID: [UInt8] {
+        switch self {
+        case .hello(let r, _), .publish(let r, _), .subscribe(let r, _, _, _), .unsubscribe(let r, _),
+            .ack(let r, _, _), .nack(let r, _, _, _, _), .extend(let r, _, _, _), .heartbeat(let r), .bye(let r):
+            r
+        }
+    }
+
+    /// Encodes the command as frames (without any routing envelope).
+    public func encode() -> [[UInt8]] {
+        let sig = ProtocolVersion.signature
+        switch self {
+        case .hello(let r, let p):
+            return [sig, Name.hello, r, p.encode()]
+        case .publish(let r, let req):
+            return [sig, Name.publish, r, Array(req.topic.utf8), req.properties.encode(), req.payload]
+        case .subscribe(let r, let group, let patterns, let p):
+            return [sig, Name.subscribe, r, Array(group.utf8), Array(patterns.joined(separator: "\n").utf8), p.encode()]
+        case .unsubscribe(let r, let group):
+            return [sig, Name.unsubscribe, r, Array(group.utf8)]
+        case .ack(let r, let group, let leases):
+            var frames = [sig, Name.ack, r, Array(group.utf8)]
+            for lease in leases {
+                frames.append(FrameCoding.number(lease.seq))
+                frames.append(lease.tokenBytes)
+            }
+            return frames
+        case .nack(let r, let group, let lease, let mode, let reason):
+            return [
+                sig, Name.nack, r, Array(group.utf8), FrameCoding.number(lease.seq), lease.tokenBytes,
+                Array(mode.description.utf8), Array(reason.utf8),
+            ]
+        case .extend(let r, let group, let lease, let ms):
+            return [sig, Name.extend, r, Array(group.utf8), FrameCoding.number(lease.seq), lease.tokenBytes, FrameCoding.number(ms)]
+        case .heartbeat(let r):
+            return [sig, Name.heartbeat, r]
+        case .bye(let r):
+            return [sig, Name.bye, r]
+        }
+    }
+
+    /// Decodes frames (routing envelope already removed). Errors carry the request id when it could be read,
+    /// so the broker can still address its ERROR reply.
+    public static func decode(_ frames: ArraySlice<[UInt8]>) throws(CommandDecodingError) -> ClientCommand {
+        guard let first = frames.first else {
+            throw CommandDecodingError(requestID: [], error: ProtocolError(.malformed, "empty message"))
+        }
+        guard first == ProtocolVersion.signature else {
+            throw CommandDecodingError(
+                requestID: [],
+                error: ProtocolError(.unsupportedVersion, "frame 0 must be 'CHORUS1'; this broker speaks protocol version 1")
+            )
+        }
+        let f = Array(frames.dropFirst())
+        guard f.count >= 2 else {
+            throw CommandDecodingError(
+                requestID: [], error: ProtocolError(.malformed, "a command needs at least 3 frames: CHORUS1, name, request id"))
+        }
+        let name = f[0]
+        let requestID = f[1]
+        do throws(ProtocolError) {
+            guard requestID.count <= 255 else { throw ProtocolError(.malformed, "request id exceeds 255 bytes") }
+            let body = f.dropFirst(2)
+            func expect(_ count: Int, _ what: String) throws(ProtocolError) {
+                guard body.count == count else {
+                    throw ProtocolError(
+                        .malformed, "\(String(decoding: name, as: UTF8.self)) takes \(count + 3) frames (\(what)), got \(body.count + 3)")
+                }
+            }
+            switch name {
+            case Name.publish:
+                try expect(3, "CHORUS1, PUBLISH, request id, topic, properties, payload")
+                let b = Array(body)
+                let topic = try FrameCoding.text(b[0], field: "topic")
+                return .publish(
+                    requestID: requestID,
+                    request: PublishRequest(topic: topic, properties: try Properties.decode(b[1]), payload: b[2]))
+            case Name.ack:
+                guard body.count >= 3, (body.count - 1) % 2 == 0 else {
+                    throw ProtocolError(.malformed, "ACK takes CHORUS1, ACK, request id, group, then sequence and token pairs")
+                }
+                let b = Array(body)
+                let group = try FrameCoding.name(b[0], field: "group")
+                var leases: [Lease] = []
+                leases.reserveCapacity((b.count - 1) / 2)
+                var i = 1
+                while i < b.count {
+                    leases.append(try Lease.decode(seq: b[i], token: b[i + 1]))
+                    i += 2
+                }
+                return .ack(requestID: requestID, group: group, leases: leases)
+            case Name.heartbeat:
+                return .heartbeat(requestID: requestID)
+            case Name.hello:
+                try expect(1, "CHORUS1, HELLO, request id, properties")
+                return .hello(requestID: requestID, properties: try Properties.decode(body.first!))
+            case Name.subscribe:
+                try expect(3, "CHORUS1, SUBSCRIBE, request id, group, patterns, properties")
+                let b = Array(body)
+                let group = try FrameCoding.name(b[0], field: "group")
+                let patternText = try FrameCoding.text(b[1], field: "patterns", maxLength: 4096)
+                let patterns = patternText.split(separator: "\n").map(String.init)
+                return .subscribe(requestID: requestID, group: group, patterns: patterns, properties: try Properties.decode(b[2]))
+            case Name.unsubscribe:
+                try expect(1, "CHORUS1, UNSUBSCRIBE, request id, group")
+                return .unsubscribe(requestID: requestID, group: try FrameCoding.name(body.first!, field: "group"))
+            case Name.nack:
+                try expect(5, "CHORUS1, NACK, request id, group, sequence, token, mode, reason")
+                let b = Array(body)
+                return .nack(
+                    requestID: requestID, group: try FrameCoding.name(b[0], field: "group"),
+                    lease: try Lease.decode(seq: b[1], token: b[2]),
+                    mode: try NackMode(FrameCoding.text(b[3], field: "mode")),
+                    reason: try FrameCoding.text(b[4], field: "reason", maxLength: 4096))
+            case Name.extend:
+                try expect(4, "CHORUS1, EXTEND, request id, group, sequence, token, milliseconds")
+                let b = Array(body)
+                return .extend(
+                    requestID: requestID, group: try FrameCoding.name(b[0], field: "group"),
+                    lease: try Lease.decode(seq: b[1], token: b[2]),
+                    milliseconds: try FrameCoding.number(b[3], field: "milliseconds"))
+            case Name.bye:
+                return .bye(requestID: requestID)
+            default:
+                throw ProtocolError(
+                    .unknownCommand,
+                    "unknown command '\(String(decoding: name.prefix(32), as: UTF8.self))'; version 1 knows HELLO PUBLISH SUBSCRIBE UNSUBSCRIBE ACK NACK EXTEND HEARTBEAT BYE"
+                )
+            }
+        } catch {
+            throw CommandDecodingError(requestID: requestID.count <= 255 ? requestID : [], error: error)
+        }
+    }
+}
+
+/// A decoding failure with the request id it belongs to (empty when unknown).
+public struct CommandDecodingError: Error, Equatable, Sendable {
+    public let requestID: [UInt8]
+    public let error: ProtocolError
+}

@@ -1,0 +1,58 @@
+/// Helpers for the fixed frames of the protocol: ASCII decimal numbers and UTF-8 text.
+public enum FrameCoding {
+    /// Encodes an unsigned number as ASCII decimal.
+    @inline(__always)
+    public static func number(_ value: UInt64) -> [UInt8] {
+        if value == 0 { return [0x30] }
+        var digits = [UInt8](repeating: 0, count: 20)
+        var v = value
+        var i = 20
+        while v > 0 {
+            i -= 1
+            digits[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+            v /= 10
+        }
+        return Array(digits[i...])
+    }
+
+    /// Decodes ASCII decimal (1 to 19 digits, no sign) or throws `MALFORMED` naming the field.
+    @inline(__always)
+    public static func number(_ bytes: [UInt8], field: String) throws(ProtocolError) -> UInt64 {
+        guard !bytes.isEmpty, bytes.count <= 19 else {
+            throw ProtocolError(.malformed, "\(field) must be 1 to 19 decimal digits")
+        }
+        var value: UInt64 = 0
+        for b in bytes {
+            guard b >= 0x30 && b <= 0x39 else {
+                throw ProtocolError(.malformed, "\(field) must be decimal digits, got '\(String(decoding: bytes, as: UTF8.self))'")
+            }
+            value = value * 10 + UInt64(b - 0x30)
+        }
+        return value
+    }
+
+    /// Decodes UTF-8 text of at most `maxLength` bytes or throws `MALFORMED` naming the field.
+    @inline(__always)
+    public static func text(_ bytes: [UInt8], field: String, maxLength: Int = 255) throws(ProtocolError) -> String {
+        guard bytes.count <= maxLength else {
+            throw ProtocolError(.malformed, "\(field) exceeds \(maxLength) bytes")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw ProtocolError(.malformed, "\(field) is not valid UTF-8")
+        }
+        return text
+    }
+
+    /// A group or client name: 1 to 64 bytes of `A-Z a-z 0-9 . _ - :`.
+    public static func name(_ bytes: [UInt8], field: String) throws(ProtocolError) -> String {
+        guard !bytes.isEmpty, bytes.count <= 64,
+            bytes.allSatisfy({ Topic.isTokenByte($0) || $0 == 0x2E }), bytes.first != 0x24
+        else {
+            throw ProtocolError(
+                .malformed,
+                "\(field) must be 1 to 64 characters from A-Z a-z 0-9 . _ - : @, got '\(String(decoding: bytes, as: UTF8.self))'"
+            )
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,31 @@
+import ChorusProtocol
+
+/// The broker's one narrow door to storage.
+///
+/// The broker writes only through `commit(_:)` (one transaction per loop iteration) and reads through the rest.
+/// SQLite implements it today; a store on a shared PostgreSQL server, for more than one broker, would implement
+/// the same protocol.
+public protocol EventStore: AnyObject {
+    /// The highest sequence number in the log, 0 when empty.
+    func lastSequence() throws -> UInt64
+    /// The lowest sequence number still in the log, nil when empty.
+    func firstSequence() throws -> UInt64?
+    /// Commits a batch atomically: all of it or none.
+    func commit(_ batch: WriteBatch) throws
+    /// Up to `limit` events with `seq >= from`, in order.
+    func readEvents(from: UInt64, limit: Int) throws -> [Event]
+    /// One event, if still in the log.
+    func readEvent(seq: UInt64) throws -> Event?
+    /// The sequence number first published with `key` at or after `since` (ms), if any.
+    func lookupKey(_ key: String, since: Int64) throws -> UInt64?
+    /// Forgets idempotency keys older than `before` (ms); returns how many.
+    func pruneKeys(before: Int64) throws -> Int
+    /// Every group.
+    func loadGroups() throws -> [GroupRecord]
+    /// Every pending row of a group.
+    func loadPending(groupID: Int64) throws -> [PendingRecord]
+    /// The next free group id.
+    func nextGroupID() throws -> Int64
+    /// Dead letters, newest first, optionally of one group.
+    func deadLetters(group: String?, limit: Int) throws -> [DeadLetterRecord]
+}

@@ -1,0 +1,294 @@
+import ChorusProtocol
+import Logging
+
+/// The SQLite event store: one WAL database file holding the log, groups, pending deliveries and dead letters.
+///
+/// DESIGN. The broker thread owns this object and its connection. Every write goes through `commit`, one
+/// transaction per broker loop iteration, so one fsync (with `durability = full`) or one WAL append (normal)
+/// covers everything that arrived while the previous commit ran: group commit without a timer. Statements are
+/// prepared once. The schema is in docs/STORAGE.md; keep the two together.
+public final class SQLiteEventStore: EventStore {
+    /// The schema version this code writes (`PRAGMA user_version`).
+    public static let schemaVersion: Int64 = 1
+
+    let db: SQLiteDatabase
+    let logger: Logger
+
+    private let insertEvent: SQLiteStatement
+    private let insertKey: SQLiteStatement
+    private let insertGroup: SQLiteStatement
+    private let updateCursor: SQLiteStatement
+    private let upsertPending: SQLiteStatement
+    private let deletePending: SQLiteStatement
+    private let insertDeadLetter: SQLiteStatement
+    private let selectEvents: SQLiteStatement
+    private let selectKey: SQLiteStatement
+    private let begin: SQLiteStatement
+    private let commitStatement: SQLiteStatement
+    private let rollback: SQLiteStatement
+
+    /// Opens or creates the store at `path`, creating or checking the schema.
+    public init(path: String, durability: Durability, logger: Logger) throws {
+        let db = try SQLiteDatabase(path: path)
+        self.db = db
+        self.logger = logger
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=\(durability == .full ? "FULL" : "NORMAL")")
+        // The default 1000-page auto-checkpoint is fine; a bigger page cache keeps recent events hot for groups
+        // that are slightly behind.
+        try db.execute("PRAGMA cache_size=-32768")
+        try Self.migrate(db)
+        insertEvent = try db.prepare(
+            "INSERT INTO events(seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+        )
+        insertKey = try db.prepare("INSERT OR REPLACE INTO idempotency(key, seq, time) VALUES (?,?,?)")
+        insertGroup = try db.prepare(
+            "INSERT INTO groups(id, name, patterns, cursor, created, max_attempts, ack_timeout_ms) VALUES (?,?,?,?,?,?,?)")
+        updateCursor = try db.prepare("UPDATE groups SET cursor = ? WHERE id = ?")
+        upsertPending = try db.prepare(
+            "INSERT OR REPLACE INTO pending(group_id, seq, attempt, token, due, consumer, history) VALUES (?,?,?,?,?,?,?)")
+        deletePending = try db.prepare("DELETE FROM pending WHERE group_id = ? AND seq = ?")
+        insertDeadLetter = try db.prepare(
+            "INSERT INTO dead_letters(group_name, seq, reason, attempts, history, time) VALUES (?,?,?,?,?,?)")
+        selectEvents = try db.prepare(
+            "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"
+        )
+        selectKey = try db.prepare("SELECT seq FROM idempotency WHERE key = ? AND time >= ?")
+        begin = try db.prepare("BEGIN IMMEDIATE")
+        commitStatement = try db.prepare("COMMIT")
+        rollback = try db.prepare("ROLLBACK")
+    }
+
+    /// Creates the schema in a new file, or checks that an existing file is a Chorus log this code can use.
+    static func migrate(_ db: SQLiteDatabase) throws {
+        let version = try db.scalar("PRAGMA user_version") ?? 0
+        if version == schemaVersion { return }
+        if version > schemaVersion {
+            throw SQLiteError(
+                code: 0, message: "schema version \(version) is newer than this chorus (\(schemaVersion)); upgrade chorus",
+                context: "open \(db.path)")
+        }
+        let tables = try db.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table'") ?? 0
+        if tables > 0 {
+            throw SQLiteError(code: 0, message: "the file has tables but is not a Chorus log", context: "open \(db.path)")
+        }
+        try db.execute(Self.schema)
+    }
+
+    /// The version-1 schema; docs/STORAGE.md explains every column.
+    static let schema = """
+        BEGIN;
+        CREATE TABLE events (
+            seq          INTEGER PRIMARY KEY,
+            id           TEXT    NOT NULL,
+            topic        TEXT    NOT NULL,
+            correlation  TEXT,
+            causation    TEXT,
+            producer     TEXT,
+            time         INTEGER NOT NULL,
+            content_type TEXT,
+            deadline     INTEGER,
+            headers      TEXT,
+            payload      BLOB    NOT NULL
+        );
+        CREATE TABLE idempotency (
+            key  TEXT PRIMARY KEY,
+            seq  INTEGER NOT NULL,
+            time INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX idempotency_time ON idempotency(time);
+        CREATE TABLE groups (
+            id             INTEGER PRIMARY KEY,
+            name           TEXT    NOT NULL UNIQUE,
+            patterns       TEXT    NOT NULL,
+            cursor         INTEGER NOT NULL,
+            created        INTEGER NOT NULL,
+            max_attempts   INTEGER NOT NULL,
+            ack_timeout_ms INTEGER NOT NULL
+        );
+        CREATE TABLE pending (
+            group_id INTEGER NOT NULL,
+            seq      INTEGER NOT NULL,
+            attempt  INTEGER NOT NULL,
+            token    INTEGER NOT NULL,
+            due      INTEGER NOT NULL,
+            consumer TEXT,
+            history  TEXT    NOT NULL,
+            PRIMARY KEY (group_id, seq)
+        ) WITHOUT ROWID;
+        CREATE TABLE dead_letters (
+            id         INTEGER PRIMARY KEY,
+            group_name TEXT    NOT NULL,
+            seq        INTEGER NOT NULL,
+            reason     TEXT    NOT NULL,
+            attempts   INTEGER NOT NULL,
+            history    TEXT    NOT NULL,
+            time       INTEGER NOT NULL
+        );
+        CREATE INDEX dead_letters_group ON dead_letters(group_name, id);
+        PRAGMA user_version = 1;
+        COMMIT;
+        """
+
+    public func lastSequence() throws -> UInt64 {
+        UInt64(try db.scalar("SELECT max(seq) FROM events") ?? 0)
+    }
+
+    public func firstSequence() throws -> UInt64? {
+        try db.scalar("SELECT min(seq) FROM events").map(UInt64.init)
+    }
+
+    public func commit(_ batch: WriteBatch) throws {
+        if batch.isEmpty { return }
+        try begin.run()
+        do {
+            for e in batch.events {
+                let s = insertEvent
+                s.bind(1, Int64(e.seq))
+                s.bind(2, e.id)
+                s.bind(3, e.topic)
+                s.bind(4, e.correlation)
+                s.bind(5, e.causation)
+                s.bind(6, e.producer)
+                s.bind(7, e.time)
+                s.bind(8, e.contentType)
+                s.bind(9, e.deadline)
+                s.bind(10, e.headersText)
+                s.bind(11, blob: e.payload)
+                try s.run()
+            }
+            for k in batch.keys {
+                insertKey.bind(1, k.key)
+                insertKey.bind(2, Int64(k.seq))
+                insertKey.bind(3, k.time)
+                try insertKey.run()
+            }
+            for g in batch.newGroups {
+                insertGroup.bind(1, g.id)
+                insertGroup.bind(2, g.name)
+                insertGroup.bind(3, g.patterns)
+                insertGroup.bind(4, Int64(g.cursor))
+                insertGroup.bind(5, g.created)
+                insertGroup.bind(6, Int64(g.maxAttempts))
+                insertGroup.bind(7, g.ackTimeoutMilliseconds)
+                try insertGroup.run()
+            }
+            for (id, cursor) in batch.cursors {
+                updateCursor.bind(1, Int64(cursor))
+                updateCursor.bind(2, id)
+                try updateCursor.run()
+            }
+            for d in batch.pendingDeletes {
+                deletePending.bind(1, d.groupID)
+                deletePending.bind(2, Int64(d.seq))
+                try deletePending.run()
+            }
+            for p in batch.pendingUpserts {
+                upsertPending.bind(1, p.groupID)
+                upsertPending.bind(2, Int64(p.seq))
+                upsertPending.bind(3, Int64(p.attempt))
+                upsertPending.bind(4, Int64(bitPattern: p.token))
+                upsertPending.bind(5, p.due)
+                upsertPending.bind(6, p.consumer)
+                upsertPending.bind(7, p.history)
+                try upsertPending.run()
+            }
+            for d in batch.deadLetters {
+                insertDeadLetter.bind(1, d.groupName)
+                insertDeadLetter.bind(2, Int64(d.seq))
+                insertDeadLetter.bind(3, d.reason)
+                insertDeadLetter.bind(4, Int64(d.attempts))
+                insertDeadLetter.bind(5, d.history)
+                insertDeadLetter.bind(6, d.time)
+                try insertDeadLetter.run()
+            }
+            try commitStatement.run()
+        } catch {
+            try? rollback.run()
+            throw error
+        }
+    }
+
+    public func readEvents(from: UInt64, limit: Int) throws -> [Event] {
+        let s = selectEvents
+        defer { s.reset() }
+        s.bind(1, Int64(from))
+        s.bind(2, Int64(limit))
+        var out: [Event] = []
+        while try s.step() { out.append(Self.event(from: s)) }
+        return out
+    }
+
+    public func readEvent(seq: UInt64) throws -> Event? {
+        let events = try readEvents(from: seq, limit: 1)
+        return events.first?.seq == seq ? events.first : nil
+    }
+
+    /// Decodes a row of `SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline,
+    /// headers, payload`.
+    public static func event(from s: SQLiteStatement) -> Event {
+        Event(
+            seq: UInt64(s.int64(0)), id: s.string(1) ?? "", topic: s.string(2) ?? "", correlation: s.string(3),
+            causation: s.string(4), producer: s.string(5), time: s.int64(6), contentType: s.string(7),
+            deadline: s.optionalInt64(8), headers: Event.parseHeaders(s.string(9)), payload: s.blob(10))
+    }
+
+    public func lookupKey(_ key: String, since: Int64) throws -> UInt64? {
+        defer { selectKey.reset() }
+        selectKey.bind(1, key)
+        selectKey.bind(2, since)
+        return try selectKey.step() ? UInt64(selectKey.int64(0)) : nil
+    }
+
+    public func pruneKeys(before: Int64) throws -> Int {
+        let s = try db.prepare("DELETE FROM idempotency WHERE time < ?")
+        s.bind(1, before)
+        try s.run()
+        return db.changes
+    }
+
+    public func loadGroups() throws -> [GroupRecord] {
+        let s = try db.prepare("SELECT id, name, patterns, cursor, created, max_attempts, ack_timeout_ms FROM groups ORDER BY id")
+        var out: [GroupRecord] = []
+        while try s.step() {
+            out.append(
+                GroupRecord(
+                    id: s.int64(0), name: s.string(1) ?? "", patterns: s.string(2) ?? "", cursor: UInt64(s.int64(3)),
+                    created: s.int64(4), maxAttempts: Int(s.int64(5)), ackTimeoutMilliseconds: s.int64(6)))
+        }
+        return out
+    }
+
+    public func loadPending(groupID: Int64) throws -> [PendingRecord] {
+        let s = try db.prepare("SELECT seq, attempt, token, due, consumer, history FROM pending WHERE group_id = ? ORDER BY seq")
+        s.bind(1, groupID)
+        var out: [PendingRecord] = []
+        while try s.step() {
+            out.append(
+                PendingRecord(
+                    groupID: groupID, seq: UInt64(s.int64(0)), attempt: Int(s.int64(1)), token: UInt64(bitPattern: s.int64(2)),
+                    due: s.int64(3), consumer: s.string(4), history: s.string(5) ?? ""))
+        }
+        return out
+    }
+
+    public func nextGroupID() throws -> Int64 {
+        (try db.scalar("SELECT max(id) FROM groups") ?? 0) + 1
+    }
+
+    public func deadLetters(group: String?, limit: Int) throws -> [DeadLetterRecord] {
+        let s = try db.prepare(
+            "SELECT id, group_name, seq, reason, attempts, history, time FROM dead_letters WHERE ?1 IS NULL OR group_name = ?1 ORDER BY id DESC LIMIT ?2"
+        )
+        s.bind(1, group)
+        s.bind(2, Int64(limit))
+        var out: [DeadLetterRecord] = []
+        while try s.step() {
+            out.append(
+                DeadLetterRecord(
+                    id: s.int64(0), groupName: s.string(1) ?? "", seq: UInt64(s.int64(2)), reason: s.string(3) ?? "",
+                    attempts: Int(s.int64(4)), history: s.string(5) ?? "", time: s.int64(6)))
+        }
+        return out
+    }
+}

@@ -1,0 +1,196 @@
+import CZeroMQ
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A multipart message: one byte array per ZeroMQ frame.
+public typealias Frames = [[UInt8]]
+
+/// The socket types Chorus uses.
+public enum ZMQSocketType: Sendable {
+    case router, dealer, xpub, sub, pub, push, pull, pair
+
+    var raw: Int32 {
+        switch self {
+        case .router: ZMQ_ROUTER
+        case .dealer: ZMQ_DEALER
+        case .xpub: ZMQ_XPUB
+        case .sub: ZMQ_SUB
+        case .pub: ZMQ_PUB
+        case .push: ZMQ_PUSH
+        case .pull: ZMQ_PULL
+        case .pair: ZMQ_PAIR
+        }
+    }
+}
+
+/// One ZeroMQ socket, owned by the thread that created it.
+///
+/// libzmq sockets are not thread safe, so this class is deliberately not `Sendable`: the compiler keeps it on
+/// the thread (or thread-confined object) that made it. Every `zmq_*` call on a socket goes through here.
+public final class ZMQSocket {
+    private var raw: UnsafeMutableRawPointer?
+    /// The socket's type.
+    public let type: ZMQSocketType
+
+    /// Creates a socket of `type` in `context`, with linger 0 so closing never blocks on unsent messages.
+    public init(_ type: ZMQSocketType, context: ZMQContext = .shared) throws {
+        guard let raw = zmq_socket(context.raw, type.raw) else { throw ZMQError.last("zmq_socket") }
+        self.raw = raw
+        self.type = type
+        try setOption(ZMQ_LINGER, 0)
+    }
+
+    deinit { close() }
+
+    /// Closes the socket; later calls throw `ENOTSOCK`. Closing twice is harmless.
+    public func close() {
+        if let raw { zmq_close(raw) }
+        raw = nil
+    }
+
+    private func socket(_ op: String) throws -> UnsafeMutableRawPointer {
+        guard let raw else { throw ZMQError(code: ENOTSOCK, operation: op) }
+        return raw
+    }
+
+    /// Binds to an endpoint such as `tcp://127.0.0.1:5555` or `tcp://127.0.0.1:*`.
+    public func bind(_ endpoint: String) throws {
+        if zmq_bind(try socket("bind"), endpoint) != 0 { throw ZMQError.last("bind \(endpoint)") }
+    }
+
+    /// Connects to an endpoint; libzmq connects in the background and reconnects by itself.
+    public func connect(_ endpoint: String) throws {
+        if zmq_connect(try socket("connect"), endpoint) != 0 { throw ZMQError.last("connect \(endpoint)") }
+    }
+
+    /// The endpoint last bound, with the real port when `*` was asked for (`ZMQ_LAST_ENDPOINT`).
+    public var lastEndpoint: String {
+        var buffer = [CChar](repeating: 0, count: 512)
+        var size = buffer.count
+        guard let raw, zmq_getsockopt(raw, ZMQ_LAST_ENDPOINT, &buffer, &size) == 0 else { return "" }
+        return String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Sets an integer option (`ZMQ_SNDHWM`, `ZMQ_LINGER`, ...).
+    public func setOption(_ option: Int32, _ value: Int32) throws {
+        var v = value
+        if zmq_setsockopt(try socket("setsockopt"), option, &v, MemoryLayout<Int32>.size) != 0 {
+            throw ZMQError.last("setsockopt \(option)")
+        }
+    }
+
+    /// Sets a 64-bit integer option (`ZMQ_MAXMSGSIZE`).
+    public func setOption(_ option: Int32, int64 value: Int64) throws {
+        var v = value
+        if zmq_setsockopt(try socket("setsockopt"), option, &v, MemoryLayout<Int64>.size) != 0 {
+            throw ZMQError.last("setsockopt \(option)")
+        }
+    }
+
+    /// Sets a binary option (`ZMQ_SUBSCRIBE`, `ZMQ_ROUTING_ID`, ...).
+    public func setOption(_ option: Int32, bytes: [UInt8]) throws {
+        let sock = try socket("setsockopt")
+        let rc = bytes.withUnsafeBytes { zmq_setsockopt(sock, option, $0.baseAddress, $0.count) }
+        if rc != 0 { throw ZMQError.last("setsockopt \(option)") }
+    }
+
+    /// Sends a multipart message. Returns false when `dontWait` is set and the message cannot be queued now
+    /// (high-water mark reached); throws on any other error.
+    @discardableResult
+    public func send(_ frames: Frames, dontWait: Bool = false) throws -> Bool {
+        let sock = try socket("send")
+        let last = frames.count - 1
+        for (index, frame) in frames.enumerated() {
+            var flags: Int32 = index < last ? ZMQ_SNDMORE : 0
+            if dontWait { flags |= ZMQ_DONTWAIT }
+            var rc: Int32
+            repeat {
+                rc = frame.withUnsafeBytes { zmq_send(sock, $0.baseAddress, $0.count, flags) }
+            } while rc < 0 && zmq_errno() == EINTR
+            if rc < 0 {
+                let error = ZMQError.last("send")
+                // A multipart message is atomic: failing on the first frame means nothing was queued.
+                if error.wouldBlock && index == 0 { return false }
+                throw error
+            }
+        }
+        return true
+    }
+
+    /// Receives one multipart message, or nil when `dontWait` is set and none is waiting.
+    public func receive(dontWait: Bool = false) throws -> Frames? {
+        let sock = try socket("recv")
+        var frames: Frames = []
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        defer { zmq_msg_close(&message) }
+        while true {
+            let rc = zmq_msg_recv(&message, sock, dontWait ? ZMQ_DONTWAIT : 0)
+            if rc < 0 {
+                let error = ZMQError.last("recv")
+                if error.wouldBlock && frames.isEmpty { return nil }
+                if error.interrupted && frames.isEmpty { continue }
+                throw error
+            }
+            let size = zmq_msg_size(&message)
+            if size == 0 {
+                frames.append([])
+            } else {
+                let base = zmq_msg_data(&message)!.assumingMemoryBound(to: UInt8.self)
+                frames.append(Array(UnsafeBufferPointer(start: base, count: size)))
+            }
+            if zmq_msg_more(&message) == 0 { return frames }
+        }
+    }
+
+    /// Whether the socket has a message to read now (`ZMQ_EVENTS` & `ZMQ_POLLIN`).
+    public var isReadable: Bool {
+        var events: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        guard let raw, zmq_getsockopt(raw, ZMQ_EVENTS, &events, &size) == 0 else { return false }
+        return events & ZMQ_POLLIN != 0
+    }
+
+    fileprivate var pointer: UnsafeMutableRawPointer? { raw }
+}
+
+/// What `ZMQPoller.poll` watches: a socket or a plain file descriptor (a wake-up pipe, say).
+public enum ZMQPollTarget {
+    case socket(ZMQSocket)
+    case fd(Int32)
+}
+
+/// Waits on several sockets and file descriptors at once (`zmq_poll`).
+public struct ZMQPoller {
+    private var targets: [ZMQPollTarget] = []
+    private var items: [zmq_pollitem_t] = []
+
+    public init() {}
+
+    /// Adds a target to watch for readability; returns its index in `poll`'s result.
+    @discardableResult
+    public mutating func add(_ target: ZMQPollTarget) -> Int {
+        targets.append(target)
+        switch target {
+        case .socket(let socket):
+            items.append(zmq_pollitem_t(socket: socket.pointer, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+        case .fd(let fd):
+            items.append(zmq_pollitem_t(socket: nil, fd: fd, events: Int16(ZMQ_POLLIN), revents: 0))
+        }
+        return targets.count - 1
+    }
+
+    /// Waits up to `timeoutMilliseconds` (-1: forever) and returns, per target, whether it is readable.
+    /// An interrupted wait returns all false.
+    public mutating func poll(timeoutMilliseconds: Int) throws -> [Bool] {
+        for i in items.indices { items[i].revents = 0 }
+        let rc = items.withUnsafeMutableBufferPointer { zmq_poll($0.baseAddress, Int32($0.count), timeoutMilliseconds) }
+        if rc < 0 {
+            if zmq_errno() == EINTR { return Array(repeating: false, count: items.count) }
+            throw ZMQError.last("poll")
+        }
+        return items.map { $0.revents & Int16(ZMQ_POLLIN) != 0 }
+    }
+}

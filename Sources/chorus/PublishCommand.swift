@@ -1,0 +1,143 @@
+import ArgumentParser
+import ChorusClient
+import ChorusProtocol
+import Foundation
+
+struct PublishCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "publish",
+        abstract: "Publish events and print their confirmed sequence numbers.",
+        discussion: """
+            Exactly one of --data, --file or --lines. A sequence number is printed only after the broker has
+            committed the event to its log. With --lines, every line of standard input is one event; they are
+            pipelined (up to --window unconfirmed at once) and one line is printed per confirmation, in order.
+            A duplicate (same --key within the broker's idempotency window) prints the first sequence number
+            followed by ' duplicate'.
+            Exit codes: 0 all confirmed, 65 refused by the broker, 69 no broker, 74 cannot read the input.
+            """
+    )
+
+    @Argument(help: "Topic: dot-separated tokens of A-Z a-z 0-9 _ - : @ (e.g. jobs.image.render).")
+    var topic: String
+
+    @Option(name: .long, help: "Payload: a JSON document (content type application/json).")
+    var data: String?
+
+    @Option(name: .long, help: "Payload: the bytes of this file.")
+    var file: String?
+
+    @Flag(name: .long, help: "One event per line of standard input.")
+    var lines = false
+
+    @Option(name: .long, help: "Correlation id (ties a request to its results).")
+    var correlation: String?
+
+    @Option(name: .long, help: "Causation id (the event this one answers).")
+    var causation: String?
+
+    @Option(name: .long, help: "Idempotency key; with --lines, '-N' (the line number) is appended per line.")
+    var key: String?
+
+    @Option(name: .long, help: "Content type (default: application/json for --data, text/plain otherwise).")
+    var contentType: String?
+
+    @Option(name: .long, help: "Header NAME=VALUE; repeatable.")
+    var header: [String] = []
+
+    @Option(name: .long, help: "Deadline: milliseconds from now after which the event is not delivered.")
+    var ttl: Int64?
+
+    @Option(name: .long, help: "Producer name recorded on the event.")
+    var producer: String?
+
+    @Option(name: .long, help: "With --lines: most unconfirmed events in flight.")
+    var window: Int = 1000
+
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        let sources = [data != nil, file != nil, lines].filter { $0 }.count
+        guard sources == 1 else { throw ValidationError("give exactly one of --data, --file or --lines") }
+        if let data, (try? JSONSerialization.jsonObject(with: Data(data.utf8), options: [.fragmentsAllowed])) == nil {
+            throw ValidationError("--data must be JSON (for plain text use --lines or --file)")
+        }
+        for h in header where !h.contains("=") { throw ValidationError("--header must be NAME=VALUE, got '\(h)'") }
+        guard window >= 1 else { throw ValidationError("--window must be at least 1") }
+    }
+
+    func properties(line: Int?) -> Properties {
+        var p = Properties()
+        if let correlation { p.append("correlation", correlation) }
+        if let causation { p.append("causation", causation) }
+        if let producer { p.append("producer", producer) }
+        p.append("content-type", contentType ?? (data != nil ? "application/json" : "text/plain"))
+        if let key { p.append("key", line.map { "\(key)-\($0)" } ?? key) }
+        if let ttl {
+            p.append("deadline", String(Int64(Date().timeIntervalSince1970 * 1000) + ttl))
+        }
+        for h in header {
+            let parts = h.split(separator: "=", maxSplits: 1)
+            p.append("h." + parts[0], parts.count > 1 ? String(parts[1]) : "")
+        }
+        return p
+    }
+
+    func run() throws {
+        Output.ignoreBrokenPipe()
+        do {
+            let connection = try BrokerConnection(endpoint: client.resolvedEndpoint)
+            defer { connection.close() }
+            if lines {
+                try publishLines(connection)
+                return
+            }
+            let payload: [UInt8]
+            if let data {
+                payload = Array(data.utf8)
+            } else {
+                guard let contents = FileManager.default.contents(atPath: file!) else {
+                    printError("chorus publish: cannot read \(file!)")
+                    throw ChorusExit.ioError
+                }
+                payload = Array(contents)
+            }
+            let (seq, dup) = try connection.publish(
+                topic: topic, payload: payload, properties: properties(line: nil), timeoutMilliseconds: client.timeoutMilliseconds)
+            Output.line(dup ? "\(seq) duplicate" : "\(seq)")
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    /// Pipelines standard input: sends while fewer than `window` are unconfirmed, prints confirms in order.
+    func publishLines(_ connection: BrokerConnection) throws {
+        var outstanding: [[UInt8]] = []
+        var head = 0
+        var lineNumber = 0
+        var failed: (any Error)?
+        func settleOne() throws {
+            let id = outstanding[head]
+            head += 1
+            do {
+                let reply = try connection.awaitReply(id, timeoutMilliseconds: client.timeoutMilliseconds)
+                if case .confirm(_, let seq, let dup) = reply { Output.line(dup ? "\(seq) duplicate" : "\(seq)") }
+            } catch let e as ChorusClientError {
+                if case .noAnswer = e { throw e }
+                printError("chorus publish: line \(head): \(e)")
+                failed = e
+            }
+        }
+        while let line = readLine(strippingNewline: true) {
+            lineNumber += 1
+            let r = connection.makeRequestID()
+            try connection.send(
+                .publish(requestID: r, request: PublishRequest(topic: topic, properties: properties(line: lineNumber), payload: Array(line.utf8))))
+            outstanding.append(r)
+            while outstanding.count - head >= window { try settleOne() }
+        }
+        while head < outstanding.count { try settleOne() }
+        if let failed { throw fail(failed) }
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import ChorusClient
+import ChorusProtocol
+import Foundation
+
+struct SubscribeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "subscribe",
+        abstract: "Join a consumer group, print events as they arrive, and ack them.",
+        discussion: """
+            Patterns: '*' matches one token, '>' the rest (e.g. 'jobs.>' or 'jobs.*.done'). Every group whose
+            patterns match gets every event; members of one group share the events. A new group starts where
+            --start says (default: new events only). Each event is acked after it is printed, unless --no-ack.
+            Output: one line per event (sequence, topic, correlation, attempt, payload preview), or with --json
+            one JSON object per line with fields seq, id, topic, correlation, causation, producer, time,
+            content_type, deadline, headers, group, attempt, payload (payload_base64 for binary).
+            Exit codes: 0 after --count events or Ctrl-C, 65 refused (e.g. GROUP_MISMATCH), 69 no broker.
+            """
+    )
+
+    @Argument(help: "One or more topic patterns.")
+    var patterns: [String]
+
+    @Option(name: .long, help: "Consumer group name.")
+    var group: String
+
+    @Option(name: .long, help: "Exit after this many events.")
+    var count: Int?
+
+    @Flag(name: .long, help: "One JSON object per line.")
+    var json = false
+
+    @Option(name: .long, help: "Most unacked deliveries in flight to this member.")
+    var credit: Int = 100
+
+    @Option(name: .long, help: "Where a new group starts: new, first, or seq:N.")
+    var start: String = "new"
+
+    @Flag(name: .long, help: "Do not ack (events return to the group after the ack timeout).")
+    var noAck = false
+
+    @Option(name: .long, help: "Client name shown as the consumer of deliveries.")
+    var name: String = "chorus-subscribe"
+
+    @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        if let count, count < 1 { throw ValidationError("--count must be at least 1") }
+        guard credit >= 1 else { throw ValidationError("--credit must be at least 1") }
+        do { _ = try StartPosition(start) } catch { throw ValidationError("--start must be new, first or seq:N") }
+    }
+
+    func run() throws {
+        Output.ignoreBrokenPipe()
+        do {
+            let connection = try BrokerConnection(endpoint: client.resolvedEndpoint)
+            defer { connection.close() }
+            try connection.hello(name: name, timeoutMilliseconds: client.timeoutMilliseconds)
+            try connection.subscribe(
+                group: group, patterns: patterns, credit: credit, start: try StartPosition(start),
+                timeoutMilliseconds: client.timeoutMilliseconds)
+            var seen = 0
+            var lastHeardCheck = connection.lastHeard
+            while count.map({ seen < $0 }) ?? true {
+                guard let message = try connection.receive(timeoutMilliseconds: 1000) else {
+                    // The broker heartbeats every interval; a long silence means it is gone.
+                    if connection.lastHeard == lastHeardCheck, Self.nowMs() - connection.lastHeard > 10_000 {
+                        throw ChorusClientError.noAnswer(endpoint: connection.endpoint, waitedMilliseconds: 10_000)
+                    }
+                    lastHeardCheck = connection.lastHeard
+                    continue
+                }
+                switch message {
+                case .deliver(let d):
+                    printDelivery(d)
+                    if !noAck { try connection.ack(group: d.group, leases: [d.lease]) }
+                    seen += 1
+                case .error(_, let code, let text):
+                    printError("chorus subscribe: broker: \(code.name) (\(code.number)): \(text)")
+                default:
+                    break
+                }
+            }
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw fail(error)
+        }
+    }
+
+    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    func printDelivery(_ d: Delivery) {
+        if json {
+            Output.line(
+                JSONText.event(d.event) { j in
+                    j.add("group", string: d.group)
+                    j.add("attempt", number: Int64(d.attempt))
+                })
+            return
+        }
+        let preview = String(decoding: d.event.payload.prefix(80), as: UTF8.self)
+            .replacingOccurrences(of: "\n", with: " ")
+        Output.line("\(d.event.seq) \(d.event.topic) corr=\(d.event.correlation ?? "-") attempt=\(d.attempt) \(preview)")
+    }
+}
