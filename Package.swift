@@ -48,7 +48,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),
-        .testTarget(name: "ChorusStoreTests", dependencies: ["ChorusStore", "ChorusProtocol"]),
+        .testTarget(
+            name: "ChorusStoreTests",
+            dependencies: ["ChorusStore", "ChorusProtocol", .product(name: "Logging", package: "swift-log")]
+        ),
         .testTarget(name: "ChorusBrokerTests", dependencies: ["ChorusBroker", "ChorusProtocol", "ChorusStore"]),
         .testTarget(
             name: "IntegrationTests",

@@ -4,6 +4,9 @@ import ZeroMQ
 
 /// Handling of each client command (docs/PROTOCOL.md, "Client commands").
 extension Broker {
+    /// The longest lease, extension or nack delay accepted: 30 days. Longer values are clamped to it.
+    static let maxLeaseMilliseconds: Int64 = 30 * 86_400_000
+
     func handle(_ frames: Frames) {
         let routingID = frames[0]
         // ZMQ_ROUTER_NOTIFY: an empty message after the routing id means the peer disconnected.
@@ -34,6 +37,7 @@ extension Broker {
             p.append("broker", config.name)
             p.append("version", String(ProtocolVersion.current))
             p.append("heartbeat", String(config.heartbeatMilliseconds))
+            p.append("heartbeat-misses", String(config.heartbeatMisses))
             p.append("max-payload", String(config.maxPayloadBytes))
             p.append("last-seq", String(lastSeq))
             reply(session, .welcome(requestID: requestID, properties: p))
@@ -45,10 +49,11 @@ extension Broker {
                 group.remove(member: sub)
             }
             reply(session, .unsubscribed(requestID: requestID, group: groupName))
-        case .nack(let requestID, let groupName, let lease, let mode, let reason):
+        case .nack(let requestID, let groupName, let lease, var mode, let reason):
+            if case .delay(let ms) = mode, ms > UInt64(Self.maxLeaseMilliseconds) { mode = .delay(milliseconds: UInt64(Self.maxLeaseMilliseconds)) }
             settle(session, requestID, groupName, lease, .nack(token: lease.token, mode: mode, reason: reason, now: now))
         case .extend(let requestID, let groupName, let lease, let ms):
-            settle(session, requestID, groupName, lease, .extend(token: lease.token, milliseconds: Int64(clamping: ms), now: now))
+            settle(session, requestID, groupName, lease, .extend(token: lease.token, milliseconds: min(Int64(clamping: ms), Self.maxLeaseMilliseconds), now: now))
         case .bye:
             endSession(session, reason: "client said BYE")
         }
@@ -99,7 +104,12 @@ extension Broker {
             }
             if event.producer == nil { event.producer = session.name }
             if let key {
-                if let seq = try? existingSeq(forKey: key) {
+                let found: UInt64?
+                do { found = try existingSeq(forKey: key) } catch {
+                    logger.error("idempotency lookup failed", metadata: ["error": "\(error)"])
+                    throw ProtocolError(.storageFailed, "the idempotency key could not be checked; retry later")
+                }
+                if let seq = found {
                     counters.duplicates += 1
                     reply(session, .confirm(requestID: requestID, seq: seq, duplicate: true))
                     return
@@ -153,10 +163,13 @@ extension Broker {
                 credit = n
             }
             let start = try StartPosition(properties["start"] ?? "new")
+            if session.subscriptions[groupName] == nil && session.subscriptions.count >= config.maxSubscriptionsPerSession {
+                throw ProtocolError(.limitReached, "a session may hold at most \(config.maxSubscriptionsPerSession) subscriptions")
+            }
             var created = false
             let group: ConsumerGroup
             if let existing = groups[groupName] {
-                guard existing.patterns == patterns else {
+                guard Set(existing.patterns.patterns) == Set(patterns.patterns) else {
                     throw ProtocolError(
                         .groupMismatch,
                         "group '\(groupName)' exists with patterns [\(existing.patterns.text.replacingNewlines)]; subscribe with the same patterns or use another group"
@@ -173,9 +186,6 @@ extension Broker {
             if let sub = session.subscriptions[groupName] {
                 sub.credit = credit
             } else {
-                guard session.subscriptions.count < config.maxSubscriptionsPerSession else {
-                    throw ProtocolError(.limitReached, "a session may hold at most \(config.maxSubscriptionsPerSession) subscriptions")
-                }
                 let sub = Subscription(session: session, groupID: group.id, credit: credit)
                 session.subscriptions[groupName] = sub
                 group.members.append(sub)
@@ -201,7 +211,9 @@ extension Broker {
             maxAttempts = n
         }
         if let v = p["ack-timeout"] {
-            guard let n = Int64(v), n >= 1 else { throw ProtocolError(.invalidProperty, "ack-timeout must be milliseconds >= 1, got '\(v)'") }
+            guard let n = Int64(v), n >= 1, n <= Self.maxLeaseMilliseconds else {
+                throw ProtocolError(.invalidProperty, "ack-timeout must be 1 to \(Self.maxLeaseMilliseconds) milliseconds (30 days), got '\(v)'")
+            }
             ackTimeout = n
         }
         if let o = config.groups[name] {
@@ -245,7 +257,7 @@ extension Broker {
             case .settle:
                 group.pending[lease.seq] = nil
                 if let holder { sessionsByNumber[holder]?.subscriptions[groupName]?.inFlight.remove(lease.seq) }
-                batch.pendingDeletes.append((group.id, lease.seq))
+                batch.pending.append(.delete(groupID: group.id, seq: lease.seq))
                 group.acked += 1
                 counters.acked += 1
                 settled += 1

@@ -32,7 +32,7 @@ extension Broker {
                 guard let event = fetchEvent(seq) else {
                     // Gone from the log (removed by retention): nothing left to deliver.
                     group.pending[seq] = nil
-                    batch.pendingDeletes.append((group.id, seq))
+                    batch.pending.append(.delete(groupID: group.id, seq: seq))
                     continue
                 }
                 if let deadline = event.deadline, deadline <= now {
@@ -64,12 +64,12 @@ extension Broker {
 
     func deliver(_ event: Event, _ entry: inout PendingDelivery, to member: Subscription, in group: ConsumerGroup) {
         let token = random.token()
-        let expires = now + group.ackTimeout
+        let expires = PendingDelivery.add(now, group.ackTimeout)
         entry.dispatch(session: member.session.number, consumer: member.session.name, token: token, expires: expires)
         group.pending[event.seq] = entry
         member.inFlight.insert(event.seq)
         timers.push(expires, .lease(groupID: group.id, seq: event.seq, token: token))
-        batch.pendingUpserts.append(record(entry, group))
+        batch.pending.append(.upsert(record(entry, group)))
         outbox.append(
             [member.session.routingID]
                 + Delivery.encode(group: group.nameBytes, lease: Lease(seq: event.seq, token: token), attempt: UInt32(entry.attempt), event: event))
@@ -98,18 +98,18 @@ extension Broker {
         switch action {
         case .retry(let notBefore):
             group.pending[entry.seq] = entry
-            batch.pendingUpserts.append(record(entry, group))
+            batch.pending.append(.upsert(record(entry, group)))
             scheduleRetry(group, entry.seq, notBefore: notBefore)
         case .deadLetter(let reason):
             if let event = fetchEvent(entry.seq) {
                 deadLetter(event, entry: entry, in: group, reason: reason)
             } else {
                 group.pending[entry.seq] = nil
-                batch.pendingDeletes.append((group.id, entry.seq))
+                batch.pending.append(.delete(groupID: group.id, seq: entry.seq))
             }
         case .settle:
             group.pending[entry.seq] = nil
-            batch.pendingDeletes.append((group.id, entry.seq))
+            batch.pending.append(.delete(groupID: group.id, seq: entry.seq))
         case .stale, .none, .extended:
             group.pending[entry.seq] = entry
         }
@@ -128,7 +128,7 @@ extension Broker {
     /// Records a dead letter and republishes the event on `$dlq.GROUP` with the reason in its headers.
     func deadLetter(_ event: Event, entry: PendingDelivery, in group: ConsumerGroup, reason: String) {
         if group.pending.removeValue(forKey: event.seq) != nil || entry.attempt > 0 {
-            batch.pendingDeletes.append((group.id, event.seq))
+            batch.pending.append(.delete(groupID: group.id, seq: event.seq))
         }
         batch.deadLetters.append(
             DeadLetterRecord(groupName: group.name, seq: event.seq, reason: reason, attempts: entry.attempt, history: entry.history, time: now))
@@ -139,12 +139,19 @@ extension Broker {
         dlq.headers.append(("dlq-seq", String(event.seq)))
         dlq.headers.append(("dlq-topic", event.topic))
         dlq.headers.append(("dlq-attempts", String(entry.attempt)))
-        dlq.headers.append(("dlq-reason", reason.replacingOccurrences(of: "\n", with: " ")))
+        dlq.headers.append(("dlq-reason", Self.headerValue(reason)))
         append(dlq)
         group.deadLettered += 1
         counters.deadLettered += 1
         logger.info(
             "dead-lettered", metadata: ["chorus.group": "\(group.name)", "seq": "\(event.seq)", "attempts": "\(entry.attempt)", "reason": "\(reason)"])
+    }
+
+    /// A reason made safe as a property value: one line, at most 1024 bytes (cut at a character boundary).
+    static func headerValue(_ text: String) -> String {
+        var s = text.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\r", with: " ")
+        while s.utf8.count > 1024 { s.removeLast() }
+        return s
     }
 
     /// An event by sequence number: from memory when recent, else from the store.
@@ -167,7 +174,14 @@ extension Broker {
             if e.seq >= group.cursor { return e }
         }
         // Events of this iteration are not committed yet and may be beyond the window: wait for the commit.
-        guard let page = try? store.readEvents(from: group.cursor, limit: Self.pageSize), !page.isEmpty else {
+        let page: [Event]
+        do {
+            page = try store.readEvents(from: group.cursor, limit: Self.pageSize)
+        } catch {
+            logger.error("reading the log failed; the group waits", metadata: ["chorus.group": "\(group.name)", "error": "\(error)"])
+            page = []
+        }
+        guard !page.isEmpty else {
             group.lookahead.removeAll()
             group.lookaheadHead = 0
             return nil
@@ -198,8 +212,9 @@ extension Broker {
     /// Heartbeats out, silent sessions ended, old idempotency keys pruned.
     func housekeeping() {
         if now - lastHousekeeping < min(config.heartbeatMilliseconds, 250) { return }
-        let sendHeartbeats = now - lastHousekeeping >= config.heartbeatMilliseconds / 2
         lastHousekeeping = now
+        let sendHeartbeats = now - lastHeartbeat >= config.heartbeatMilliseconds
+        if sendHeartbeats { lastHeartbeat = now }
         let silentLimit = config.heartbeatMilliseconds * Int64(config.heartbeatMisses)
         var expired: [Session] = []
         for session in sessionsByNumber.values {

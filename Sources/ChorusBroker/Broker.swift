@@ -22,7 +22,7 @@ import Glibc
 public final class Broker {
     let config: BrokerConfig
     let logger: Logger
-    let store: SQLiteEventStore
+    let store: any EventStore
     let router: ZMQSocket
     let firehose: ZMQSocket
     /// The endpoints actually bound (with real ports when `*` was asked for).
@@ -47,6 +47,7 @@ public final class Broker {
     var batchKeys: [String: UInt64] = [:]
     var now: Int64 = 0
     var lastHousekeeping: Int64 = 0
+    var lastHeartbeat: Int64 = 0
     var lastKeyPrune: Int64 = 0
     var hasMoreWork = false
 

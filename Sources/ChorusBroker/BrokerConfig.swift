@@ -81,6 +81,15 @@ public struct BrokerConfig: Sendable {
             g.ackTimeoutMilliseconds = try r.milliseconds("groups.\(name).ack_timeout")
             c.groups[name] = g
         }
+        let maxLease: Int64 = 30 * 86_400_000
+        if c.ackTimeoutMilliseconds < 1 || c.ackTimeoutMilliseconds > maxLease {
+            throw ConfigError(file: r.file, key: "delivery.ack_timeout", message: "expected a duration from 1ms to 30d")
+        }
+        for (name, g) in c.groups {
+            if let t = g.ackTimeoutMilliseconds, t < 1 || t > maxLease {
+                throw ConfigError(file: r.file, key: "groups.\(name).ack_timeout", message: "expected a duration from 1ms to 30d")
+            }
+        }
         if c.heartbeatMilliseconds < 10 {
             throw ConfigError(file: r.file, key: "delivery.heartbeat", message: "expected at least 10ms")
         }

@@ -131,7 +131,10 @@ public enum DurationText {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
         for (suffix, factor) in units where text.hasSuffix(suffix) {
             let number = text.dropLast(suffix.count)
-            if let n = Int64(number), n >= 0 { return n * factor }
+            if let n = Int64(number), n >= 0 {
+                let (ms, overflow) = n.multipliedReportingOverflow(by: factor)
+                return overflow ? nil : ms
+            }
         }
         return nil
     }

@@ -42,7 +42,7 @@ struct PendingDelivery: Equatable {
     /// Attempts made, counting the one in flight.
     private(set) var attempt: Int
     private(set) var phase: Phase
-    /// One line per failed attempt (tab-separated attempt, time, outcome, reason).
+    /// One line per failed attempt (tab-separated attempt, time, consumer, outcome, reason).
     private(set) var history: String
     /// The consumer name of the current or last attempt.
     private(set) var consumer: String?
@@ -94,14 +94,14 @@ struct PendingDelivery: Equatable {
             case .requeue:
                 return fail(now, "nacked", reason, notBefore: now, maxAttempts: maxAttempts)
             case .delay(let ms):
-                return fail(now, "nacked", reason, notBefore: now + Int64(clamping: ms), maxAttempts: maxAttempts)
+                return fail(now, "nacked", reason, notBefore: Self.add(now, Int64(clamping: ms)), maxAttempts: maxAttempts)
             }
         case (.waiting, .nack):
             return .stale
 
         case (.inFlight(let session, let current, _), .extend(let token, let ms, let now)):
             guard token == current else { return .stale }
-            let until = now + ms
+            let until = Self.add(now, ms)
             phase = .inFlight(session: session, token: current, expires: until)
             return .extended(until: until)
         case (.waiting, .extend):
@@ -130,9 +130,16 @@ struct PendingDelivery: Equatable {
         return .retry(notBefore: notBefore)
     }
 
+    /// Time arithmetic that saturates instead of trapping: a client's huge delay must not crash the broker.
+    static func add(_ a: Int64, _ b: Int64) -> Int64 {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? (b > 0 ? .max : .min) : sum
+    }
+
     private mutating func record(_ now: Int64, _ outcome: String, _ reason: String) {
         let clean = reason.replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
-        let line = "\(attempt)\t\(now)\t\(consumer ?? "")\t\(outcome)\t\(clean)"
+        let who = (consumer ?? "").replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ")
+        let line = "\(attempt)\t\(now)\t\(who)\t\(outcome)\t\(clean)"
         history = history.isEmpty ? line : history + "\n" + line
     }
 }

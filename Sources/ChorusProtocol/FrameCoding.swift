@@ -43,10 +43,11 @@ public enum FrameCoding {
         return text
     }
 
-    /// A group or client name: 1 to 64 bytes of `A-Z a-z 0-9 . _ - :`.
+    /// A group name: 1 to 64 bytes of dot-separated tokens of `A-Z a-z 0-9 _ - : @` (so `$dlq.NAME` is a topic).
     public static func name(_ bytes: [UInt8], field: String) throws(ProtocolError) -> String {
         guard !bytes.isEmpty, bytes.count <= 64,
-            bytes.allSatisfy({ Topic.isTokenByte($0) || $0 == 0x2E }), bytes.first != 0x24
+            bytes.allSatisfy({ Topic.isTokenByte($0) || $0 == 0x2E }), bytes.first != 0x2E, bytes.last != 0x2E,
+            !zip(bytes, bytes.dropFirst()).contains(where: { $0 == 0x2E && $1 == 0x2E })
         else {
             throw ProtocolError(
                 .malformed,

@@ -79,7 +79,10 @@ public struct Properties: Equatable, Sendable {
         guard !name.isEmpty, name.count <= 64 else {
             throw ProtocolError(.invalidProperty, "properties line \(line): a name must be 1 to 64 bytes")
         }
-        let isHeader = name.count > 2 && name.starts(with: [0x68, 0x2E])  // "h."
+        let isHeader = name.starts(with: [0x68, 0x2E])  // "h."
+        if isHeader && name.count == 2 {
+            throw ProtocolError(.invalidProperty, "properties line \(line): a header needs a name after 'h.'")
+        }
         for b in name {
             let lower = (b >= 0x61 && b <= 0x7A) || (b >= 0x30 && b <= 0x39) || b == 0x2E || b == 0x5F || b == 0x2D
             let upper = b >= 0x41 && b <= 0x5A

@@ -178,20 +178,22 @@ public final class SQLiteEventStore: EventStore {
                 updateCursor.bind(2, id)
                 try updateCursor.run()
             }
-            for d in batch.pendingDeletes {
-                deletePending.bind(1, d.groupID)
-                deletePending.bind(2, Int64(d.seq))
-                try deletePending.run()
-            }
-            for p in batch.pendingUpserts {
-                upsertPending.bind(1, p.groupID)
-                upsertPending.bind(2, Int64(p.seq))
-                upsertPending.bind(3, Int64(p.attempt))
-                upsertPending.bind(4, Int64(bitPattern: p.token))
-                upsertPending.bind(5, p.due)
-                upsertPending.bind(6, p.consumer)
-                upsertPending.bind(7, p.history)
-                try upsertPending.run()
+            for change in batch.pending {
+                switch change {
+                case .delete(let groupID, let seq):
+                    deletePending.bind(1, groupID)
+                    deletePending.bind(2, Int64(seq))
+                    try deletePending.run()
+                case .upsert(let p):
+                    upsertPending.bind(1, p.groupID)
+                    upsertPending.bind(2, Int64(p.seq))
+                    upsertPending.bind(3, Int64(p.attempt))
+                    upsertPending.bind(4, Int64(bitPattern: p.token))
+                    upsertPending.bind(5, p.due)
+                    upsertPending.bind(6, p.consumer)
+                    upsertPending.bind(7, p.history)
+                    try upsertPending.run()
+                }
             }
             for d in batch.deadLetters {
                 insertDeadLetter.bind(1, d.groupName)

@@ -80,19 +80,25 @@ public struct WriteBatch: Sendable {
     public var newGroups: [GroupRecord] = []
     /// Group positions that moved.
     public var cursors: [Int64: UInt64] = [:]
-    /// Pending rows to insert or replace.
-    public var pendingUpserts: [PendingRecord] = []
-    /// Pending rows to delete (settled).
-    public var pendingDeletes: [(groupID: Int64, seq: UInt64)] = []
+    /// Pending rows to insert, replace or delete, applied in this order (a retry then a dead letter of the same
+    /// event in one batch must end deleted).
+    public var pending: [PendingChange] = []
     /// Dead letters to record.
     public var deadLetters: [DeadLetterRecord] = []
 
     public init() {}
 
     public var isEmpty: Bool {
-        events.isEmpty && keys.isEmpty && newGroups.isEmpty && cursors.isEmpty && pendingUpserts.isEmpty
-            && pendingDeletes.isEmpty && deadLetters.isEmpty
+        events.isEmpty && keys.isEmpty && newGroups.isEmpty && cursors.isEmpty && pending.isEmpty && deadLetters.isEmpty
     }
+}
+
+/// One change to the pending table.
+public enum PendingChange: Equatable, Sendable {
+    /// Insert or replace the row of (group, seq).
+    case upsert(PendingRecord)
+    /// Delete the row of (group, seq): the event is settled or dead-lettered.
+    case delete(groupID: Int64, seq: UInt64)
 }
 
 /// How hard a commit is made durable (SQLite `PRAGMA synchronous` in WAL mode).

@@ -38,6 +38,7 @@ struct BrokerCommand: ParsableCommand {
     var readyFile: String?
 
     func run() throws {
+        Signals.unblockTermination()
         var cfg: BrokerConfig
         let path = config ?? (FileManager.default.fileExists(atPath: "brokers/default.toml") ? "brokers/default.toml" : nil)
         do {
@@ -61,6 +62,8 @@ struct BrokerCommand: ParsableCommand {
         var logger = Logger(label: "chorus.broker") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = level
 
+        // Block SIGINT/SIGTERM before any thread exists (libzmq starts its own), so only the signal thread sees them.
+        Signals.block([SIGINT, SIGTERM])
         let broker: Broker
         do {
             broker = try Broker(config: cfg, logger: logger)
@@ -69,13 +72,7 @@ struct BrokerCommand: ParsableCommand {
             throw ChorusExit.configError
         }
         let stop = StopSignal()
-        let signals = [SIGINT, SIGTERM].map { sig -> DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { stop.stop() }
-            source.resume()
-            return source
-        }
+        Signals.forward([SIGINT, SIGTERM], to: stop)
         if let readyFile {
             try "\(broker.boundEndpoint)\n\(broker.boundFirehose)\n".write(toFile: readyFile, atomically: true, encoding: .utf8)
         }
@@ -85,6 +82,5 @@ struct BrokerCommand: ParsableCommand {
             printError("chorus broker: stopped: \(error)")
             throw ChorusExit.storageFailed
         }
-        _ = signals
     }
 }

@@ -83,6 +83,7 @@ struct PublishCommand: ParsableCommand {
     }
 
     func run() throws {
+        Signals.unblockTermination()
         Output.ignoreBrokenPipe()
         do {
             let connection = try BrokerConnection(endpoint: client.resolvedEndpoint)

@@ -51,6 +51,7 @@ struct SubscribeCommand: ParsableCommand {
     }
 
     func run() throws {
+        Signals.unblockTermination()
         Output.ignoreBrokenPipe()
         do {
             let connection = try BrokerConnection(endpoint: client.resolvedEndpoint)

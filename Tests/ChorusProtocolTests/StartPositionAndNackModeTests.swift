@@ -1,0 +1,33 @@
+import ChorusProtocol
+import Testing
+
+@Suite("StartPosition and NackMode text")
+struct StartPositionAndNackModeTests {
+    @Test(arguments: [("first", StartPosition.first), ("new", .new), ("", .new), ("seq:0", .sequence(0)), ("seq:42", .sequence(42))])
+    func parsesStartPositions(_ text: String, _ expected: StartPosition) throws {
+        #expect(try StartPosition(text) == expected)
+    }
+
+    @Test(arguments: ["last", "seq:", "seq:-1", "seq:x", "SEQ:1", "First"])
+    func rejectsBadStartPositions(_ text: String) {
+        let error = #expect(throws: ProtocolError.self) { try StartPosition(text) }
+        #expect(error?.code == .invalidStart)
+    }
+
+    @Test(arguments: [StartPosition.first, .new, .sequence(7)])
+    func startPositionDescriptionRoundTrips(_ position: StartPosition) throws {
+        #expect(try StartPosition(position.description) == position)
+    }
+
+    @Test(arguments: [("requeue", NackMode.requeue), ("reject", .reject), ("delay=0", .delay(milliseconds: 0)), ("delay=1500", .delay(milliseconds: 1500))])
+    func parsesNackModes(_ text: String, _ expected: NackMode) throws {
+        #expect(try NackMode(text) == expected)
+        #expect(expected.description == text)
+    }
+
+    @Test(arguments: ["", "delay", "delay=", "delay=x", "delay=-5", "Requeue"])
+    func rejectsBadNackModes(_ text: String) {
+        let error = #expect(throws: ProtocolError.self) { try NackMode(text) }
+        #expect(error?.code == .malformed)
+    }
+}

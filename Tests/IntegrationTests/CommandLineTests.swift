@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+
+/// The `chorus` command line: exit codes, messages, publish and subscribe end to end.
+@Suite struct CommandLineTests {
+    @Test func aClientWithNoBrokerFailsClearlyWithinSeconds() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let start = nowMs()
+        let p = try ChildProcess(["publish", "x.y", "--data", "1", "--endpoint", "tcp://127.0.0.1:9", "--timeout", "1"], directory: dir, label: "p")
+        let status = p.waitForExit(10)
+        #expect(status == 69)
+        #expect(p.stderr.contains("no answer from the broker"))
+        #expect(nowMs() - start < 5000)
+    }
+
+    @Test func configErrorsNameTheFileAndTheKey() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        try "[delivery]\nmax_attempts = \"five\"\n".write(toFile: dir.file("bad.toml"), atomically: true, encoding: .utf8)
+        let p = try ChildProcess(["broker", "--config", "bad.toml", "--check"], directory: dir, label: "check")
+        #expect(p.waitForExit(10) == 78)
+        #expect(p.stderr.contains("bad.toml"))
+        #expect(p.stderr.contains("delivery.max_attempts"))
+        try "[delivery]\nmax_attempt = 5\n".write(toFile: dir.file("typo.toml"), atomically: true, encoding: .utf8)
+        let q = try ChildProcess(["broker", "--config", "typo.toml", "--check"], directory: dir, label: "typo")
+        #expect(q.waitForExit(10) == 78)
+        #expect(q.stderr.contains("delivery.max_attempt"))
+    }
+
+    @Test func theShippedConfigsAreValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let dir = TempDir()
+        defer { dir.remove() }
+        for name in ["default.toml", "reference.toml"] {
+            let path = root.appendingPathComponent("brokers/\(name)").path
+            let p = try ChildProcess(["broker", "--config", path, "--check"], directory: dir, label: name)
+            #expect(p.waitForExit(10) == 0, "\(name): \(p.stderr)")
+        }
+    }
+
+    @Test func publishLinesAndSubscribeCountEndToEnd() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let sub = try broker.client(["subscribe", "cli.>", "--group", "cli", "--count", "3", "--json", "--start", "first"], label: "sub")
+        let input = broker.directory.file("lines.txt")
+        try "one\ntwo\nthree\n".write(toFile: input, atomically: true, encoding: .utf8)
+        let pub = try broker.client(["publish", "cli.lines", "--lines", "--key", "batch"], label: "pub", stdin: FileHandle(forReadingAtPath: input))
+        #expect(pub.waitForExit(20) == 0)
+        #expect(pub.stdoutLines.count == 3)
+        #expect(pub.stdoutLines.allSatisfy { UInt64($0) != nil })
+        #expect(sub.waitForExit(20) == 0)
+        let payloads = sub.stdoutLines.compactMap { line -> String? in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return o["payload"] as? String
+        }
+        #expect(payloads == ["one", "two", "three"])
+        // The same lines again are duplicates (same keys), confirmed with the first sequence numbers.
+        let again = try broker.client(["publish", "cli.lines", "--lines", "--key", "batch"], label: "again", stdin: FileHandle(forReadingAtPath: input))
+        #expect(again.waitForExit(20) == 0)
+        #expect(again.stdoutLines == pub.stdoutLines.map { "\($0) duplicate" })
+        // A refused publish exits 65 with the broker's reason.
+        let bad = try broker.client(["publish", "bad..topic", "--data", "{}"], label: "bad")
+        #expect(bad.waitForExit(10) == 65)
+        #expect(bad.stderr.contains("INVALID_TOPIC"))
+    }
+}

@@ -1,0 +1,80 @@
+import ChorusClient
+import ChorusProtocol
+import Foundation
+import Testing
+
+/// kill -9 of the broker: nothing confirmed is lost, every group resumes, attempts survive.
+@Suite struct CrashRecoveryTests {
+    @Test func killNineMidStreamLosesNoConfirmedEventForAnyGroup() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let groups = ["g1", "g2", "g3"]
+        // Create the groups first (from the beginning), then leave: the log must carry them.
+        for g in groups {
+            let c = try broker.connect(name: "setup-\(g)")
+            try c.subscribe(group: g, patterns: ["stream.>"], credit: 1, start: .first)
+            c.close()
+        }
+        // Pipelined publishing; record every confirm. Kill the broker while publishes are in flight.
+        let publisher = try broker.connect()
+        var confirmed: Set<UInt64> = []
+        var outstanding: [[UInt8]] = []
+        var sent = 0
+        let killAfter = 3000
+        var killed = false
+        publishing: while sent < 20_000 {
+            while outstanding.count < 500 {
+                let r = publisher.makeRequestID()
+                try publisher.send(.publish(requestID: r, request: PublishRequest(topic: "stream.e", payload: Array("event-\(sent)".utf8))))
+                outstanding.append(r)
+                sent += 1
+            }
+            while let message = try publisher.receive(timeoutMilliseconds: killed ? 300 : 2000) {
+                if case .confirm(let r, let seq, _) = message {
+                    confirmed.insert(seq)
+                    outstanding.removeAll { $0 == r }
+                }
+                if !killed && confirmed.count >= killAfter {
+                    broker.kill9()
+                    killed = true
+                }
+                if outstanding.count < 250 && !killed { continue publishing }
+            }
+            if killed { break }
+        }
+        #expect(killed)
+        #expect(confirmed.count >= killAfter)
+        try broker.start()
+        for g in groups {
+            let c = try broker.connect(name: "reader-\(g)")
+            try c.subscribe(group: g, patterns: ["stream.>"], credit: 1000)
+            var seen: Set<UInt64> = []
+            let complete = try waitUntil(30) {
+                let batch = try c.drain(for: 0.05)
+                if !batch.isEmpty { try c.ack(group: g, leases: batch.map(\.lease)) }
+                seen.formUnion(batch.map(\.lease.seq))
+                return confirmed.isSubset(of: seen)
+            }
+            #expect(complete, "group \(g) is missing \(confirmed.subtracting(seen).count) confirmed events")
+        }
+    }
+
+    @Test func inFlightDeliveriesComeBackAfterARestartWithTheirAttemptCount() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let consumer = try broker.connect(name: "w1")
+        try consumer.subscribe(group: "g", patterns: ["work"], credit: 1)
+        let seq = try broker.connect().publish(topic: "work", payload: [9]).seq
+        let d = try #require(try consumer.deliveries(1, within: 10).first)
+        try consumer.nack(group: "g", lease: d.lease, mode: .requeue, reason: "first failure")
+        let d2 = try #require(try consumer.deliveries(1, within: 10).first)
+        #expect(d2.attempt == 2)
+        broker.kill9()
+        try broker.start()
+        let after = try broker.connect(name: "w2")
+        try after.subscribe(group: "g", patterns: ["work"], credit: 1)
+        let d3 = try #require(try after.deliveries(1, within: 10).first)
+        #expect(d3.lease.seq == seq)
+        #expect(d3.attempt == 3)
+    }
+}
