@@ -140,16 +140,26 @@ extension Broker {
         lastSeq += 1
         e.seq = lastSeq
         e.time = now
+        let entry = LogEntry(e)
         batch.events.append(e)
-        recent.append(e)
-        for id in groupsByID.keys { dirtyGroups.insert(id) }
+        batchEntries.append(entry)
+        recent.append(entry)
+        newEventsAppended = true
         return lastSeq
     }
 
     func makeEventID() -> String {
-        // Time first so ids sort roughly by creation; 64 random bits so they do not collide.
-        let r = random.next()
-        return "ev-" + String(UInt64(now), radix: 36) + "-" + String(r, radix: 36)
+        // Time first so ids sort by creation; 64 random bits so they do not collide. Hex, written by hand:
+        // String(radix:) was a visible share of the publish path.
+        var bytes = [UInt8](repeating: 0, count: 3 + 12 + 1 + 16)
+        bytes[0] = 0x65; bytes[1] = 0x76; bytes[2] = 0x2D  // "ev-"
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var t = UInt64(bitPattern: now)
+        for i in stride(from: 14, through: 3, by: -1) { bytes[i] = digits[Int(t & 0xF)]; t >>= 4 }
+        bytes[15] = 0x2D
+        var r = random.next()
+        for i in stride(from: 31, through: 16, by: -1) { bytes[i] = digits[Int(r & 0xF)]; r >>= 4 }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     // MARK: SUBSCRIBE

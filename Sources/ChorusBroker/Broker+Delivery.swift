@@ -12,6 +12,10 @@ extension Broker {
     static let pageSize = 256
 
     func dispatchDirtyGroups() {
+        if newEventsAppended {
+            newEventsAppended = false
+            for id in groupsByID.keys { dirtyGroups.insert(id) }
+        }
         guard !dirtyGroups.isEmpty else { return }
         let ids = dirtyGroups
         dirtyGroups.removeAll(keepingCapacity: true)
@@ -29,50 +33,52 @@ extension Broker {
             budget -= 1
             if let seq = group.popReady() {
                 guard var entry = group.pending[seq], case .waiting(let notBefore) = entry.phase, notBefore <= now else { continue }
-                guard let event = fetchEvent(seq) else {
+                guard let entry0 = fetchEvent(seq) else {
                     // Gone from the log (removed by retention): nothing left to deliver.
                     group.pending[seq] = nil
                     batch.pending.append(.delete(groupID: group.id, seq: seq))
                     continue
                 }
-                if let deadline = event.deadline, deadline <= now {
-                    deadLetter(event, entry: entry, in: group, reason: "expired: deadline \(deadline) passed before redelivery")
+                if let deadline = entry0.event.deadline, deadline <= now {
+                    deadLetter(entry0.event, entry: entry, in: group, reason: "expired: deadline \(deadline) passed before redelivery")
                     counters.expired += 1
                     continue
                 }
-                deliver(event, &entry, to: member, in: group)
+                deliver(entry0, &entry, to: member, in: group)
                 continue
             }
             guard group.pending.count < group.maxPending, group.cursor <= lastSeq else { return false }
-            guard let event = nextEvent(for: group) else { return false }
-            group.cursor = event.seq + 1
+            guard let next = nextEvent(for: group) else { return false }
+            group.cursor = next.seq + 1
             group.cursorDirty = true
-            guard group.patterns.matches(Array(event.topic.utf8)) else {
+            guard group.patterns.matches(next.topic) else {
                 // Not for this group: the member keeps its credit.
                 continue
             }
-            var entry = PendingDelivery(seq: event.seq, attempt: 0, phase: .waiting(notBefore: 0))
-            if let deadline = event.deadline, deadline <= now {
-                deadLetter(event, entry: entry, in: group, reason: "expired: deadline \(deadline) passed before delivery")
+            var entry = PendingDelivery(seq: next.seq, attempt: 0, phase: .waiting(notBefore: 0))
+            if let deadline = next.event.deadline, deadline <= now {
+                deadLetter(next.event, entry: entry, in: group, reason: "expired: deadline \(deadline) passed before delivery")
                 counters.expired += 1
                 continue
             }
-            deliver(event, &entry, to: member, in: group)
+            deliver(next, &entry, to: member, in: group)
         }
         return budget == 0
     }
 
-    func deliver(_ event: Event, _ entry: inout PendingDelivery, to member: Subscription, in group: ConsumerGroup) {
+    func deliver(_ log: LogEntry, _ entry: inout PendingDelivery, to member: Subscription, in group: ConsumerGroup) {
+        let seq = log.seq
         let token = random.token()
         let expires = PendingDelivery.add(now, group.ackTimeout)
         entry.dispatch(session: member.session.number, consumer: member.session.name, token: token, expires: expires)
-        group.pending[event.seq] = entry
-        member.inFlight.insert(event.seq)
-        timers.push(expires, .lease(groupID: group.id, seq: event.seq, token: token))
+        group.pending[seq] = entry
+        member.inFlight.insert(seq)
+        timers.push(expires, .lease(groupID: group.id, seq: seq, token: token))
         batch.pending.append(.upsert(record(entry, group)))
-        outbox.append(
-            [member.session.routingID]
-                + Delivery.encode(group: group.nameBytes, lease: Lease(seq: event.seq, token: token), attempt: UInt32(entry.attempt), event: event))
+        outbox.append([
+            member.session.routingID, ProtocolVersion.signature, BrokerMessage.Name.deliver, group.nameBytes, FrameCoding.number(seq),
+            Lease(seq: seq, token: token).tokenBytes, FrameCoding.number(UInt64(entry.attempt)), log.topic, log.properties, log.event.payload,
+        ])
         group.delivered += 1
         counters.delivered += 1
         if entry.attempt > 1 {
@@ -101,8 +107,8 @@ extension Broker {
             batch.pending.append(.upsert(record(entry, group)))
             scheduleRetry(group, entry.seq, notBefore: notBefore)
         case .deadLetter(let reason):
-            if let event = fetchEvent(entry.seq) {
-                deadLetter(event, entry: entry, in: group, reason: reason)
+            if let log = fetchEvent(entry.seq) {
+                deadLetter(log.event, entry: entry, in: group, reason: reason)
             } else {
                 group.pending[entry.seq] = nil
                 batch.pending.append(.delete(groupID: group.id, seq: entry.seq))
@@ -155,15 +161,22 @@ extension Broker {
     }
 
     /// An event by sequence number: from memory when recent, else from the store.
-    func fetchEvent(_ seq: UInt64) -> Event? {
-        if let e = recent.event(seq) { return e }
-        if let i = batch.events.firstIndex(where: { $0.seq == seq }) { return batch.events[i] }
-        return try? store.readEvent(seq: seq)
+    func fetchEvent(_ seq: UInt64) -> LogEntry? {
+        if let e = recent.entry(seq) { return e }
+        if let first = batchEntries.first, seq >= first.seq, seq - first.seq < UInt64(batchEntries.count) {
+            return batchEntries[Int(seq - first.seq)]
+        }
+        do {
+            return try store.readEvent(seq: seq).map(LogEntry.init)
+        } catch {
+            logger.error("reading the log failed", metadata: ["seq": "\(seq)", "error": "\(error)"])
+            return nil
+        }
     }
 
     /// The event at or after the group's cursor: from memory when recent, else from a page read from the store.
-    func nextEvent(for group: ConsumerGroup) -> Event? {
-        if let e = recent.event(group.cursor) {
+    func nextEvent(for group: ConsumerGroup) -> LogEntry? {
+        if let e = recent.entry(group.cursor) {
             group.lookahead.removeAll()
             group.lookaheadHead = 0
             return e
@@ -186,9 +199,9 @@ extension Broker {
             group.lookaheadHead = 0
             return nil
         }
-        group.lookahead = page
+        group.lookahead = page.map(LogEntry.init)
         group.lookaheadHead = 1
-        return page[0]
+        return group.lookahead[0]
     }
 
     func fireTimers() {

@@ -43,6 +43,12 @@ public final class Broker {
 
     // Per-iteration state.
     var batch = WriteBatch()
+    /// The entries of `batch.events`, for the firehose after commit.
+    var batchEntries: [LogEntry] = []
+    /// Events were appended this iteration: every group may have work.
+    var newEventsAppended = false
+    /// Observers subscribed to the firehose (XPUB subscribe minus unsubscribe messages); 0 skips encoding.
+    var firehoseSubscriptions = 0
     var outbox: [Frames] = []
     var batchKeys: [String: UInt64] = [:]
     var now: Int64 = 0
@@ -176,7 +182,8 @@ public final class Broker {
             batch.cursors[g.id] = g.cursor
             g.cursorDirty = false
         }
-        let newEvents = batch.events
+        let newEvents = batchEntries
+        batchEntries.removeAll(keepingCapacity: true)
         if !batch.isEmpty {
             do {
                 try store.commit(batch)
@@ -193,7 +200,9 @@ public final class Broker {
         let messages = outbox
         outbox.removeAll(keepingCapacity: true)
         for frames in messages { send(frames) }
-        for event in newEvents { publishFirehose(event) }
+        if firehoseSubscriptions > 0 {
+            for entry in newEvents { publishFirehose(entry) }
+        }
     }
 
     /// Sends one message (routing id first). A peer that is gone or not reading loses its session.
@@ -209,14 +218,18 @@ public final class Broker {
         if let session = sessionsByRoutingID[frames[0]] { endSession(session, reason: "client unreachable") }
     }
 
-    func publishFirehose(_ event: Event) {
-        let frames: Frames = [Array(event.topic.utf8), FrameCoding.number(event.seq), event.encodeProperties(), event.payload]
+    func publishFirehose(_ entry: LogEntry) {
+        let frames: Frames = [entry.topic, FrameCoding.number(entry.seq), entry.properties, entry.event.payload]
         if (try? firehose.send(frames, dontWait: true)) != true { counters.firehoseDropped += 1 }
     }
 
     func drainFirehoseSubscriptions() {
-        // XPUB hands subscription messages up; observers need no state here, so they are only read and dropped.
-        while (try? firehose.receive(dontWait: true)) != nil {}
+        // XPUB hands subscription messages up: byte 1 subscribes, byte 0 unsubscribes. Only the count matters,
+        // so that a broker nobody observes does not encode every event twice.
+        while let message = try? firehose.receive(dontWait: true) {
+            guard let first = message.first?.first else { continue }
+            if first == 1 { firehoseSubscriptions += 1 } else if first == 0 { firehoseSubscriptions = max(0, firehoseSubscriptions - 1) }
+        }
     }
 
     func hex(_ bytes: [UInt8]) -> String {

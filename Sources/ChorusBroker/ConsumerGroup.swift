@@ -24,7 +24,7 @@ final class ConsumerGroup {
     private var ready: [UInt64] = []
     private var readyHead = 0
     /// Events read ahead from the store for a group that is behind the in-memory window.
-    var lookahead: [Event] = []
+    var lookahead: [LogEntry] = []
     var lookaheadHead = 0
 
     // Counters for stats.

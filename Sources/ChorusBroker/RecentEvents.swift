@@ -4,7 +4,7 @@ import ChorusProtocol
 ///
 /// Bounded by count and by payload bytes; a group further behind reads from the store in pages instead.
 struct RecentEvents {
-    private var buffer: [Event?]
+    private var buffer: [LogEntry?]
     private var head = 0  // index of the oldest
     private(set) var count = 0
     private(set) var bytes = 0
@@ -18,7 +18,9 @@ struct RecentEvents {
     /// The lowest sequence number held, if any.
     var firstSeq: UInt64? { count == 0 ? nil : buffer[head]?.seq }
 
-    mutating func append(_ event: Event) {
+    mutating func append(_ event: Event) { append(LogEntry(event)) }
+
+    mutating func append(_ event: LogEntry) {
         if buffer.count == 0 { return }
         // Sequence numbers are contiguous here: if one is skipped (never the case today), start over.
         if count > 0, let last = buffer[(head + count - 1) % buffer.count], last.seq + 1 != event.seq {
@@ -27,12 +29,12 @@ struct RecentEvents {
         if count == buffer.count { dropOldest() }
         buffer[(head + count) % buffer.count] = event
         count += 1
-        bytes += event.payload.count
+        bytes += event.event.payload.count
         while bytes > maxBytes && count > 1 { dropOldest() }
     }
 
     private mutating func dropOldest() {
-        bytes -= buffer[head]?.payload.count ?? 0
+        bytes -= buffer[head]?.event.payload.count ?? 0
         buffer[head] = nil
         head = (head + 1) % buffer.count
         count -= 1
@@ -43,7 +45,10 @@ struct RecentEvents {
     }
 
     /// The event with this sequence number, if held.
-    func event(_ seq: UInt64) -> Event? {
+    func event(_ seq: UInt64) -> Event? { entry(seq)?.event }
+
+    /// The entry with this sequence number, if held.
+    func entry(_ seq: UInt64) -> LogEntry? {
         guard let first = firstSeq, seq >= first, seq < first + UInt64(count) else { return nil }
         return buffer[(head + Int(seq - first)) % buffer.count]
     }

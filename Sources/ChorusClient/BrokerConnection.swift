@@ -79,6 +79,15 @@ public final class BrokerConnection {
             }
             return m
         }
+        // Fast path: a message already waiting needs no poll.
+        if let frames = try? socket.receive(dontWait: true) {
+            lastHeard = Self.now()
+            do {
+                return try BrokerMessage.decode(frames)
+            } catch {
+                throw ChorusClientError.unexpected("\(error)")
+            }
+        }
         let deadline = timeoutMilliseconds < 0 ? Int64.max : Self.now() + Int64(timeoutMilliseconds)
         while true {
             try heartbeatIfDue()

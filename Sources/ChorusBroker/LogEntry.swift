@@ -1,0 +1,27 @@
+import ChorusProtocol
+
+/// A committed (or about to be committed) event as the broker holds it in memory.
+///
+/// A class so that the in-memory window, the batch, group lookahead and deliveries share one copy, and so the
+/// wire encoding of its topic and properties is done once however many groups receive it.
+final class LogEntry {
+    let event: Event
+    /// The topic's bytes, for pattern matching and for frames.
+    let topic: [UInt8]
+    /// The properties frame, encoded on first use.
+    private var encodedProperties: [UInt8]?
+
+    init(_ event: Event) {
+        self.event = event
+        self.topic = Array(event.topic.utf8)
+    }
+
+    var seq: UInt64 { event.seq }
+
+    var properties: [UInt8] {
+        if let p = encodedProperties { return p }
+        let p = event.encodeProperties()
+        encodedProperties = p
+        return p
+    }
+}

@@ -1,0 +1,79 @@
+import ArgumentParser
+import Foundation
+
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Measure Chorus against raw libzmq on this machine, in one run.",
+        discussion: """
+            Measures, with 256-byte events on tcp loopback: (a) raw libzmq DEALER->ROUTER throughput, the
+            baseline; (b) Chorus durable publish throughput (confirmed after commit) and delivery throughput to
+            1 group and to 3 groups; (c) publish-to-deliver latency p50/p99 at a steady rate; (d) broker memory
+            after a backlog of events waiting in the log. Each figure is the median of --runs runs and is also
+            given as a ratio to (a). The broker is this executable, started as a child process.
+            Build in release for meaningful numbers: swift run -c release chorus bench
+            """
+    )
+
+    @Option(help: "Runs per measurement; the median is reported.") var runs = 3
+    @Option(help: "Events per throughput run.") var count = 200_000
+    @Option(help: "Payload size in bytes.") var size = 256
+    @Option(help: "Steady rate for the latency run, events/s.") var rate = 5000
+    @Option(help: "Seconds of the latency run.") var seconds = 5.0
+    @Option(help: "Events in the memory backlog.") var backlog = 1_000_000
+    @Option(help: "Durability for the broker runs: normal or full.") var durability = "normal"
+    @Option(help: "Profile a running broker: only the throughput runs, against this endpoint.") var profile: String?
+
+    func run() throws {
+        Signals.unblockTermination()
+        func report(_ label: String, _ value: Double, _ unit: String, ratioTo base: Double? = nil) {
+            let ratio = base.map { String(format: "  (%.3f x raw)", value / $0) } ?? ""
+            Output.line(String(format: "%-52@ %12.0f %@%@", label as NSString, value, unit, ratio))
+        }
+        if let profile {
+            let t = try BrokerBench(existing: profile).throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970))
+            Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s", t.publish, t.deliver))
+            return
+        }
+        Output.line("chorus bench: \(count) x \(size)-byte events, \(runs) runs each, medians; durability=\(durability)")
+        var raw: [Double] = []
+        for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: count * 2, size: size)) }
+        let base = BenchStats.median(raw)
+        report("(a) raw libzmq DEALER->ROUTER, tcp", base, "msg/s")
+
+        for groups in [1, 3] {
+            var pub: [Double] = []
+            var del: [Double] = []
+            for r in 0..<runs {
+                let broker = try BrokerBench(durability: durability)
+                defer { broker.stop() }
+                let t = try broker.throughput(count: count, groups: groups, size: size, run: r)
+                pub.append(t.publish)
+                del.append(t.deliver)
+            }
+            report("(b) publish, confirmed after commit, \(groups) group(s)", BenchStats.median(pub), "ev/s", ratioTo: base)
+            report("(b) deliver to each of \(groups) group(s) (slowest)", BenchStats.median(del), "ev/s", ratioTo: base)
+        }
+
+        var p50: [Double] = []
+        var p99: [Double] = []
+        for _ in 0..<runs {
+            let broker = try BrokerBench(durability: durability)
+            defer { broker.stop() }
+            let l = try broker.latency(rate: rate, seconds: seconds, size: size)
+            p50.append(l.p50)
+            p99.append(l.p99)
+        }
+        let hop = 1e6 / base
+        report("(c) publish->deliver latency p50 at \(rate)/s", BenchStats.median(p50), "us")
+        report("(c) publish->deliver latency p99 at \(rate)/s", BenchStats.median(p99), "us")
+        Output.line(String(format: "    (raw per-message hop time at the (a) rate: %.2f us; p50 = %.0f x that)", hop, BenchStats.median(p50) / hop))
+
+        let broker = try BrokerBench(durability: durability)
+        defer { broker.stop() }
+        let m = try broker.backlogMemory(count: backlog, size: size)
+        report("(d) broker RSS idle", m.idle, "MiB")
+        report("(d) broker RSS after \(backlog)-event backlog", m.after, "MiB")
+        report("(d) broker peak RSS during the backlog", m.peak, "MiB")
+    }
+}

@@ -1,0 +1,201 @@
+import ChorusClient
+import ChorusProtocol
+import Dispatch
+import Foundation
+
+/// Chorus measured end to end: a real broker process, a pipelined publisher and consumers on their own threads.
+final class BrokerBench {
+    let process = Process()
+    let directory: String
+    private(set) var endpoint = ""
+
+    /// Starts `chorus broker` (this executable) on loopback with a fresh data directory.
+    /// Uses a broker that is already running (for profiling it): nothing is started or stopped.
+    init(existing endpoint: String) {
+        directory = ""
+        self.endpoint = endpoint
+    }
+
+    init(durability: String) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-bench-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let config = """
+            [broker]
+            log_level = "warning"
+            data_dir = "\(directory)/data"
+            [storage]
+            durability = "\(durability)"
+            [delivery]
+            max_pending = 100000
+            """
+        try config.write(toFile: directory + "/bench.toml", atomically: true, encoding: .utf8)
+        let ready = directory + "/ready"
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = [
+            "broker", "--config", directory + "/bench.toml", "--endpoint", "tcp://127.0.0.1:*", "--firehose", "tcp://127.0.0.1:*",
+            "--ready-file", ready,
+        ]
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: ready) {
+            guard Date() < deadline, process.isRunning else { throw ValidationFailure("the broker did not start") }
+            usleep(20_000)
+        }
+        endpoint = String((try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n")[0])
+    }
+
+    func stop() {
+        if directory.isEmpty { return }
+        if process.isRunning { process.terminate() }
+        process.waitUntilExit()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    var memory: (rss: Double, peak: Double) { BenchStats.memory(pid: process.processIdentifier) }
+
+    /// CPU seconds the broker process has used (user + system), from /proc.
+    var cpuSeconds: Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8) else { return 0 }
+        let fields = text.split(separator: ")").last?.split(separator: " ") ?? []
+        guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
+        return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// Throughput with `groups` groups of one consumer each: (confirmed publishes/s, slowest group's deliveries/s).
+    func throughput(count: Int, groups: Int, size: Int, run: Int) throws -> (publish: Double, deliver: Double) {
+        let endpoint = self.endpoint
+        let subscribed = DispatchSemaphore(value: 0)
+        let topic = "bench.run\(run)"
+        var consumers: [() throws -> UInt64] = []
+        for g in 0..<groups {
+            consumers.append(
+                onThread {
+                    let c = try BrokerConnection(endpoint: endpoint)
+                    try c.hello(name: "bench-consumer-\(g)")
+                    let group = "bench-\(run)-\(g)"
+                    try c.subscribe(group: group, patterns: [topic], credit: 5000)
+                    subscribed.signal()
+                    var got = 0
+                    var acks: [Lease] = []
+                    var last: UInt64 = 0
+                    while got < count {
+                        guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("consumer timed out at \(got)") }
+                        if case .deliver(let d) = m {
+                            got += 1
+                            acks.append(d.lease)
+                            if acks.count >= 256 {
+                                try c.ack(group: group, leases: acks)
+                                acks.removeAll(keepingCapacity: true)
+                            }
+                        }
+                    }
+                    last = BenchStats.nanos()
+                    if !acks.isEmpty { try c.ack(group: group, leases: acks) }
+                    c.close()
+                    return last
+                })
+        }
+        for _ in 0..<groups { subscribed.wait() }
+        let cpuBefore = cpuSeconds
+        let (start, confirmedAt) = try Self.publish(endpoint: endpoint, topic: topic, count: count, size: size)
+        var slowest: UInt64 = 0
+        for c in consumers { slowest = max(slowest, try c()) }
+        if ProcessInfo.processInfo.environment["CHORUS_BENCH_VERBOSE"] != nil {
+            Output.line(String(format: "    broker used %.2f CPU s over %.2f s", cpuSeconds - cpuBefore, Double(slowest - start) / 1e9))
+        }
+        return (Double(count) / (Double(confirmedAt - start) / 1e9), Double(count) / (Double(slowest - start) / 1e9))
+    }
+
+    /// Publishes `count` events pipelined (window 5,000); returns (start, last confirm) in monotonic ns.
+    static func publish(endpoint: String, topic: String, count: Int, size: Int) throws -> (UInt64, UInt64) {
+        let c = try BrokerConnection(endpoint: endpoint)
+        defer { c.close() }
+        let payload = [UInt8](repeating: 0x62, count: size)
+        // Identical events: encode the frames once, so the benchmark measures the broker, not this client.
+        let frames = ClientCommand.publish(requestID: [], request: PublishRequest(topic: topic, payload: payload)).encode()
+        let window = 5000
+        var sent = 0
+        var confirmed = 0
+        let start = BenchStats.nanos()
+        while confirmed < count {
+            while sent < count && sent - confirmed < window {
+                try c.sendRaw(frames)
+                sent += 1
+            }
+            guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("no confirm after \(confirmed)") }
+            switch m {
+            case .confirm: confirmed += 1
+            case .error(_, let code, let text): throw ValidationFailure("publish refused: \(code.name): \(text)")
+            default: break
+            }
+        }
+        return (start, BenchStats.nanos())
+    }
+
+    /// Publish-to-deliver latency in microseconds at a steady `rate` events/s for `seconds`: (p50, p99).
+    func latency(rate: Int, seconds: Double, size: Int) throws -> (p50: Double, p99: Double) {
+        let endpoint = self.endpoint
+        let total = Int(Double(rate) * seconds)
+        let subscribed = DispatchSemaphore(value: 0)
+        let consumer = onThread { () -> [Double] in
+            let c = try BrokerConnection(endpoint: endpoint)
+            try c.hello(name: "bench-latency")
+            try c.subscribe(group: "latency", patterns: ["lat.>"], credit: 1000)
+            subscribed.signal()
+            var samples: [Double] = []
+            samples.reserveCapacity(total)
+            var acks: [Lease] = []
+            while samples.count < total {
+                guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("latency consumer timed out") }
+                guard case .deliver(let d) = m else { continue }
+                let sentAt = d.event.payload.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
+                samples.append(Double(BenchStats.wallMicros() - sentAt))
+                acks.append(d.lease)
+                if acks.count >= 64 {
+                    try c.ack(group: "latency", leases: acks)
+                    acks.removeAll(keepingCapacity: true)
+                }
+            }
+            c.close()
+            return samples
+        }
+        subscribed.wait()
+        let c = try BrokerConnection(endpoint: endpoint)
+        defer { c.close() }
+        var payload = [UInt8](repeating: 0x63, count: size)
+        let start = BenchStats.nanos()
+        var sent = 0
+        while sent < total {
+            let due = Int(Double(BenchStats.nanos() - start) / 1e9 * Double(rate))
+            while sent < min(due, total) {
+                var stamp = BenchStats.wallMicros()
+                withUnsafeBytes(of: &stamp) { raw in for i in 0..<8 { payload[i] = raw[i] } }
+                try c.send(.publish(requestID: [], request: PublishRequest(topic: "lat.e", payload: payload)))
+                sent += 1
+            }
+            while (try c.receive(timeoutMilliseconds: 0)) != nil {}  // drain confirms
+            usleep(200)
+        }
+        let samples = try consumer().sorted()
+        // The first 10 % warm the broker's caches and the connection; they are not steady state.
+        let steady = Array(samples.dropFirst(samples.count / 10)).sorted()
+        return (BenchStats.percentile(steady, 50), BenchStats.percentile(steady, 99))
+    }
+
+    /// Broker memory after `count` events wait in the log for a group with no consumer: (idle MiB, after MiB, peak MiB).
+    func backlogMemory(count: Int, size: Int) throws -> (idle: Double, after: Double, peak: Double) {
+        let c = try BrokerConnection(endpoint: endpoint)
+        try c.hello(name: "bench-backlog")
+        try c.subscribe(group: "backlog", patterns: ["backlog.>"], credit: 1)
+        c.close()
+        let idle = memory.rss
+        _ = try Self.publish(endpoint: endpoint, topic: "backlog.e", count: count, size: size)
+        let m = memory
+        return (idle, m.rss, m.peak)
+    }
+}
+
+struct ValidationFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
