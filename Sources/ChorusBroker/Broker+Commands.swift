@@ -56,6 +56,12 @@ extension Broker {
             settle(session, requestID, groupName, lease, .extend(token: lease.token, milliseconds: min(Int64(clamping: ms), Self.maxLeaseMilliseconds), now: now))
         case .bye:
             endSession(session, reason: "client said BYE")
+        case .await(let requestID, let correlation, let pattern, let after, let ms):
+            awaitEvent(session, requestID, correlation, pattern, after, ms)
+        case .putBlob(let requestID, let mediaType, let content):
+            putBlob(session, requestID, mediaType, content)
+        case .getBlob(let requestID, let hash):
+            getBlob(session, requestID, hash)
         }
     }
 
@@ -103,6 +109,9 @@ extension Broker {
                 throw ProtocolError(.deadlinePassed, "the event's deadline \(deadline) is already past (now \(now))")
             }
             if event.producer == nil { event.producer = session.name }
+            if let full = joinAtCapacity(forTopic: Array(event.topic.utf8)) {
+                throw ProtocolError(.limitReached, "join '\(full.name)' has \(full.maxOpen) open joins (joins.\(full.name).max_open); retry when some close")
+            }
             if let key {
                 let found: UInt64?
                 do { found = try existingSeq(forKey: key) } catch {
@@ -145,6 +154,8 @@ extension Broker {
         batchEntries.append(entry)
         recent.append(entry)
         newEventsAppended = true
+        observeForJoins(entry)
+        wakeWaiters(entry)
         return lastSeq
     }
 
@@ -325,6 +336,7 @@ extension Broker {
             group.remove(member: sub)
         }
         session.subscriptions.removeAll()
+        dropWaiters(of: session)
         sessionsByRoutingID[session.routingID] = nil
         sessionsByNumber[session.number] = nil
         logger.debug("session ended", metadata: ["chorus.client": "\(session.name ?? hex(session.routingID))", "reason": "\(reason)"])

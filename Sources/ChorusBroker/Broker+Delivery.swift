@@ -147,6 +147,7 @@ extension Broker {
         dlq.headers.append(("dlq-attempts", String(entry.attempt)))
         dlq.headers.append(("dlq-reason", Self.headerValue(reason)))
         append(dlq)
+        joinPartsFailedByDeadLetter(event, group: group.name, reason: reason)
         group.deadLettered += 1
         counters.deadLettered += 1
         logger.info(
@@ -218,6 +219,10 @@ extension Broker {
                 guard let group = groupsByID[groupID], let entry = group.pending[seq], case .waiting = entry.phase else { continue }
                 group.markReady(seq)
                 dirtyGroups.insert(groupID)
+            case .join, .joinPart:
+                joinTimerFired(timer.kind)
+            case .waiter(let id):
+                waiterTimedOut(id)
             }
         }
     }

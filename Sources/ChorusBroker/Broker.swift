@@ -54,6 +54,17 @@ public final class Broker {
     var now: Int64 = 0
     var lastHousekeeping: Int64 = 0
     var lastHeartbeat: Int64 = 0
+    // Joins (Broker+Joins.swift).
+    var openJoins: [JoinKey: JoinState] = [:]
+    var openJoinCount: [String: Int] = [:]
+    /// Joins closed lately, so a late part needs no store lookup; bounded by `recentlyClosedOrder`.
+    var recentlyClosedJoins: Set<JoinKey> = []
+    var recentlyClosedOrder: [JoinKey] = []
+    // AWAIT requests (Broker+Await.swift).
+    var waiters: [Int: Waiter] = [:]
+    var waitersByCorrelation: [String: [Int]] = [:]
+    var nextWaiterID = 1
+    let blobs: BlobStore
     var lastKeyPrune: Int64 = 0
     var hasMoreWork = false
 
@@ -72,7 +83,7 @@ public final class Broker {
         try router.setOption(ZMQOption.receiveHighWaterMark, 100_000)
         // Frames far above the payload limit are cut off by libzmq (the peer is disconnected) so a hostile
         // client cannot make the broker allocate gigabytes; below this, oversized payloads get an ERROR reply.
-        try router.setOption(ZMQOption.maxMessageSize, int64: Int64(config.maxPayloadBytes) * 2 + 1_048_576)
+        try router.setOption(ZMQOption.maxMessageSize, int64: Int64(max(config.maxPayloadBytes * 2, config.maxBlobBytes)) + 1_048_576)
         // Where libzmq has draft APIs, a disconnecting peer produces an empty message: its work returns at once.
         if (try? router.setOption(ZMQOption.routerNotify, ZMQOption.notifyDisconnect)) == nil {
             logger.debug("ZMQ_ROUTER_NOTIFY unavailable; dead consumers are found by heartbeats")
@@ -85,6 +96,7 @@ public final class Broker {
         try firehose.bind(config.firehoseEndpoint)
         boundFirehose = firehose.lastEndpoint
 
+        blobs = BlobStore(directory: config.dataDirectory + "/blobs")
         try recover()
     }
 
@@ -131,6 +143,7 @@ public final class Broker {
                 "recovered group",
                 metadata: ["chorus.group": "\(group.name)", "cursor": "\(group.cursor)", "pending": "\(group.pending.count)", "released": "\(released)"])
         }
+        try recoverJoins()
         try store.commit(batch)
         batch = WriteBatch()
         dirtyGroups = Set(groupsByID.keys)

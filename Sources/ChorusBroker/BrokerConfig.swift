@@ -36,6 +36,12 @@ public struct BrokerConfig: Sendable {
     public var firehoseHighWaterMark = 100_000
     // [groups.NAME]
     public var groups: [String: GroupSettings] = [:]
+    // [joins.NAME]
+    public var joins: [JoinDefinition] = []
+    /// Largest artifact PUTBLOB accepts, in bytes.
+    public var maxBlobBytes = 64 * 1_048_576
+    /// Most AWAIT requests waiting at once.
+    public var maxWaiters = 10_000
 
     public init() {}
 
@@ -62,6 +68,11 @@ public struct BrokerConfig: Sendable {
         if let d = try r.choice("storage.durability", ["normal", "full"]) { c.durability = Durability(rawValue: d)! }
         c.maxPayloadBytes = try r.int("storage.max_payload", range: 1...(64 * 1_048_576)) ?? c.maxPayloadBytes
         c.idempotencyWindowMilliseconds = try r.milliseconds("storage.idempotency_window") ?? c.idempotencyWindowMilliseconds
+        c.maxBlobBytes = try r.int("storage.max_blob", range: 1...(1024 * 1_048_576)) ?? c.maxBlobBytes
+        c.maxWaiters = try r.int("limits.max_waiters", range: 1...1_000_000) ?? c.maxWaiters
+        for name in try r.tableKeys("joins").sorted() {
+            c.joins.append(try JoinDefinition.parse(r, name: name))
+        }
         c.heartbeatMilliseconds = try r.milliseconds("delivery.heartbeat") ?? c.heartbeatMilliseconds
         c.heartbeatMisses = try r.int("delivery.heartbeat_misses", range: 1...100) ?? c.heartbeatMisses
         c.ackTimeoutMilliseconds = try r.milliseconds("delivery.ack_timeout") ?? c.ackTimeoutMilliseconds

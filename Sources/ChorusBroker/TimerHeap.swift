@@ -6,6 +6,12 @@ struct TimerHeap {
         case lease(groupID: Int64, seq: UInt64, token: UInt64)
         /// A waiting delivery becomes due.
         case retry(groupID: Int64, seq: UInt64)
+        /// A join's overall deadline.
+        case join(name: String, correlation: String)
+        /// A join part's own deadline.
+        case joinPart(name: String, correlation: String, part: Int)
+        /// An AWAIT request's timeout.
+        case waiter(id: Int)
     }
 
     struct Entry {

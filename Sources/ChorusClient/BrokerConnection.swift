@@ -149,7 +149,7 @@ public final class BrokerConnection {
     public static func requestID(of message: BrokerMessage) -> [UInt8]? {
         switch message {
         case .welcome(let r, _), .confirm(let r, _, _), .subscribed(let r, _, _), .unsubscribed(let r, _), .acked(let r, _),
-            .nacked(let r), .extended(let r, _), .error(let r, _, _):
+            .nacked(let r), .extended(let r, _), .error(let r, _, _), .event(let r, _), .blob(let r, _, _, _, _):
             r
         case .deliver, .heartbeat: nil
         }
@@ -223,6 +223,42 @@ public final class BrokerConnection {
             throw ChorusClientError.unexpected("expected EXTENDED")
         }
         return at
+    }
+
+    /// Waits (long-polls) for the first event with `correlation` on a topic matching `pattern` after `afterSeq`.
+    /// Returns nil when the broker reports AWAIT_TIMEOUT.
+    public func awaitEvent(correlation: String, pattern: String, afterSeq: UInt64, timeoutMilliseconds: Int) throws -> Event? {
+        let r = makeRequestID()
+        try send(.await(requestID: r, correlation: correlation, pattern: pattern, afterSeq: afterSeq, timeoutMilliseconds: UInt64(timeoutMilliseconds)))
+        do {
+            // The broker answers at the timeout; allow it a few seconds more to say so.
+            guard case .event(_, let e) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds + 5000) else {
+                throw ChorusClientError.unexpected("expected EVENT")
+            }
+            return e
+        } catch ChorusClientError.refused(let code, _) where code == .awaitTimeout {
+            return nil
+        }
+    }
+
+    /// Stores an artifact; returns its SHA-256 (hex) once the broker has it durably.
+    public func putBlob(_ content: [UInt8], mediaType: String, timeoutMilliseconds: Int = 30_000) throws -> String {
+        let r = makeRequestID()
+        try send(.putBlob(requestID: r, mediaType: mediaType, content: content))
+        guard case .blob(_, let hash, _, _, _) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds) else {
+            throw ChorusClientError.unexpected("expected BLOB")
+        }
+        return hash
+    }
+
+    /// Fetches an artifact: (media type, content).
+    public func getBlob(_ hash: String, timeoutMilliseconds: Int = 30_000) throws -> (mediaType: String, content: [UInt8]) {
+        let r = makeRequestID()
+        try send(.getBlob(requestID: r, hash: hash))
+        guard case .blob(_, _, _, let mediaType, let content) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds) else {
+            throw ChorusClientError.unexpected("expected BLOB")
+        }
+        return (mediaType, content)
     }
 
     /// Says BYE: the broker returns this session's in-flight deliveries at once.

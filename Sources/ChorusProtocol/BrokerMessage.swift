@@ -23,6 +23,10 @@ public enum BrokerMessage: Equatable, Sendable {
     case error(requestID: [UInt8], code: ErrorCode, message: String)
     /// The broker is alive.
     case heartbeat
+    /// Reply to AWAIT: the matching event.
+    case event(requestID: [UInt8], event: Event)
+    /// Reply to PUTBLOB (content empty) and GETBLOB (content present).
+    case blob(requestID: [UInt8], hash: String, size: UInt64, mediaType: String, content: [UInt8])
 
     public enum Name {
         public static let welcome: [UInt8] = Array("WELCOME".utf8)
@@ -35,6 +39,8 @@ public enum BrokerMessage: Equatable, Sendable {
         public static let extended: [UInt8] = Array("EXTENDED".utf8)
         public static let error: [UInt8] = Array("ERROR".utf8)
         public static let heartbeat: [UInt8] = Array("HEARTBEAT".utf8)
+        public static let event: [UInt8] = Array("EVENT".utf8)
+        public static let blob: [UInt8] = Array("BLOB".utf8)
     }
 
     static let new: [UInt8] = Array("new".utf8)
@@ -56,6 +62,10 @@ public enum BrokerMessage: Equatable, Sendable {
         case .error(let r, let code, let message):
             return [sig, Name.error, r, FrameCoding.number(UInt64(code.number)), Array(code.name.utf8), Array(message.utf8)]
         case .heartbeat: return [sig, Name.heartbeat]
+        case .event(let r, let e):
+            return [sig, Name.event, r, FrameCoding.number(e.seq), Array(e.topic.utf8), e.encodeProperties(), e.payload]
+        case .blob(let r, let hash, let size, let mediaType, let content):
+            return [sig, Name.blob, r, Array(hash.utf8), FrameCoding.number(size), Array(mediaType.utf8), content]
         }
     }
 
@@ -77,6 +87,15 @@ public enum BrokerMessage: Equatable, Sendable {
             try need(5)
             return .confirm(requestID: f[2], seq: try FrameCoding.number(f[3], field: "seq"), duplicate: f[4] == Self.duplicate)
         case Name.heartbeat: return .heartbeat
+        case Name.event:
+            try need(7)
+            let seq = try FrameCoding.number(f[3], field: "seq")
+            return .event(requestID: f[2], event: try Delivery.decodeEvent(seq: seq, topic: f[4], properties: f[5], payload: f[6]))
+        case Name.blob:
+            try need(7)
+            return .blob(
+                requestID: f[2], hash: String(decoding: f[3], as: UTF8.self), size: try FrameCoding.number(f[4], field: "size"),
+                mediaType: String(decoding: f[5], as: UTF8.self), content: f[6])
         case Name.welcome:
             try need(4)
             return .welcome(requestID: f[2], properties: try Properties.decode(f[3]))

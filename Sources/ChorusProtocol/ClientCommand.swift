@@ -21,6 +21,13 @@ public enum ClientCommand: Equatable, Sendable {
     case heartbeat(requestID: [UInt8])
     /// Ends the session now: every in-flight delivery returns to its group at once. No reply.
     case bye(requestID: [UInt8])
+    /// Waits for the first event with `correlation` whose topic matches `pattern` and whose sequence number is
+    /// above `afterSeq` (already in the log or still to come). Reply: EVENT, or ERROR AWAIT_TIMEOUT.
+    case await(requestID: [UInt8], correlation: String, pattern: String, afterSeq: UInt64, timeoutMilliseconds: UInt64)
+    /// Stores an artifact content-addressed (SHA-256). Reply: BLOB with its hash and size, once it is durable.
+    case putBlob(requestID: [UInt8], mediaType: String, content: [UInt8])
+    /// Fetches an artifact by its SHA-256 (64 lowercase hex digits). Reply: BLOB with the content, or NOT_FOUND.
+    case getBlob(requestID: [UInt8], hash: String)
 
     /// The command names, as in frame 1.
     public enum Name {
@@ -33,13 +40,17 @@ public enum ClientCommand: Equatable, Sendable {
         public static let extend: [UInt8] = Array("EXTEND".utf8)
         public static let heartbeat: [UInt8] = Array("HEARTBEAT".utf8)
         public static let bye: [UInt8] = Array("BYE".utf8)
+        public static let await: [UInt8] = Array("AWAIT".utf8)
+        public static let putBlob: [UInt8] = Array("PUTBLOB".utf8)
+        public static let getBlob: [UInt8] = Array("GETBLOB".utf8)
     }
 
     /// The request id of any command.
     public var requestID: [UInt8] {
         switch self {
         case .hello(let r, _), .publish(let r, _), .subscribe(let r, _, _, _), .unsubscribe(let r, _),
-            .ack(let r, _, _), .nack(let r, _, _, _, _), .extend(let r, _, _, _), .heartbeat(let r), .bye(let r):
+            .ack(let r, _, _), .nack(let r, _, _, _, _), .extend(let r, _, _, _), .heartbeat(let r), .bye(let r),
+            .await(let r, _, _, _, _), .putBlob(let r, _, _), .getBlob(let r, _):
             r
         }
     }
@@ -74,6 +85,12 @@ public enum ClientCommand: Equatable, Sendable {
             return [sig, Name.heartbeat, r]
         case .bye(let r):
             return [sig, Name.bye, r]
+        case .await(let r, let correlation, let pattern, let after, let ms):
+            return [sig, Name.await, r, Array(correlation.utf8), Array(pattern.utf8), FrameCoding.number(after), FrameCoding.number(ms)]
+        case .putBlob(let r, let mediaType, let content):
+            return [sig, Name.putBlob, r, Array(mediaType.utf8), content]
+        case .getBlob(let r, let hash):
+            return [sig, Name.getBlob, r, Array(hash.utf8)]
         }
     }
 
@@ -159,10 +176,32 @@ public enum ClientCommand: Equatable, Sendable {
                     milliseconds: try FrameCoding.number(b[3], field: "milliseconds"))
             case Name.bye:
                 return .bye(requestID: requestID)
+            case Name.await:
+                try expect(4, "CHORUS1, AWAIT, request id, correlation, pattern, after sequence, timeout milliseconds")
+                let b = Array(body)
+                let correlation = try FrameCoding.text(b[0], field: "correlation", maxLength: 4096)
+                guard !correlation.isEmpty else { throw ProtocolError(.malformed, "AWAIT needs a correlation id") }
+                let pattern = try FrameCoding.text(b[1], field: "pattern")
+                _ = try TopicPattern(pattern)
+                return .await(
+                    requestID: requestID, correlation: correlation, pattern: pattern,
+                    afterSeq: try FrameCoding.number(b[2], field: "after sequence"),
+                    timeoutMilliseconds: try FrameCoding.number(b[3], field: "timeout"))
+            case Name.putBlob:
+                try expect(2, "CHORUS1, PUTBLOB, request id, media type, content")
+                let b = Array(body)
+                return .putBlob(requestID: requestID, mediaType: try FrameCoding.text(b[0], field: "media type"), content: b[1])
+            case Name.getBlob:
+                try expect(1, "CHORUS1, GETBLOB, request id, hash")
+                let hash = try FrameCoding.text(body.first!, field: "hash")
+                guard hash.utf8.count == 64, hash.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
+                    throw ProtocolError(.malformed, "a blob hash is 64 lowercase hex digits (SHA-256)")
+                }
+                return .getBlob(requestID: requestID, hash: hash)
             default:
                 throw ProtocolError(
                     .unknownCommand,
-                    "unknown command '\(String(decoding: name.prefix(32), as: UTF8.self))'; version 1 knows HELLO PUBLISH SUBSCRIBE UNSUBSCRIBE ACK NACK EXTEND HEARTBEAT BYE"
+                    "unknown command '\(String(decoding: name.prefix(32), as: UTF8.self))'; version 1 knows HELLO PUBLISH SUBSCRIBE UNSUBSCRIBE ACK NACK EXTEND HEARTBEAT BYE AWAIT PUTBLOB GETBLOB"
                 )
             }
         } catch {

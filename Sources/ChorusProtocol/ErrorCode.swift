@@ -31,6 +31,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let payloadTooLarge = ErrorCode(106, "PAYLOAD_TOO_LARGE")
     /// Publishing to a topic that starts with `$` (reserved for the broker).
     public static let reservedTopic = ErrorCode(107, "RESERVED_TOPIC")
+    /// A blob above the broker's blob limit.
+    public static let blobTooLarge = ErrorCode(108, "BLOB_TOO_LARGE")
 
     // 2xx: the message is well formed but does not fit the state of the session or group.
     /// ACK, NACK or EXTEND names a group this session has not subscribed to.
@@ -45,6 +47,10 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public static let limitReached = ErrorCode(204, "LIMIT_REACHED")
     /// The event's deadline had already passed when it was published.
     public static let deadlinePassed = ErrorCode(205, "DEADLINE_PASSED")
+    /// AWAIT saw no matching event before its timeout.
+    public static let awaitTimeout = ErrorCode(206, "AWAIT_TIMEOUT")
+    /// GETBLOB names a blob the broker does not have.
+    public static let notFound = ErrorCode(207, "NOT_FOUND")
 
     // 3xx: the broker cannot do it now.
     /// The log could not be written; nothing in the batch was confirmed. Retrying later is safe.
@@ -55,8 +61,8 @@ public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     /// Every code in the catalog, in number order.
     public static let all: [ErrorCode] = [
         .malformed, .unsupportedVersion, .unknownCommand, .invalidTopic, .invalidPattern, .invalidProperty,
-        .payloadTooLarge, .reservedTopic, .notSubscribed, .staleLease, .groupMismatch, .invalidStart,
-        .limitReached, .deadlinePassed, .storageFailed, .shuttingDown,
+        .payloadTooLarge, .reservedTopic, .blobTooLarge, .notSubscribed, .staleLease, .groupMismatch, .invalidStart,
+        .limitReached, .deadlinePassed, .awaitTimeout, .notFound, .storageFailed, .shuttingDown,
     ]
 
     /// Looks a code up by number; unknown numbers keep the number with the name `UNKNOWN`.

@@ -28,4 +28,12 @@ public protocol EventStore: AnyObject {
     func nextGroupID() throws -> Int64
     /// Dead letters, newest first, optionally of one group.
     func deadLetters(group: String?, limit: Int) throws -> [DeadLetterRecord]
+    /// Every join still open, with the part results recorded for it.
+    func openJoins() throws -> [(join: JoinRecord, parts: [JoinPartRecord])]
+    /// One join, open or closed.
+    func join(name: String, correlation: String) throws -> JoinRecord?
+    /// Events with this correlation id and `seq > after`, in order.
+    func events(correlation: String, after: UInt64, limit: Int) throws -> [Event]
+    /// A stored blob's record.
+    func blob(hash: String) throws -> BlobRecord?
 }

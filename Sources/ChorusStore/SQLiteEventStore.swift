@@ -9,7 +9,7 @@ import Logging
 /// prepared once. The schema is in docs/STORAGE.md; keep the two together.
 public final class SQLiteEventStore: EventStore {
     /// The schema version this code writes (`PRAGMA user_version`).
-    public static let schemaVersion: Int64 = 1
+    public static let schemaVersion: Int64 = 2
 
     let db: SQLiteDatabase
     let logger: Logger
@@ -23,6 +23,9 @@ public final class SQLiteEventStore: EventStore {
     private let insertDeadLetter: SQLiteStatement
     private let selectEvents: SQLiteStatement
     private let selectKey: SQLiteStatement
+    private let upsertJoin: SQLiteStatement
+    private let insertJoinPart: SQLiteStatement
+    private let insertBlob: SQLiteStatement
     private let begin: SQLiteStatement
     private let commitStatement: SQLiteStatement
     private let rollback: SQLiteStatement
@@ -54,6 +57,11 @@ public final class SQLiteEventStore: EventStore {
             "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"
         )
         selectKey = try db.prepare("SELECT seq FROM idempotency WHERE key = ? AND time >= ?")
+        upsertJoin = try db.prepare(
+            "INSERT OR REPLACE INTO joins(name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason) VALUES (?,?,?,?,?,?,?,?,?)")
+        insertJoinPart = try db.prepare(
+            "INSERT INTO join_parts(name, correlation, part, seq, status, producer, attempt, received_at, error) VALUES (?,?,?,?,?,?,?,?,?)")
+        insertBlob = try db.prepare("INSERT OR IGNORE INTO blobs(hash, size, media_type, created) VALUES (?,?,?,?)")
         begin = try db.prepare("BEGIN IMMEDIATE")
         commitStatement = try db.prepare("COMMIT")
         rollback = try db.prepare("ROLLBACK")
@@ -61,8 +69,13 @@ public final class SQLiteEventStore: EventStore {
 
     /// Creates the schema in a new file, or checks that an existing file is a Chorus log this code can use.
     static func migrate(_ db: SQLiteDatabase) throws {
-        let version = try db.scalar("PRAGMA user_version") ?? 0
+        var version = try db.scalar("PRAGMA user_version") ?? 0
         if version == schemaVersion { return }
+        if version == 1 {
+            try db.execute(Self.schemaV2)
+            version = 2
+            return
+        }
         if version > schemaVersion {
             throw SQLiteError(
                 code: 0, message: "schema version \(version) is newer than this chorus (\(schemaVersion)); upgrade chorus",
@@ -73,6 +86,7 @@ public final class SQLiteEventStore: EventStore {
             throw SQLiteError(code: 0, message: "the file has tables but is not a Chorus log", context: "open \(db.path)")
         }
         try db.execute(Self.schema)
+        try db.execute(Self.schemaV2)
     }
 
     /// The version-1 schema; docs/STORAGE.md explains every column.
@@ -127,6 +141,46 @@ public final class SQLiteEventStore: EventStore {
         );
         CREATE INDEX dead_letters_group ON dead_letters(group_name, id);
         PRAGMA user_version = 1;
+        COMMIT;
+        """
+
+    /// Version 2: joins, their parts, blobs, and an index to find a request's events by correlation id.
+    static let schemaV2 = """
+        BEGIN;
+        CREATE INDEX events_correlation ON events(correlation) WHERE correlation IS NOT NULL;
+        CREATE TABLE joins (
+            name        TEXT    NOT NULL,
+            correlation TEXT    NOT NULL,
+            status      TEXT    NOT NULL,
+            open_seq    INTEGER NOT NULL,
+            opened_at   INTEGER NOT NULL,
+            deadline    INTEGER NOT NULL,
+            closed_at   INTEGER,
+            result_seq  INTEGER,
+            reason      TEXT,
+            PRIMARY KEY (name, correlation)
+        ) WITHOUT ROWID;
+        CREATE INDEX joins_open ON joins(status) WHERE status = 'open';
+        CREATE TABLE join_parts (
+            id          INTEGER PRIMARY KEY,
+            name        TEXT    NOT NULL,
+            correlation TEXT    NOT NULL,
+            part        TEXT    NOT NULL,
+            seq         INTEGER NOT NULL,
+            status      TEXT    NOT NULL,
+            producer    TEXT,
+            attempt     INTEGER,
+            received_at INTEGER NOT NULL,
+            error       TEXT
+        );
+        CREATE INDEX join_parts_join ON join_parts(name, correlation);
+        CREATE TABLE blobs (
+            hash       TEXT    PRIMARY KEY,
+            size       INTEGER NOT NULL,
+            media_type TEXT    NOT NULL,
+            created    INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        PRAGMA user_version = 2;
         COMMIT;
         """
 
@@ -203,6 +257,39 @@ public final class SQLiteEventStore: EventStore {
                 insertDeadLetter.bind(5, d.history)
                 insertDeadLetter.bind(6, d.time)
                 try insertDeadLetter.run()
+            }
+            for j in batch.joins {
+                let s = upsertJoin
+                s.bind(1, j.name)
+                s.bind(2, j.correlation)
+                s.bind(3, j.status)
+                s.bind(4, Int64(j.openSeq))
+                s.bind(5, j.openedAt)
+                s.bind(6, j.deadline)
+                s.bind(7, j.closedAt)
+                s.bind(8, j.resultSeq.map { Int64($0) })
+                s.bind(9, j.reason)
+                try s.run()
+            }
+            for p in batch.joinParts {
+                let s = insertJoinPart
+                s.bind(1, p.name)
+                s.bind(2, p.correlation)
+                s.bind(3, p.part)
+                s.bind(4, Int64(p.seq))
+                s.bind(5, p.status)
+                s.bind(6, p.producer)
+                s.bind(7, p.attempt.map { Int64($0) })
+                s.bind(8, p.receivedAt)
+                s.bind(9, p.error)
+                try s.run()
+            }
+            for b in batch.blobs {
+                insertBlob.bind(1, b.hash)
+                insertBlob.bind(2, b.size)
+                insertBlob.bind(3, b.mediaType)
+                insertBlob.bind(4, b.created)
+                try insertBlob.run()
             }
             try commitStatement.run()
         } catch {
@@ -292,5 +379,60 @@ public final class SQLiteEventStore: EventStore {
                     attempts: Int(s.int64(4)), history: s.string(5) ?? "", time: s.int64(6)))
         }
         return out
+    }
+
+    static let joinColumns = "name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason"
+
+    static func joinRecord(_ s: SQLiteStatement) -> JoinRecord {
+        JoinRecord(
+            name: s.string(0) ?? "", correlation: s.string(1) ?? "", status: s.string(2) ?? "", openSeq: UInt64(s.int64(3)),
+            openedAt: s.int64(4), deadline: s.int64(5), closedAt: s.optionalInt64(6), resultSeq: s.optionalInt64(7).map { UInt64($0) },
+            reason: s.string(8))
+    }
+
+    public func openJoins() throws -> [(join: JoinRecord, parts: [JoinPartRecord])] {
+        let s = try db.prepare("SELECT \(Self.joinColumns) FROM joins WHERE status = 'open'")
+        var joins: [JoinRecord] = []
+        while try s.step() { joins.append(Self.joinRecord(s)) }
+        let p = try db.prepare(
+            "SELECT part, seq, status, producer, attempt, received_at, error FROM join_parts WHERE name = ? AND correlation = ? ORDER BY id")
+        return try joins.map { j in
+            p.bind(1, j.name)
+            p.bind(2, j.correlation)
+            defer { p.reset() }
+            var parts: [JoinPartRecord] = []
+            while try p.step() {
+                parts.append(
+                    JoinPartRecord(
+                        name: j.name, correlation: j.correlation, part: p.string(0) ?? "", seq: UInt64(p.int64(1)), status: p.string(2) ?? "",
+                        producer: p.string(3), attempt: p.optionalInt64(4).map { Int($0) }, receivedAt: p.int64(5), error: p.string(6)))
+            }
+            return (j, parts)
+        }
+    }
+
+    public func join(name: String, correlation: String) throws -> JoinRecord? {
+        let s = try db.prepare("SELECT \(Self.joinColumns) FROM joins WHERE name = ? AND correlation = ?")
+        s.bind(1, name)
+        s.bind(2, correlation)
+        return try s.step() ? Self.joinRecord(s) : nil
+    }
+
+    public func events(correlation: String, after: UInt64, limit: Int) throws -> [Event] {
+        let s = try db.prepare(
+            "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE correlation = ? AND seq > ? ORDER BY seq LIMIT ?"
+        )
+        s.bind(1, correlation)
+        s.bind(2, Int64(after))
+        s.bind(3, Int64(limit))
+        var out: [Event] = []
+        while try s.step() { out.append(Self.event(from: s)) }
+        return out
+    }
+
+    public func blob(hash: String) throws -> BlobRecord? {
+        let s = try db.prepare("SELECT hash, size, media_type, created FROM blobs WHERE hash = ?")
+        s.bind(1, hash)
+        return try s.step() ? BlobRecord(hash: s.string(0) ?? "", size: s.int64(1), mediaType: s.string(2) ?? "", created: s.int64(3)) : nil
     }
 }

@@ -85,11 +85,18 @@ public struct WriteBatch: Sendable {
     public var pending: [PendingChange] = []
     /// Dead letters to record.
     public var deadLetters: [DeadLetterRecord] = []
+    /// Joins opened or closed (insert or replace), in order.
+    public var joins: [JoinRecord] = []
+    /// Join part results to record.
+    public var joinParts: [JoinPartRecord] = []
+    /// Blobs whose files are written and synced.
+    public var blobs: [BlobRecord] = []
 
     public init() {}
 
     public var isEmpty: Bool {
         events.isEmpty && keys.isEmpty && newGroups.isEmpty && cursors.isEmpty && pending.isEmpty && deadLetters.isEmpty
+            && joins.isEmpty && joinParts.isEmpty && blobs.isEmpty
     }
 }
 

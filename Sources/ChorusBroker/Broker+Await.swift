@@ -1,0 +1,98 @@
+import ChorusProtocol
+import ChorusStore
+
+/// An AWAIT request waiting for an event (docs/PROTOCOL.md, "AWAIT"): the long poll behind `chorus request --wait`.
+struct Waiter {
+    let session: Int
+    let requestID: [UInt8]
+    let correlation: String
+    let pattern: TopicPattern
+    let afterSeq: UInt64
+}
+
+extension Broker {
+    func awaitEvent(_ session: Session, _ requestID: [UInt8], _ correlation: String, _ patternText: String, _ after: UInt64, _ ms: UInt64) {
+        guard let pattern = try? TopicPattern(patternText) else { return }  // validated by the decoder
+        // Already in the log (or this batch)? Answer at once.
+        let found: Event?
+        do {
+            found = try store.events(correlation: correlation, after: after, limit: 1000).first { pattern.matches($0.topic) }
+                ?? batch.events.first { $0.correlation == correlation && $0.seq > after && pattern.matches($0.topic) }
+        } catch {
+            refuse(session, requestID, .storageFailed, "reading the log failed: \(error)")
+            return
+        }
+        if let found {
+            reply(session, .event(requestID: requestID, event: found))
+            return
+        }
+        guard waiters.count < config.maxWaiters else {
+            refuse(session, requestID, .limitReached, "the broker has \(config.maxWaiters) AWAIT requests waiting (limits.max_waiters)")
+            return
+        }
+        let id = nextWaiterID
+        nextWaiterID += 1
+        waiters[id] = Waiter(session: session.number, requestID: requestID, correlation: correlation, pattern: pattern, afterSeq: after)
+        waitersByCorrelation[correlation, default: []].append(id)
+        timers.push(PendingDelivery.add(now, Int64(clamping: min(ms, UInt64(Self.maxLeaseMilliseconds)))), .waiter(id: id))
+    }
+
+    /// Answers the waiters an appended event satisfies (sent after the commit, with the rest of the outbox).
+    func wakeWaiters(_ entry: LogEntry) {
+        guard !waiters.isEmpty, let correlation = entry.event.correlation, let ids = waitersByCorrelation[correlation] else { return }
+        var remaining: [Int] = []
+        for id in ids {
+            guard let w = waiters[id] else { continue }
+            if entry.seq > w.afterSeq && w.pattern.matches(entry.topic), let session = sessionsByNumber[w.session] {
+                reply(session, .event(requestID: w.requestID, event: entry.event))
+                waiters[id] = nil
+            } else {
+                remaining.append(id)
+            }
+        }
+        waitersByCorrelation[correlation] = remaining.isEmpty ? nil : remaining
+    }
+
+    func waiterTimedOut(_ id: Int) {
+        guard let w = waiters.removeValue(forKey: id) else { return }
+        waitersByCorrelation[w.correlation]?.removeAll { $0 == id }
+        if waitersByCorrelation[w.correlation]?.isEmpty == true { waitersByCorrelation[w.correlation] = nil }
+        if let session = sessionsByNumber[w.session] {
+            refuse(session, w.requestID, .awaitTimeout, "no event with correlation '\(w.correlation)' on '\(w.pattern.text)' arrived in time")
+        }
+    }
+
+    func dropWaiters(of session: Session) {
+        for (id, w) in waiters where w.session == session.number {
+            waiters[id] = nil
+            waitersByCorrelation[w.correlation]?.removeAll { $0 == id }
+        }
+    }
+
+    // MARK: Blobs
+
+    func putBlob(_ session: Session, _ requestID: [UInt8], _ mediaType: String, _ content: [UInt8]) {
+        guard content.count <= config.maxBlobBytes else {
+            refuse(session, requestID, .blobTooLarge, "blob of \(content.count) bytes exceeds the limit of \(config.maxBlobBytes) bytes (storage.max_blob)")
+            return
+        }
+        do {
+            let hash = try blobs.write(content)
+            batch.blobs.append(BlobRecord(hash: hash, size: Int64(content.count), mediaType: mediaType, created: now))
+            counters.blobsStored += 1
+            reply(session, .blob(requestID: requestID, hash: hash, size: UInt64(content.count), mediaType: mediaType, content: []))
+        } catch {
+            logger.error("blob write failed", metadata: ["error": "\(error)"])
+            refuse(session, requestID, .storageFailed, "the blob could not be stored: \(error)")
+        }
+    }
+
+    func getBlob(_ session: Session, _ requestID: [UInt8], _ hash: String) {
+        guard let content = blobs.read(hash) else {
+            refuse(session, requestID, .notFound, "no blob \(hash)")
+            return
+        }
+        let mediaType = (try? store.blob(hash: hash))?.mediaType ?? "application/octet-stream"
+        reply(session, .blob(requestID: requestID, hash: hash, size: UInt64(content.count), mediaType: mediaType, content: content))
+    }
+}

@@ -1,0 +1,187 @@
+import ChorusProtocol
+import ChorusStore
+import Foundation
+
+/// Identifies one join: the join's name and the correlation id of the event that opened it.
+struct JoinKey: Hashable {
+    let name: String
+    let correlation: String
+}
+
+/// The join coordinator (docs/JOINS.md): opening joins, collecting parts, timeouts, and emitting one merged
+/// record per join in the same transaction that closes it, so a crash yields exactly one record after restart.
+extension Broker {
+    /// The join a publish would open when that join is at its limit, to refuse the publish before it is logged.
+    func joinAtCapacity(forTopic topic: [UInt8]) -> JoinDefinition? {
+        for d in config.joins where d.open.matches(topic) && (openJoinCount[d.name] ?? 0) >= d.maxOpen { return d }
+        return nil
+    }
+
+    /// Looks at every appended event: does it open a join, or is it a part of one?
+    func observeForJoins(_ entry: LogEntry) {
+        guard !config.joins.isEmpty else { return }
+        let e = entry.event
+        for d in config.joins {
+            if d.open.matches(entry.topic) {
+                openJoin(d, opening: e)
+            }
+            if let correlation = e.correlation, let index = d.parts.firstIndex(where: { $0.pattern.matches(entry.topic) }) {
+                let header = { (name: String) in e.headers.first { $0.name == name }?.value }
+                let error = header("status") == "error" ? (header("error") ?? "the agent reported an error") : nil
+                receivePart(d, JoinKey(name: d.name, correlation: correlation), index, seq: e.seq, producer: e.producer,
+                            attempt: header("attempt").flatMap(Int.init), error: error)
+            }
+        }
+    }
+
+    func openJoin(_ d: JoinDefinition, opening e: Event) {
+        let key = JoinKey(name: d.name, correlation: e.correlation ?? e.id)
+        // A repeated request (same correlation) does not open a second join.
+        if openJoins[key] != nil || recentlyClosedJoins.contains(key) { return }
+        if (try? store.join(name: d.name, correlation: key.correlation)) != nil { return }
+        let state = JoinState(
+            correlation: key.correlation, openSeq: e.seq, openedAt: now, deadline: PendingDelivery.add(now, d.timeoutMilliseconds),
+            partCount: d.parts.count)
+        openJoins[key] = state
+        openJoinCount[d.name, default: 0] += 1
+        batch.joins.append(JoinRecord(name: d.name, correlation: key.correlation, status: "open", openSeq: e.seq, openedAt: now, deadline: state.deadline))
+        scheduleJoinTimers(d, key, state)
+        counters.joinsOpened += 1
+    }
+
+    func scheduleJoinTimers(_ d: JoinDefinition, _ key: JoinKey, _ state: JoinState) {
+        timers.push(state.deadline, .join(name: key.name, correlation: key.correlation))
+        for (i, part) in d.parts.enumerated() {
+            if let t = part.timeoutMilliseconds, state.parts[i].isPending {
+                timers.push(PendingDelivery.add(state.openedAt, t), .joinPart(name: key.name, correlation: key.correlation, part: i))
+            }
+        }
+    }
+
+    func receivePart(_ d: JoinDefinition, _ key: JoinKey, _ index: Int, seq: UInt64, producer: String?, attempt: Int?, error: String?) {
+        let part = d.parts[index].name
+        func record(_ status: String) {
+            batch.joinParts.append(
+                JoinPartRecord(name: d.name, correlation: key.correlation, part: part, seq: seq, status: status, producer: producer,
+                               attempt: attempt, receivedAt: now, error: error))
+        }
+        guard var state = openJoins[key] else {
+            // Not open: a late part of a closed join is recorded; a result for no join at all is not ours.
+            if recentlyClosedJoins.contains(key) || (try? store.join(name: d.name, correlation: key.correlation)) != nil {
+                record("late")
+                counters.joinLateParts += 1
+            }
+            return
+        }
+        let decision = state.receive(part: index, seq: seq, at: now, error: error, definition: d)
+        openJoins[key] = state
+        switch decision {
+        case .duplicate:
+            record("duplicate")
+            counters.joinDuplicateParts += 1
+        case .late:
+            record("late")
+            counters.joinLateParts += 1
+        case .wait:
+            record(error == nil ? "ok" : "failed")
+        case .close(let outcome, let reason):
+            record(error == nil ? "ok" : "failed")
+            closeJoin(d, key, outcome, reason: reason, timedOut: false)
+        }
+    }
+
+    /// A dead-lettered event that opened a join fails the part whose `group` gave up on it.
+    func joinPartsFailedByDeadLetter(_ event: Event, group: String, reason: String) {
+        for d in config.joins where d.open.matches(Array(event.topic.utf8)) {
+            guard let index = d.parts.firstIndex(where: { $0.group == group }) else { continue }
+            receivePart(d, JoinKey(name: d.name, correlation: event.correlation ?? event.id), index, seq: 0, producer: "chorus",
+                        attempt: nil, error: "dead-lettered in group \(group): \(reason)")
+        }
+    }
+
+    func joinTimerFired(_ kind: TimerHeap.Kind) {
+        switch kind {
+        case .join(let name, let correlation):
+            let key = JoinKey(name: name, correlation: correlation)
+            guard let d = config.joins.first(where: { $0.name == name }), let state = openJoins[key], now >= state.deadline else { return }
+            if case .close(let outcome, let reason) = state.overallTimeout(definition: d) {
+                closeJoin(d, key, outcome, reason: reason, timedOut: true)
+            }
+        case .joinPart(let name, let correlation, let index):
+            let key = JoinKey(name: name, correlation: correlation)
+            guard let d = config.joins.first(where: { $0.name == name }), var state = openJoins[key] else { return }
+            let decision = state.partTimedOut(index, at: now, definition: d)
+            openJoins[key] = state
+            batch.joinParts.append(
+                JoinPartRecord(name: name, correlation: correlation, part: d.parts[index].name, seq: 0, status: "timeout", producer: nil,
+                               attempt: nil, receivedAt: now, error: "no result within \(d.parts[index].timeoutMilliseconds ?? 0) ms"))
+            if case .close(let outcome, let reason) = decision { closeJoin(d, key, outcome, reason: reason, timedOut: true) }
+        default:
+            break
+        }
+    }
+
+    /// Closes a join: emits its merged record (per the timeout policy) and records the close, in this batch.
+    func closeJoin(_ d: JoinDefinition, _ key: JoinKey, _ outcome: JoinState.Outcome, reason: String, timedOut: Bool) {
+        guard let state = openJoins.removeValue(forKey: key) else { return }
+        openJoinCount[d.name, default: 1] -= 1
+        rememberClosed(key)
+        var status = outcome.rawValue
+        var resultSeq: UInt64?
+        let record = MergedRecord.build(definition: d, state: state, outcome: outcome, reason: reason, closedAt: now, fetch: { self.fetchEvent($0)?.event })
+        let opening = fetchEvent(state.openSeq)?.event
+        var merged = Event(
+            id: makeEventID(), topic: d.emit, correlation: key.correlation, causation: opening?.id, producer: "chorus.join",
+            contentType: "application/json", headers: [("join", d.name), ("status", status)], payload: record)
+        if outcome == .partial && timedOut {
+            switch d.onTimeout {
+            case .partial: break
+            case .discard:
+                status = "discarded"
+                merged.topic = ""
+            case .deadletter:
+                status = "deadlettered"
+                merged.topic = "$dlq.join.\(d.name)"
+            }
+        }
+        if !merged.topic.isEmpty { resultSeq = append(merged) }
+        batch.joins.append(
+            JoinRecord(name: d.name, correlation: key.correlation, status: status, openSeq: state.openSeq, openedAt: state.openedAt,
+                       deadline: state.deadline, closedAt: now, resultSeq: resultSeq, reason: reason))
+        counters.joinsClosed[status, default: 0] += 1
+        logger.debug("join closed", metadata: ["chorus.join": "\(d.name)", "correlation": "\(key.correlation)", "status": "\(status)", "reason": "\(reason)"])
+    }
+
+    func rememberClosed(_ key: JoinKey) {
+        recentlyClosedJoins.insert(key)
+        recentlyClosedOrder.append(key)
+        if recentlyClosedOrder.count > 10_000 {
+            recentlyClosedJoins.remove(recentlyClosedOrder.removeFirst())
+        }
+    }
+
+    /// Rebuilds open joins after a restart; their timers keep their original times (past ones fire at once).
+    func recoverJoins() throws {
+        for (record, parts) in try store.openJoins() {
+            guard let d = config.joins.first(where: { $0.name == record.name }) else {
+                logger.warning("open join of a join no longer configured is left as is", metadata: ["chorus.join": "\(record.name)"])
+                continue
+            }
+            var state = JoinState(correlation: record.correlation, openSeq: record.openSeq, openedAt: record.openedAt, deadline: record.deadline, partCount: d.parts.count)
+            for p in parts {
+                guard let index = d.parts.firstIndex(where: { $0.name == p.part }) else { continue }
+                switch p.status {
+                case "ok": _ = state.receive(part: index, seq: p.seq, at: p.receivedAt, error: nil, definition: d)
+                case "failed": _ = state.receive(part: index, seq: p.seq, at: p.receivedAt, error: p.error ?? "failed", definition: d)
+                case "timeout": _ = state.partTimedOut(index, at: p.receivedAt, definition: d)
+                default: break
+                }
+            }
+            let key = JoinKey(name: d.name, correlation: record.correlation)
+            openJoins[key] = state
+            openJoinCount[d.name, default: 0] += 1
+            scheduleJoinTimers(d, key, state)
+        }
+        if !openJoins.isEmpty { logger.info("recovered open joins", metadata: ["count": "\(openJoins.count)"]) }
+    }
+}
