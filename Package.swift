@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "ZeroMQ", dependencies: ["CZeroMQ"]),
         .target(name: "ChorusProtocol"),
+        .target(name: "ChorusConfig", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(
             name: "ChorusStore",
             dependencies: ["CSQLite", "ChorusProtocol", .product(name: "Logging", package: "swift-log")]
@@ -30,29 +31,37 @@ let package = Package(
         .target(
             name: "ChorusBroker",
             dependencies: [
-                "ZeroMQ", "ChorusProtocol", "ChorusStore",
+                "ZeroMQ", "ChorusProtocol", "ChorusStore", "ChorusConfig",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .target(
             name: "ChorusClient",
             dependencies: ["ZeroMQ", "ChorusProtocol", .product(name: "Logging", package: "swift-log")]
         ),
+        .target(
+            name: "ChorusAgent",
+            dependencies: [
+                "ChorusClient", "ChorusProtocol", "ChorusConfig", "ChorusGenerators", "ZeroMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(name: "ChorusGenerators"),
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ChorusBroker", "ChorusClient", "ChorusStore", "ZeroMQ",
+                "ChorusBroker", "ChorusClient", "ChorusAgent", "ChorusConfig", "ChorusStore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),
+        .testTarget(name: "ChorusGeneratorsTests", dependencies: ["ChorusGenerators"]),
         .testTarget(
             name: "ChorusStoreTests",
             dependencies: ["ChorusStore", "ChorusProtocol", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "ChorusBrokerTests", dependencies: ["ChorusBroker", "ChorusProtocol", "ChorusStore"]),
+        .testTarget(name: "ChorusBrokerTests", dependencies: ["ChorusBroker", "ChorusProtocol", "ChorusStore", "ChorusConfig"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["ChorusClient", "ChorusProtocol", "ZeroMQ"],

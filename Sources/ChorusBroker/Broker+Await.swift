@@ -8,16 +8,39 @@ struct Waiter {
     let correlation: String
     let pattern: TopicPattern
     let afterSeq: UInt64
+    /// For `@reply` to an event that opened no join: the event id an answer must name as its causation.
+    let causation: String?
+
+    func matches(_ e: Event, topic: [UInt8]) -> Bool {
+        e.seq > afterSeq && pattern.matches(topic) && (causation == nil || e.causation == causation)
+    }
 }
 
 extension Broker {
     func awaitEvent(_ session: Session, _ requestID: [UInt8], _ correlation: String, _ patternText: String, _ after: UInt64, _ ms: UInt64) {
-        guard let pattern = try? TopicPattern(patternText) else { return }  // validated by the decoder
+        var pattern: TopicPattern
+        var causation: String?
+        if patternText == ClientCommand.replyPattern {
+            guard let request = fetchEvent(after)?.event else {
+                refuse(session, requestID, .notFound, "@reply: no event \(after) in the log")
+                return
+            }
+            if let join = config.joins.first(where: { $0.open.matches(Array(request.topic.utf8)) }) {
+                pattern = (try? TopicPattern(join.emit)) ?? (try! TopicPattern(">"))
+            } else {
+                pattern = try! TopicPattern(">")
+                causation = request.id
+            }
+        } else {
+            guard let p = try? TopicPattern(patternText) else { return }  // validated by the decoder
+            pattern = p
+        }
+        let waiter = Waiter(session: session.number, requestID: requestID, correlation: correlation, pattern: pattern, afterSeq: after, causation: causation)
         // Already in the log (or this batch)? Answer at once.
         let found: Event?
         do {
-            found = try store.events(correlation: correlation, after: after, limit: 1000).first { pattern.matches($0.topic) }
-                ?? batch.events.first { $0.correlation == correlation && $0.seq > after && pattern.matches($0.topic) }
+            found = try store.events(correlation: correlation, after: after, limit: 1000).first { waiter.matches($0, topic: Array($0.topic.utf8)) }
+                ?? batch.events.first { $0.correlation == correlation && waiter.matches($0, topic: Array($0.topic.utf8)) }
         } catch {
             refuse(session, requestID, .storageFailed, "reading the log failed: \(error)")
             return
@@ -32,7 +55,7 @@ extension Broker {
         }
         let id = nextWaiterID
         nextWaiterID += 1
-        waiters[id] = Waiter(session: session.number, requestID: requestID, correlation: correlation, pattern: pattern, afterSeq: after)
+        waiters[id] = waiter
         waitersByCorrelation[correlation, default: []].append(id)
         timers.push(PendingDelivery.add(now, Int64(clamping: min(ms, UInt64(Self.maxLeaseMilliseconds)))), .waiter(id: id))
     }
@@ -43,7 +66,7 @@ extension Broker {
         var remaining: [Int] = []
         for id in ids {
             guard let w = waiters[id] else { continue }
-            if entry.seq > w.afterSeq && w.pattern.matches(entry.topic), let session = sessionsByNumber[w.session] {
+            if w.matches(entry.event, topic: entry.topic), let session = sessionsByNumber[w.session] {
                 reply(session, .event(requestID: w.requestID, event: entry.event))
                 waiters[id] = nil
             } else {

@@ -1,3 +1,4 @@
+import ChorusConfig
 import ChorusProtocol
 import ChorusStore
 import Logging

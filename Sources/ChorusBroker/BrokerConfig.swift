@@ -1,3 +1,4 @@
+import ChorusConfig
 import ChorusStore
 
 /// Everything a broker is configured with. docs/CONFIGURATION.md documents each key; brokers/reference.toml

@@ -1,3 +1,4 @@
+import ChorusConfig
 import ChorusProtocol
 
 /// A join declared in the broker config (`[joins.NAME]`): which event opens it, which results are its parts,

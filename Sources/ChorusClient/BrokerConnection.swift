@@ -70,6 +70,12 @@ public final class BrokerConnection {
     /// The next message from the broker, waiting up to `timeoutMilliseconds` (-1: forever). Sends a heartbeat
     /// when one is due, so a caller that loops on `receive` keeps its session alive.
     public func receive(timeoutMilliseconds: Int) throws -> BrokerMessage? {
+        try receive(timeoutMilliseconds: timeoutMilliseconds, wakeFD: nil)
+    }
+
+    /// Like `receive(timeoutMilliseconds:)`, but also returns nil as soon as `wakeFD` becomes readable, so a
+    /// loop that owns this connection can be woken by other threads (a pipe) without touching the socket.
+    public func receive(timeoutMilliseconds: Int, wakeFD: Int32?) throws -> BrokerMessage? {
         if backlogHead < backlog.count {
             let m = backlog[backlogHead]
             backlogHead += 1
@@ -96,8 +102,10 @@ public final class BrokerConnection {
             let wait = Int(min(remaining, max(heartbeatMilliseconds / 2, 10)))
             var poller = ZMQPoller()
             poller.add(.socket(socket))
+            if let wakeFD { poller.add(.fd(wakeFD)) }
             let ready: [Bool]
             do { ready = try poller.poll(timeoutMilliseconds: wait) } catch { throw ChorusClientError.transport("\(error)") }
+            if ready.count > 1 && ready[1] { return nil }
             if ready[0], let frames = try socket.receive(dontWait: true) {
                 lastHeard = Self.now()
                 do {

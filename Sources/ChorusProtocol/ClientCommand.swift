@@ -29,6 +29,10 @@ public enum ClientCommand: Equatable, Sendable {
     /// Fetches an artifact by its SHA-256 (64 lowercase hex digits). Reply: BLOB with the content, or NOT_FOUND.
     case getBlob(requestID: [UInt8], hash: String)
 
+    /// The AWAIT pattern that asks the broker for "the reply to the event at `afterSeq`": the merged record of
+    /// the join that event opened, or else the first event whose causation is that event's id.
+    public static let replyPattern = "@reply"
+
     /// The command names, as in frame 1.
     public enum Name {
         public static let hello: [UInt8] = Array("HELLO".utf8)
@@ -182,7 +186,7 @@ public enum ClientCommand: Equatable, Sendable {
                 let correlation = try FrameCoding.text(b[0], field: "correlation", maxLength: 4096)
                 guard !correlation.isEmpty else { throw ProtocolError(.malformed, "AWAIT needs a correlation id") }
                 let pattern = try FrameCoding.text(b[1], field: "pattern")
-                _ = try TopicPattern(pattern)
+                if pattern != ClientCommand.replyPattern { _ = try TopicPattern(pattern) }
                 return .await(
                     requestID: requestID, correlation: correlation, pattern: pattern,
                     afterSeq: try FrameCoding.number(b[2], field: "after sequence"),

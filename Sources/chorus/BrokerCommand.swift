@@ -62,8 +62,6 @@ struct BrokerCommand: ParsableCommand {
         var logger = Logger(label: "chorus.broker") { StreamLogHandler.standardError(label: $0) }
         logger.logLevel = level
 
-        // Block SIGINT/SIGTERM before any thread exists (libzmq starts its own), so only the signal thread sees them.
-        Signals.block([SIGINT, SIGTERM])
         let broker: Broker
         do {
             broker = try Broker(config: cfg, logger: logger)

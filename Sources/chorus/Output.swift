@@ -41,26 +41,42 @@ enum Signals {
     }
 }
 
-extension Signals {
-    static func block(_ signals: [Int32]) {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for s in signals { sigaddset(&set, s) }
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-    }
+/// The write end of the signal pipe. Written once, before any handler is installed, then only read by the
+/// handler: a signal handler can touch nothing but such a plain global (and write(2) is async-signal-safe).
+nonisolated(unsafe) private var signalPipeWriteFD: Int32 = -1
 
-    /// A thread that waits for the (blocked) signals and asks the broker to stop; a second signal exits at once.
-    static func forward(_ signals: [Int32], to stop: StopSignal) {
+extension Signals {
+    /// Calls `action` on a helper thread at the first of `signals`; a second one exits at once (status 130).
+    ///
+    /// A handler that writes to a pipe works whichever thread the kernel picks to take the signal; blocking the
+    /// signals instead would miss threads the runtime started before `main`.
+    static func forward(_ signals: [Int32], action: @escaping @Sendable () -> Void) {
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        signalPipeWriteFD = fds[1]
+        let readFD = fds[0]
+        for sig in signals {
+            signal(sig) { _ in
+                var byte: UInt8 = 1
+                _ = write(signalPipeWriteFD, &byte, 1)
+            }
+        }
         let thread = Thread {
-            var set = sigset_t()
-            sigemptyset(&set)
-            for s in signals { sigaddset(&set, s) }
-            var received: Int32 = 0
-            sigwait(&set, &received)
-            stop.stop()
-            sigwait(&set, &received)
-            exit(130)
+            var byte: UInt8 = 0
+            var seen = 0
+            while true {
+                let n = read(readFD, &byte, 1)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { return }
+                seen += 1
+                if seen == 1 { action() } else { exit(130) }
+            }
         }
         thread.start()
+    }
+
+    /// Asks the broker to stop at the first signal.
+    static func forward(_ signals: [Int32], to stop: StopSignal) {
+        forward(signals) { stop.stop() }
     }
 }

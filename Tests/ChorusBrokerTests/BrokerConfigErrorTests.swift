@@ -1,3 +1,4 @@
+import ChorusConfig
 @testable import ChorusBroker
 import Testing
 

@@ -1,0 +1,250 @@
+import ChorusClient
+import ChorusProtocol
+import Foundation
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs an agent: subscribes its group with credit = concurrency, runs the handler for each delivery on worker
+/// threads, publishes each result with the request's correlation and causation ids, and acks only after the
+/// result is confirmed (at-least-once end to end).
+///
+/// DESIGN. One thread — the caller of `run` — owns the DEALER socket (through `BrokerConnection`) and all job
+/// state; workers never touch the socket, they hand results back through `WorkerPool` and a wake pipe. Each job
+/// moves through: running -> (storing its artifact as a blob) -> publishing its result -> acked. Long jobs get
+/// their lease extended; a silent broker (no heartbeat for heartbeat x misses) means reconnect with backoff and
+/// carry on; stopping drains: no new work, in-flight jobs finish (or are released at the drain timeout), BYE.
+public final class AgentRuntime {
+    enum Stage {
+        case running
+        case storingBlob(request: [UInt8])
+        case publishing(request: [UInt8])
+    }
+
+    final class Job {
+        let delivery: Delivery
+        let job: AgentJob
+        var stage: Stage = .running
+        var output: AgentOutput?
+        var blobHash: String?
+        var lastExtend: Int64
+
+        init(delivery: Delivery, job: AgentJob, now: Int64) {
+            self.delivery = delivery
+            self.job = job
+            self.lastExtend = now
+        }
+    }
+
+    let manifest: AgentManifest
+    let endpoint: String
+    let logger: Logger
+    let handler: AgentHandler
+    private var connection: BrokerConnection?
+    private var jobs: [UInt64: Job] = [:]
+    private var requests: [[UInt8]: UInt64] = [:]
+    private var ackTimeout: Int64 = 30 * 60_000
+    private var heartbeat: Int64 = 1000
+    private var misses: Int64 = 3
+    private var draining = false
+    private var drainDeadline: Int64 = 0
+    /// Jobs handled, for logs and tests.
+    public private(set) var completed = 0
+
+    public init(manifest: AgentManifest, endpoint: String, logger: Logger, handler: @escaping AgentHandler) {
+        self.manifest = manifest
+        self.endpoint = endpoint
+        self.logger = logger
+        self.handler = handler
+    }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// Runs until `stop` is woken, then drains. Call on the thread that created the runtime.
+    public func run(stop: WakePipe) throws {
+        let wake = WakePipe()
+        let pool = WorkerPool(threads: manifest.concurrency, wake: wake, handler: handler)
+        defer { pool.shutdown(threads: manifest.concurrency) }
+        try connect(backoffFrom: 100)
+        while true {
+            guard let c = connection else { try connect(backoffFrom: 100); continue }
+            if !draining && stop.drain() {
+                draining = true
+                drainDeadline = Self.now() + manifest.drainTimeoutMilliseconds
+                logger.info("draining: no new work", metadata: ["in_flight": "\(jobs.count)"])
+            }
+            if draining && (jobs.isEmpty || Self.now() >= drainDeadline) {
+                releaseAll(reason: "agent stopped before finishing")
+                c.close()
+                logger.info("stopped", metadata: ["completed": "\(completed)"])
+                return
+            }
+            let message: BrokerMessage?
+            do {
+                message = try c.receive(timeoutMilliseconds: 100, wakeFD: draining ? wake.readFD : (jobs.isEmpty ? stop.readFD : wake.readFD))
+            } catch {
+                logger.warning("connection error; reconnecting", metadata: ["error": "\(error)"])
+                try reconnect()
+                continue
+            }
+            if let message { try handle(message, pool: pool) }
+            wake.drain()
+            for finished in pool.takeFinished() { try finish(finished) }
+            try extendLongJobs()
+            if Self.now() - c.lastHeard > heartbeat * misses + 500 {
+                logger.warning("broker silent; reconnecting", metadata: ["silent_ms": "\(Self.now() - c.lastHeard)"])
+                try reconnect()
+            }
+        }
+    }
+
+    // MARK: Connection
+
+    private func connect(backoffFrom initial: UInt32) throws {
+        var backoff = initial
+        while true {
+            do {
+                let c = try BrokerConnection(endpoint: endpoint)
+                let welcome = try c.hello(name: manifest.name, timeoutMilliseconds: 2000)
+                heartbeat = welcome["heartbeat"].flatMap(Int64.init) ?? 1000
+                misses = welcome["heartbeat-misses"].flatMap(Int64.init) ?? 3
+                var extra: [(String, String)] = []
+                if let m = manifest.maxAttempts { extra.append(("max-attempts", String(m))) }
+                if let t = manifest.ackTimeoutMilliseconds { extra.append(("ack-timeout", String(t))) }
+                let props = try c.subscribe(
+                    group: manifest.group, patterns: manifest.topics, credit: manifest.concurrency, start: try StartPosition(manifest.start),
+                    extra: extra, timeoutMilliseconds: 5000)
+                ackTimeout = props["ack-timeout"].flatMap(Int64.init) ?? ackTimeout
+                connection = c
+                logger.info("subscribed", metadata: ["group": "\(manifest.group)", "topics": "\(manifest.topics.joined(separator: ","))", "endpoint": "\(endpoint)"])
+                // Results that were on their way when the connection dropped are sent again.
+                for (seq, job) in jobs where job.output != nil { try advance(seq, job) }
+                return
+            } catch let error as ChorusClientError {
+                if case .refused = error { throw error }  // a configuration problem: retrying will not help
+                logger.info("broker not reachable; retrying", metadata: ["in_ms": "\(backoff)", "error": "\(error)"])
+                usleep(backoff * 1000)
+                backoff = min(backoff * 2, 5000)
+            }
+        }
+    }
+
+    private func reconnect() throws {
+        connection?.close()
+        connection = nil
+        requests.removeAll()
+        try connect(backoffFrom: 100)
+    }
+
+    // MARK: Messages
+
+    private func handle(_ message: BrokerMessage, pool: WorkerPool) throws {
+        switch message {
+        case .deliver(let d):
+            if draining {
+                try connection?.send(.nack(requestID: [], group: d.group, lease: d.lease, mode: .requeue, reason: "agent draining"))
+                return
+            }
+            if let existing = jobs[d.lease.seq] {
+                // Redelivered while we still work on it (a lease lost across a reconnect): keep working, new lease.
+                jobs[d.lease.seq] = Job(delivery: d, job: existing.job, now: Self.now())
+                jobs[d.lease.seq]?.output = existing.output
+                jobs[d.lease.seq]?.blobHash = existing.blobHash
+                if existing.output != nil { try advance(d.lease.seq, jobs[d.lease.seq]!) }
+                return
+            }
+            let job = AgentJob(event: d.event, attempt: d.attempt, group: d.group, cancellation: CancellationFlag())
+            jobs[d.lease.seq] = Job(delivery: d, job: job, now: Self.now())
+            pool.submit(d.lease.seq, job)
+        case .blob(let r, let hash, _, _, _):
+            guard let seq = requests.removeValue(forKey: r), let job = jobs[seq] else { return }
+            job.blobHash = hash
+            try advance(seq, job)
+        case .confirm(let r, _, _):
+            guard let seq = requests.removeValue(forKey: r), let job = jobs.removeValue(forKey: seq) else { return }
+            try connection?.send(.ack(requestID: [], group: job.delivery.group, leases: [job.delivery.lease]))
+            completed += 1
+            logger.info(
+                "done", metadata: ["seq": "\(seq)", "correlation": "\(job.job.event.correlation ?? "-")", "attempt": "\(job.delivery.attempt)"])
+        case .error(let r, let code, let text):
+            if code == .staleLease { return }  // our lease was lost (reconnect, timeout); the broker redelivered
+            guard let seq = requests.removeValue(forKey: r), let job = jobs.removeValue(forKey: seq) else {
+                logger.warning("broker refused", metadata: ["code": "\(code.name)", "message": "\(text)"])
+                return
+            }
+            logger.error("could not publish the result; releasing the job", metadata: ["code": "\(code.name)", "message": "\(text)"])
+            try connection?.send(
+                .nack(requestID: [], group: job.delivery.group, lease: job.delivery.lease, mode: .delay(milliseconds: 1000), reason: "\(code.name): \(text)"))
+        default:
+            break
+        }
+    }
+
+    private func finish(_ finished: WorkerPool.Finished) throws {
+        guard let job = jobs[finished.seq] else { return }
+        switch finished.result {
+        case .success(let output):
+            job.output = output
+        case .failure(.retryable(let reason)):
+            jobs[finished.seq] = nil
+            logger.warning("job failed; will be retried", metadata: ["seq": "\(finished.seq)", "reason": "\(reason)"])
+            try connection?.send(
+                .nack(requestID: [], group: job.delivery.group, lease: job.delivery.lease, mode: .delay(milliseconds: 1000), reason: reason))
+            return
+        case .failure(.permanent(let reason)):
+            logger.warning("job failed for good; publishing the error", metadata: ["seq": "\(finished.seq)", "reason": "\(reason)"])
+            job.output = AgentOutput(payload: [], contentType: "text/plain", headers: ["status": "error", "error": String(reason.prefix(1000))])
+        }
+        try advance(finished.seq, job)
+    }
+
+    /// Sends the next step of a finished job: store the artifact, or publish the result.
+    private func advance(_ seq: UInt64, _ job: Job) throws {
+        guard let c = connection, let output = job.output else { return }
+        let r = c.makeRequestID()
+        requests[r] = seq
+        if output.isBinary && output.payload.count > manifest.inlineLimit && job.blobHash == nil {
+            job.stage = .storingBlob(request: r)
+            try c.send(.putBlob(requestID: r, mediaType: output.contentType, content: output.payload))
+            return
+        }
+        let request = job.job.event
+        var p = Properties()
+        p.append("correlation", request.correlation ?? request.id)
+        p.append("causation", request.id)
+        p.append("producer", manifest.name)
+        p.append("content-type", output.contentType)
+        p.append("h.attempt", String(job.delivery.attempt))
+        if output.headers["status"] == nil { p.append("h.status", "ok") }
+        for (k, v) in output.headers.sorted(by: { $0.key < $1.key }) { p.append("h." + k, v.replacingOccurrences(of: "\n", with: " ")) }
+        var payload = output.payload
+        if let hash = job.blobHash {
+            p.append("h.blob", hash)
+            p.append("h.blob-size", String(output.payload.count))
+            p.append("h.blob-type", output.contentType)
+            payload = []
+        }
+        job.stage = .publishing(request: r)
+        try c.send(.publish(requestID: r, request: PublishRequest(topic: manifest.resultTopic, properties: p, payload: payload)))
+    }
+
+    /// Extends the lease of jobs running longer than a third of the ack timeout, so long jobs are not redelivered.
+    private func extendLongJobs() throws {
+        let now = Self.now()
+        for (_, job) in jobs where now - job.lastExtend > ackTimeout / 3 {
+            job.lastExtend = now
+            try connection?.send(.extend(requestID: [], group: job.delivery.group, lease: job.delivery.lease, milliseconds: UInt64(ackTimeout)))
+            if let deadline = job.job.event.deadline, now > deadline { job.job.cancellation.cancel() }
+        }
+    }
+
+    private func releaseAll(reason: String) {
+        for (_, job) in jobs {
+            job.job.cancellation.cancel()
+            try? connection?.send(.nack(requestID: [], group: job.delivery.group, lease: job.delivery.lease, mode: .requeue, reason: reason))
+        }
+        jobs.removeAll()
+    }
+}

@@ -1,0 +1,288 @@
+import CSQLite
+import ChorusProtocol
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A read-only view of a Chorus log for operators (`chorus tail`, `chorus inspect`), safe beside a running broker.
+///
+/// DESIGN. The file is opened with `SQLITE_OPEN_READONLY` and `PRAGMA query_only`, so this connection can never
+/// write behind the broker's back (docs/STORAGE.md, section 6). In WAL mode a reader does not block the writer,
+/// but while a read transaction is open a checkpoint cannot recycle the WAL past its snapshot, so every read here
+/// is short: a page of at most `pageSize` rows is copied out and the statement reset *before* the caller prints
+/// anything. A slow terminal or a paused pipe then holds no snapshot, and memory stays at one page however long
+/// the log is.
+///
+/// Paging uses `seq` (the rowid) as the cursor and reads up to an upper bound the caller takes from
+/// `lastSequence()`. The broker commits contiguous ranges of sequence numbers and never deletes rows, so once
+/// `max(seq)` has been seen, every row up to it is committed and stays: a page that ends short has scanned the
+/// whole range, and the next poll can start after the bound rather than re-read rows the filters rejected.
+public final class LogReader {
+    /// Rows read per query.
+    public static let pageSize = 1000
+
+    /// The log file.
+    public let path: String
+    let db: SQLiteDatabase
+    private var statements: [String: SQLiteStatement] = [:]
+
+    static let columns = "seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload"
+
+    /// Opens the log at `path` read-only and checks that it is a Chorus log of the schema version this code reads.
+    public init(path: String) throws(LogReaderError) {
+        self.path = path
+        var info = stat()
+        if stat(path, &info) != 0 {
+            if errno == ENOENT || errno == ENOTDIR { throw LogReaderError(.missing, path: path, "no such file") }
+            throw LogReaderError(.unreadable, path: path, String(cString: strerror(errno)))
+        }
+        // S_ISDIR, spelled out: the macro does not come through to Swift.
+        if (info.st_mode & 0o170000) == 0o040000 { throw LogReaderError(.notALog, path: path, "it is a directory") }
+        do {
+            db = try SQLiteDatabase(path: path, readOnly: true)
+            try db.execute("PRAGMA query_only = 1")
+        } catch {
+            throw LogReaderError(.unreadable, path: path, error.message)
+        }
+        try validate()
+    }
+
+    private func validate() throws(LogReaderError) {
+        let version: Int64
+        let tables: Set<String>
+        do {
+            version = try db.scalar("PRAGMA user_version") ?? 0
+            let s = try db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+            var names: Set<String> = []
+            while try s.step() { names.insert(s.string(0) ?? "") }
+            tables = names
+        } catch {
+            // SQLITE_NOTADB: some other file. Anything else (permissions, I/O) is a read failure.
+            if error.code & 0xFF == SQLITE_NOTADB { throw LogReaderError(.notALog, path: path, "not an SQLite database") }
+            throw LogReaderError(.unreadable, path: path, error.message)
+        }
+        if version > SQLiteEventStore.schemaVersion {
+            throw LogReaderError(
+                .notALog, path: path,
+                "schema version \(version) is newer than this chorus reads (\(SQLiteEventStore.schemaVersion)); upgrade chorus")
+        }
+        if version != SQLiteEventStore.schemaVersion {
+            throw LogReaderError(.notALog, path: path, tables.isEmpty ? "an empty SQLite database" : "an SQLite database of some other program")
+        }
+        let missing = ["events", "groups", "pending", "dead_letters"].filter { !tables.contains($0) }
+        if !missing.isEmpty {
+            throw LogReaderError(.notALog, path: path, "no \(missing.joined(separator: ", ")) table")
+        }
+    }
+
+    private func statement(_ sql: String) throws -> SQLiteStatement {
+        if let s = statements[sql] { return s }
+        let s = try db.prepare(sql)
+        statements[sql] = s
+        return s
+    }
+
+    /// The highest sequence number committed so far, 0 when the log is empty.
+    public func lastSequence() throws -> UInt64 {
+        UInt64(try db.scalar("SELECT max(seq) FROM events") ?? 0)
+    }
+
+    /// Reads forward: the events with `after < seq <= through` that pass `filter`, from at most `limit` rows that
+    /// pass its SQL conditions, in order. Continue from `scannedThrough`; the range is done when it reaches
+    /// `through`.
+    public func page(after: UInt64, through: UInt64, filter: LogFilter, limit: Int = LogReader.pageSize) throws -> LogPage {
+        let lower = max(after, filter.fromSequence.map { $0 > 0 ? $0 - 1 : 0 } ?? 0)
+        guard lower < through, limit > 0 else { return LogPage(events: [], scannedThrough: max(after, through)) }
+        let conditions = filter.sqlConditions
+        let s = try statement(
+            "SELECT \(Self.columns) FROM events WHERE seq > ?1 AND seq <= ?2\(conditions.sql) ORDER BY seq LIMIT ?\(conditions.values.count + 3)")
+        defer { s.reset() }
+        s.bind(1, Int64(clamping: lower))
+        s.bind(2, Int64(clamping: through))
+        for (i, value) in conditions.values.enumerated() { value.bind(to: s, at: Int32(i + 3)) }
+        s.bind(Int32(conditions.values.count + 3), Int64(limit))
+        var events: [Event] = []
+        var rows = 0
+        var last = lower
+        while try s.step() {
+            rows += 1
+            last = UInt64(s.int64(0))
+            // Match the topic on the column's bytes before decoding the row (and copying its payload).
+            if let topics = filter.topics, !topics.matches(s.blob(2)) { continue }
+            events.append(SQLiteEventStore.event(from: s))
+        }
+        return LogPage(events: events, scannedThrough: rows < limit ? through : last)
+    }
+
+    /// The sequence number to read forward from (with `page`) to get the last `count` events up to `through`
+    /// that pass `filter`: the `count`-th match counting back from `through`, or the start of the filter's range
+    /// when fewer match. Scans backwards reading only `seq` and `topic`, a page at a time.
+    public func startOfLast(_ count: Int, filter: LogFilter, through: UInt64) throws -> UInt64 {
+        let floor = max(filter.fromSequence ?? 1, 1)
+        guard count > 0 else { return through + 1 }
+        guard floor <= through else { return floor }
+        let conditions = filter.sqlConditions
+        let s = try statement(
+            "SELECT seq, topic FROM events WHERE seq >= ?1 AND seq <= ?2\(conditions.sql) ORDER BY seq DESC LIMIT ?\(conditions.values.count + 3)")
+        var upper = through
+        var found = 0
+        while true {
+            s.bind(1, Int64(clamping: floor))
+            s.bind(2, Int64(clamping: upper))
+            for (i, value) in conditions.values.enumerated() { value.bind(to: s, at: Int32(i + 3)) }
+            s.bind(Int32(conditions.values.count + 3), Int64(Self.pageSize))
+            var rows = 0
+            var last = upper
+            defer { s.reset() }
+            while try s.step() {
+                rows += 1
+                last = UInt64(s.int64(0))
+                if let topics = filter.topics, !topics.matches(s.blob(1)) { continue }
+                found += 1
+                if found == count { return last }
+            }
+            if rows < Self.pageSize || last <= floor { return floor }
+            upper = last - 1
+        }
+    }
+
+    /// Everything the log knows about one correlation id: its events in `seq` order, the dead letters and the
+    /// unsettled deliveries of those events, read in one snapshot.
+    public func story(correlation: String) throws -> CorrelationStory {
+        // One read transaction, so the three tables agree; it ends before the caller prints anything.
+        try db.execute("BEGIN")
+        defer { try? db.execute("COMMIT") }
+        var story = CorrelationStory(correlation: correlation)
+        // Without an index on correlation this is a scan of the log (see docs/CLI-OPERATORS.md).
+        let events = try statement("SELECT \(Self.columns) FROM events WHERE correlation = ?1 ORDER BY seq")
+        defer { events.reset() }
+        events.bind(1, correlation)
+        while try events.step() { story.events.append(SQLiteEventStore.event(from: events)) }
+        // CROSS JOIN keeps the (small) dead-letter and pending tables as the outer loop, each row looking its event
+        // up by primary key, instead of scanning the log once per row.
+        let dead = try statement(
+            """
+            SELECT d.id, d.group_name, d.seq, d.reason, d.attempts, d.history, d.time
+            FROM dead_letters d CROSS JOIN events e ON e.seq = d.seq WHERE e.correlation = ?1 ORDER BY d.id
+            """)
+        defer { dead.reset() }
+        dead.bind(1, correlation)
+        while try dead.step() {
+            story.deadLetters.append(
+                DeadLetterRecord(
+                    id: dead.int64(0), groupName: dead.string(1) ?? "", seq: UInt64(dead.int64(2)), reason: dead.string(3) ?? "",
+                    attempts: Int(dead.int64(4)), history: dead.string(5) ?? "", time: dead.int64(6)))
+        }
+        let pending = try statement(
+            """
+            SELECT g.name, p.group_id, p.seq, p.attempt, p.token, p.due, p.consumer, p.history
+            FROM pending p CROSS JOIN events e ON e.seq = p.seq JOIN groups g ON g.id = p.group_id
+            WHERE e.correlation = ?1 ORDER BY p.seq, g.name
+            """)
+        defer { pending.reset() }
+        pending.bind(1, correlation)
+        while try pending.step() {
+            let record = PendingRecord(
+                groupID: pending.int64(1), seq: UInt64(pending.int64(2)), attempt: Int(pending.int64(3)),
+                token: UInt64(bitPattern: pending.int64(4)), due: pending.int64(5), consumer: pending.string(6),
+                history: pending.string(7) ?? "")
+            story.pending.append(GroupPending(groupName: pending.string(0) ?? "", record: record))
+        }
+        return story
+    }
+}
+
+/// A page of events read forward, and how far the log was scanned to find them.
+public struct LogPage: Equatable, Sendable {
+    /// The matching events, in `seq` order.
+    public var events: [Event]
+    /// Every row up to this sequence number has been looked at; read on after it.
+    public var scannedThrough: UInt64
+}
+
+/// The events, dead letters and unsettled deliveries of one correlation id.
+public struct CorrelationStory: Sendable {
+    public var correlation: String
+    /// Every event with the correlation id, dead-letter events (`$dlq.GROUP`) included, in `seq` order.
+    public var events: [Event] = []
+    /// Dead letters of those events, oldest first.
+    public var deadLetters: [DeadLetterRecord] = []
+    /// Deliveries of those events not yet settled, by `seq` then group.
+    public var pending: [GroupPending] = []
+
+    public init(correlation: String) { self.correlation = correlation }
+}
+
+/// A pending row with the name of its group.
+public struct GroupPending: Equatable, Sendable {
+    public var groupName: String
+    public var record: PendingRecord
+}
+
+/// One failed delivery attempt: a line of a `history` column (docs/STORAGE.md, "History lines").
+public struct DeliveryAttempt: Equatable, Sendable {
+    /// The attempt number that failed.
+    public var attempt: Int
+    /// When it failed, ms since the epoch.
+    public var time: Int64
+    /// The consumer's `HELLO` name; nil when it gave none.
+    public var consumer: String?
+    /// `nacked`, `rejected`, `timeout` or `released`.
+    public var outcome: String
+    public var reason: String
+
+    public init(attempt: Int, time: Int64, consumer: String?, outcome: String, reason: String) {
+        self.attempt = attempt
+        self.time = time
+        self.consumer = consumer
+        self.outcome = outcome
+        self.reason = reason
+    }
+
+    /// Parses a `history` column: one attempt per line, five tab-separated fields. A malformed line is kept with
+    /// what could be read (attempt 0, time 0) rather than dropped, so an operator still sees it.
+    public static func parse(history: String) -> [DeliveryAttempt] {
+        history.split(separator: "\n").map { line in
+            let f = line.split(separator: "\t", maxSplits: 4, omittingEmptySubsequences: false).map(String.init)
+            func field(_ i: Int) -> String { i < f.count ? f[i] : "" }
+            return DeliveryAttempt(
+                attempt: Int(field(0)) ?? 0, time: Int64(field(1)) ?? 0, consumer: field(2).isEmpty ? nil : field(2),
+                outcome: field(3), reason: f.count == 1 ? String(line) : field(4))
+        }
+    }
+}
+
+/// Why a log could not be read.
+public struct LogReaderError: Error, CustomStringConvertible, Sendable {
+    /// What went wrong; codes may be added.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let description: String
+        /// No file at the path.
+        public static let missing = Code(description: "missing")
+        /// A file that is not a Chorus log of a version this code reads.
+        public static let notALog = Code(description: "not a Chorus log")
+        /// A file that could not be opened or read (permissions, I/O).
+        public static let unreadable = Code(description: "unreadable")
+    }
+
+    public let code: Code
+    public let path: String
+    public let message: String
+
+    public init(_ code: Code, path: String, _ message: String) {
+        self.code = code
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        switch code {
+        case .missing: "no Chorus log at \(path): start a broker or pass --log"
+        case .notALog: "\(path) is not a Chorus log: \(message)"
+        default: "cannot read \(path): \(message)"
+        }
+    }
+}
