@@ -62,6 +62,8 @@ extension Broker {
             putBlob(session, requestID, mediaType, content)
         case .getBlob(let requestID, let hash):
             getBlob(session, requestID, hash)
+        case .admin(let requestID, let operation, let arguments):
+            admin(session, requestID, operation, arguments)
         }
     }
 

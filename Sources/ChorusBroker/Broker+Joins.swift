@@ -148,7 +148,7 @@ extension Broker {
         batch.joins.append(
             JoinRecord(name: d.name, correlation: key.correlation, status: status, openSeq: state.openSeq, openedAt: state.openedAt,
                        deadline: state.deadline, closedAt: now, resultSeq: resultSeq, reason: reason))
-        counters.joinsClosed[status, default: 0] += 1
+        counters.joinsClosed["\(d.name).\(status)", default: 0] += 1
         logger.debug("join closed", metadata: ["chorus.join": "\(d.name)", "correlation": "\(key.correlation)", "status": "\(status)", "reason": "\(reason)"])
     }
 

@@ -66,6 +66,10 @@ public final class Broker {
     var waitersByCorrelation: [String: [Int]] = [:]
     var nextWaiterID = 1
     let blobs: BlobStore
+    let startedAt = nowMilliseconds()
+    /// (time, last sequence number) once a second, for event rates.
+    var rateSamples: [(time: Int64, seq: UInt64)] = []
+    var lastCompaction: Int64 = 0
     var lastKeyPrune: Int64 = 0
     var hasMoreWork = false
 
@@ -174,6 +178,8 @@ public final class Broker {
             fireTimers()
             dispatchDirtyGroups()
             housekeeping()
+            sampleRates()
+            do { try compact(force: false) } catch { logger.error("compaction failed", metadata: ["error": "\(error)"]) }
             try flush()
         }
         try flush()

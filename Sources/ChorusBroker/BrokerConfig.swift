@@ -43,6 +43,14 @@ public struct BrokerConfig: Sendable {
     public var maxBlobBytes = 64 * 1_048_576
     /// Most AWAIT requests waiting at once.
     public var maxWaiters = 10_000
+    // [retention]
+    public var retentionMaxAgeMilliseconds: Int64?
+    public var retentionMaxEvents: Int?
+    public var retentionIntervalMilliseconds: Int64 = 60_000
+    var retentionConfigured: Bool { retentionMaxAgeMilliseconds != nil || retentionMaxEvents != nil }
+    // [metrics]
+    /// Where the Prometheus text endpoint listens (e.g. `127.0.0.1:9750`); nil: no endpoint.
+    public var metricsAddress: String?
 
     public init() {}
 
@@ -71,6 +79,10 @@ public struct BrokerConfig: Sendable {
         c.idempotencyWindowMilliseconds = try r.milliseconds("storage.idempotency_window") ?? c.idempotencyWindowMilliseconds
         c.maxBlobBytes = try r.int("storage.max_blob", range: 1...(1024 * 1_048_576)) ?? c.maxBlobBytes
         c.maxWaiters = try r.int("limits.max_waiters", range: 1...1_000_000) ?? c.maxWaiters
+        c.retentionMaxAgeMilliseconds = try r.milliseconds("retention.max_age")
+        c.retentionMaxEvents = try r.int("retention.max_events", range: 1...Int.max)
+        c.retentionIntervalMilliseconds = try r.milliseconds("retention.interval") ?? c.retentionIntervalMilliseconds
+        c.metricsAddress = try r.string("metrics.address")
         for name in try r.tableKeys("joins").sorted() {
             c.joins.append(try JoinDefinition.parse(r, name: name))
         }

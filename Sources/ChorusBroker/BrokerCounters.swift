@@ -14,11 +14,12 @@ public struct BrokerCounters: Sendable, Equatable {
     public var firehoseDropped: UInt64 = 0
     public var sessionsExpired: UInt64 = 0
     public var joinsOpened: UInt64 = 0
-    /// Closed joins by final status (complete, partial, failed, discarded, deadlettered).
+    /// Closed joins by `NAME.STATUS` (status: complete, partial, failed, discarded, deadlettered).
     public var joinsClosed: [String: UInt64] = [:]
     public var joinDuplicateParts: UInt64 = 0
     public var joinLateParts: UInt64 = 0
     public var blobsStored: UInt64 = 0
+    public var eventsRemoved: UInt64 = 0
     /// Refused commands, by wire error number.
     public var errors: [Int: UInt64] = [:]
 

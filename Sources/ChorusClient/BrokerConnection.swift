@@ -1,4 +1,5 @@
 import ChorusProtocol
+import Foundation
 import ZeroMQ
 
 #if canImport(Glibc)
@@ -157,7 +158,7 @@ public final class BrokerConnection {
     public static func requestID(of message: BrokerMessage) -> [UInt8]? {
         switch message {
         case .welcome(let r, _), .confirm(let r, _, _), .subscribed(let r, _, _), .unsubscribed(let r, _), .acked(let r, _),
-            .nacked(let r), .extended(let r, _), .error(let r, _, _), .event(let r, _), .blob(let r, _, _, _, _):
+            .nacked(let r), .extended(let r, _), .error(let r, _, _), .event(let r, _), .blob(let r, _, _, _, _), .result(let r, _):
             r
         case .deliver, .heartbeat: nil
         }
@@ -267,6 +268,19 @@ public final class BrokerConnection {
             throw ChorusClientError.unexpected("expected BLOB")
         }
         return (mediaType, content)
+    }
+
+    /// Runs an operator command (`stats`, `dlq.list`, `dlq.redrive`, `dlq.purge`, `log.compact`); returns its JSON.
+    public func admin(_ operation: String, arguments: [String: Any] = [:], timeoutMilliseconds: Int = 10_000) throws -> [String: Any] {
+        let r = makeRequestID()
+        let body = (try? JSONSerialization.data(withJSONObject: arguments)) ?? Data("{}".utf8)
+        try send(.admin(requestID: r, operation: operation, arguments: Array(body)))
+        guard case .result(_, let json) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds),
+            let object = try? JSONSerialization.jsonObject(with: Data(json)) as? [String: Any]
+        else {
+            throw ChorusClientError.unexpected("expected RESULT with a JSON object")
+        }
+        return object
     }
 
     /// Says BYE: the broker returns this session's in-flight deliveries at once.

@@ -25,6 +25,8 @@ public enum BrokerMessage: Equatable, Sendable {
     case heartbeat
     /// Reply to AWAIT: the matching event.
     case event(requestID: [UInt8], event: Event)
+    /// Reply to ADMIN: a JSON document.
+    case result(requestID: [UInt8], json: [UInt8])
     /// Reply to PUTBLOB (content empty) and GETBLOB (content present).
     case blob(requestID: [UInt8], hash: String, size: UInt64, mediaType: String, content: [UInt8])
 
@@ -41,6 +43,7 @@ public enum BrokerMessage: Equatable, Sendable {
         public static let heartbeat: [UInt8] = Array("HEARTBEAT".utf8)
         public static let event: [UInt8] = Array("EVENT".utf8)
         public static let blob: [UInt8] = Array("BLOB".utf8)
+        public static let result: [UInt8] = Array("RESULT".utf8)
     }
 
     static let new: [UInt8] = Array("new".utf8)
@@ -66,6 +69,8 @@ public enum BrokerMessage: Equatable, Sendable {
             return [sig, Name.event, r, FrameCoding.number(e.seq), Array(e.topic.utf8), e.encodeProperties(), e.payload]
         case .blob(let r, let hash, let size, let mediaType, let content):
             return [sig, Name.blob, r, Array(hash.utf8), FrameCoding.number(size), Array(mediaType.utf8), content]
+        case .result(let r, let json):
+            return [sig, Name.result, r, json]
         }
     }
 
@@ -91,6 +96,9 @@ public enum BrokerMessage: Equatable, Sendable {
             try need(7)
             let seq = try FrameCoding.number(f[3], field: "seq")
             return .event(requestID: f[2], event: try Delivery.decodeEvent(seq: seq, topic: f[4], properties: f[5], payload: f[6]))
+        case Name.result:
+            try need(4)
+            return .result(requestID: f[2], json: f[3])
         case Name.blob:
             try need(7)
             return .blob(

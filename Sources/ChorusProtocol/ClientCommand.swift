@@ -28,6 +28,9 @@ public enum ClientCommand: Equatable, Sendable {
     case putBlob(requestID: [UInt8], mediaType: String, content: [UInt8])
     /// Fetches an artifact by its SHA-256 (64 lowercase hex digits). Reply: BLOB with the content, or NOT_FOUND.
     case getBlob(requestID: [UInt8], hash: String)
+    /// An operator command with JSON arguments: `stats`, `dlq.list`, `dlq.redrive`, `dlq.purge`, `log.compact`.
+    /// Reply: RESULT with a JSON document, or ERROR.
+    case admin(requestID: [UInt8], operation: String, arguments: [UInt8])
 
     /// The AWAIT pattern that asks the broker for "the reply to the event at `afterSeq`": the merged record of
     /// the join that event opened, or else the first event whose causation is that event's id.
@@ -47,6 +50,7 @@ public enum ClientCommand: Equatable, Sendable {
         public static let await: [UInt8] = Array("AWAIT".utf8)
         public static let putBlob: [UInt8] = Array("PUTBLOB".utf8)
         public static let getBlob: [UInt8] = Array("GETBLOB".utf8)
+        public static let admin: [UInt8] = Array("ADMIN".utf8)
     }
 
     /// The request id of any command.
@@ -54,7 +58,7 @@ public enum ClientCommand: Equatable, Sendable {
         switch self {
         case .hello(let r, _), .publish(let r, _), .subscribe(let r, _, _, _), .unsubscribe(let r, _),
             .ack(let r, _, _), .nack(let r, _, _, _, _), .extend(let r, _, _, _), .heartbeat(let r), .bye(let r),
-            .await(let r, _, _, _, _), .putBlob(let r, _, _), .getBlob(let r, _):
+            .await(let r, _, _, _, _), .putBlob(let r, _, _), .getBlob(let r, _), .admin(let r, _, _):
             r
         }
     }
@@ -95,6 +99,8 @@ public enum ClientCommand: Equatable, Sendable {
             return [sig, Name.putBlob, r, Array(mediaType.utf8), content]
         case .getBlob(let r, let hash):
             return [sig, Name.getBlob, r, Array(hash.utf8)]
+        case .admin(let r, let operation, let arguments):
+            return [sig, Name.admin, r, Array(operation.utf8), arguments]
         }
     }
 
@@ -202,10 +208,14 @@ public enum ClientCommand: Equatable, Sendable {
                     throw ProtocolError(.malformed, "a blob hash is 64 lowercase hex digits (SHA-256)")
                 }
                 return .getBlob(requestID: requestID, hash: hash)
+            case Name.admin:
+                try expect(2, "CHORUS1, ADMIN, request id, operation, JSON arguments")
+                let b = Array(body)
+                return .admin(requestID: requestID, operation: try FrameCoding.text(b[0], field: "operation"), arguments: b[1])
             default:
                 throw ProtocolError(
                     .unknownCommand,
-                    "unknown command '\(String(decoding: name.prefix(32), as: UTF8.self))'; version 1 knows HELLO PUBLISH SUBSCRIBE UNSUBSCRIBE ACK NACK EXTEND HEARTBEAT BYE AWAIT PUTBLOB GETBLOB"
+                    "unknown command '\(String(decoding: name.prefix(32), as: UTF8.self))'; version 1 knows HELLO PUBLISH SUBSCRIBE UNSUBSCRIBE ACK NACK EXTEND HEARTBEAT BYE AWAIT PUTBLOB GETBLOB ADMIN"
                 )
             }
         } catch {

@@ -36,4 +36,11 @@ public protocol EventStore: AnyObject {
     func events(correlation: String, after: UInt64, limit: Int) throws -> [Event]
     /// A stored blob's record.
     func blob(hash: String) throws -> BlobRecord?
+    /// Removes events with `seq < floor` that are older than `olderThan` (ms) or beyond the newest `keepNewest`,
+    /// at most `limit` at a time, with the join rows of closed joins they opened. Returns how many events went.
+    func removeEvents(below floor: UInt64, olderThan: Int64?, keepNewest: Int?, limit: Int) throws -> Int
+    /// Blob records created before `before` (ms) that no remaining event references; their rows are deleted.
+    func removeUnreferencedBlobs(createdBefore before: Int64) throws -> [String]
+    /// Events in the log and the bytes of the database file with its WAL.
+    func size() throws -> (events: Int, bytes: Int64)
 }

@@ -1,4 +1,5 @@
 import ChorusProtocol
+import Foundation
 import Logging
 
 /// The SQLite event store: one WAL database file holding the log, groups, pending deliveries and dead letters.
@@ -284,6 +285,13 @@ public final class SQLiteEventStore: EventStore {
                 s.bind(9, p.error)
                 try s.run()
             }
+            if !batch.deadLetterDeletes.isEmpty {
+                let s = try db.prepare("DELETE FROM dead_letters WHERE id = ?")
+                for id in batch.deadLetterDeletes {
+                    s.bind(1, id)
+                    try s.run()
+                }
+            }
             for b in batch.blobs {
                 insertBlob.bind(1, b.hash)
                 insertBlob.bind(2, b.size)
@@ -434,5 +442,55 @@ public final class SQLiteEventStore: EventStore {
         let s = try db.prepare("SELECT hash, size, media_type, created FROM blobs WHERE hash = ?")
         s.bind(1, hash)
         return try s.step() ? BlobRecord(hash: s.string(0) ?? "", size: s.int64(1), mediaType: s.string(2) ?? "", created: s.int64(3)) : nil
+    }
+
+    public func removeEvents(below floor: UInt64, olderThan: Int64?, keepNewest: Int?, limit: Int) throws -> Int {
+        // Removable: below the floor (nothing still needs it) and past a limit (age, or count beyond the newest N).
+        var limits: [String] = []
+        if let olderThan { limits.append("time < \(olderThan)") }
+        if let keepNewest, let last = try db.scalar("SELECT max(seq) FROM events") {
+            limits.append("seq <= \(last - Int64(keepNewest))")
+        }
+        guard !limits.isEmpty else { return 0 }
+        let condition = "seq < \(Int64(floor)) AND (\(limits.joined(separator: " OR ")))"
+        try begin.run()
+        do {
+            try db.execute("""
+                DELETE FROM joins WHERE status != 'open' AND open_seq IN (SELECT seq FROM events WHERE \(condition) ORDER BY seq LIMIT \(limit));
+                DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE \(condition) ORDER BY seq LIMIT \(limit));
+                """)
+            let removed = db.changes
+            try db.execute("DELETE FROM join_parts WHERE NOT EXISTS (SELECT 1 FROM joins j WHERE j.name = join_parts.name AND j.correlation = join_parts.correlation)")
+            try commitStatement.run()
+            return removed
+        } catch {
+            try? rollback.run()
+            throw error
+        }
+    }
+
+    public func removeUnreferencedBlobs(createdBefore before: Int64) throws -> [String] {
+        let s = try db.prepare(
+            "SELECT hash FROM blobs WHERE created < ? AND NOT EXISTS (SELECT 1 FROM events WHERE headers LIKE '%blob=' || blobs.hash || '%')")
+        s.bind(1, before)
+        var hashes: [String] = []
+        while try s.step() { if let h = s.string(0) { hashes.append(h) } }
+        let d = try db.prepare("DELETE FROM blobs WHERE hash = ?")
+        for h in hashes {
+            d.bind(1, h)
+            try d.run()
+        }
+        return hashes
+    }
+
+    public func size() throws -> (events: Int, bytes: Int64) {
+        let count = Int(try db.scalar("SELECT count(*) FROM events") ?? 0)
+        let pages = try db.scalar("PRAGMA page_count") ?? 0
+        let pageSize = try db.scalar("PRAGMA page_size") ?? 4096
+        var wal: Int64 = 0
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: db.path + "-wal"), let n = attributes[.size] as? NSNumber {
+            wal = n.int64Value
+        }
+        return (count, pages * pageSize + wal)
     }
 }

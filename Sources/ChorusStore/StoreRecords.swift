@@ -91,12 +91,14 @@ public struct WriteBatch: Sendable {
     public var joinParts: [JoinPartRecord] = []
     /// Blobs whose files are written and synced.
     public var blobs: [BlobRecord] = []
+    /// Dead letters removed (redriven or purged), by id.
+    public var deadLetterDeletes: [Int64] = []
 
     public init() {}
 
     public var isEmpty: Bool {
         events.isEmpty && keys.isEmpty && newGroups.isEmpty && cursors.isEmpty && pending.isEmpty && deadLetters.isEmpty
-            && joins.isEmpty && joinParts.isEmpty && blobs.isEmpty
+            && joins.isEmpty && joinParts.isEmpty && blobs.isEmpty && deadLetterDeletes.isEmpty
     }
 }
 

@@ -24,7 +24,7 @@ struct Chorus: ParsableCommand {
             """,
         subcommands: [
             BrokerCommand.self, UpCommand.self, AgentCommand.self, PublishCommand.self, SubscribeCommand.self, RequestCommand.self,
-            TailCommand.self, InspectCommand.self, BlobCommand.self, BenchCommand.self,
+            TailCommand.self, InspectCommand.self, StatsCommand.self, DLQCommand.self, LogCommand.self, BlobCommand.self, BenchCommand.self,
         ]
     )
 }

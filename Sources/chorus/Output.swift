@@ -22,6 +22,12 @@ enum Output {
         }
     }
 
+    /// Writes text without a newline (terminal control sequences).
+    static func raw(_ text: String) {
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+    }
+
     /// Makes a closed pipe an error from write() instead of a fatal signal.
     static func ignoreBrokenPipe() { signal(SIGPIPE, SIG_IGN) }
 }

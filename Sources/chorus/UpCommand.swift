@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChorusConfig
 import Foundation
 
 #if canImport(Glibc)
@@ -11,7 +12,8 @@ struct UpCommand: ParsableCommand {
         abstract: "Run the broker and every agent in a folder as supervised child processes.",
         discussion: """
             Starts 'chorus broker' with the config, waits until it listens, then runs 'chorus agent' for each
-            *.toml in the agents folder. A child that dies is restarted with backoff (1 s doubling to 32 s; reset
+            *.toml in the agents folder (a manifest with a [process] section runs its own command instead, with
+            CHORUS_ENDPOINT set: an agent in another language, or a model server). A child that dies is restarted with backoff (1 s doubling to 32 s; reset
             after a minute of good health). Ctrl-C (or SIGTERM) stops the agents first — they drain — then the
             broker, and exits 0. Child output goes to this terminal, each line as its process writes it.
             """
@@ -26,14 +28,17 @@ struct UpCommand: ParsableCommand {
     final class Child {
         let name: String
         let arguments: [String]
+        /// The program to run; nil runs this executable (`chorus broker`, `chorus agent`).
+        let program: String?
         var process: Process?
         var backoff: Double = 1
         var restartAt: Date?
         var startedAt = Date()
 
-        init(name: String, arguments: [String]) {
+        init(name: String, arguments: [String], program: String? = nil) {
             self.name = name
             self.arguments = arguments
+            self.program = program
         }
     }
 
@@ -62,8 +67,16 @@ struct UpCommand: ParsableCommand {
         let manifests = ((try? FileManager.default.contentsOfDirectory(atPath: agents)) ?? []).filter { $0.hasSuffix(".toml") }.sorted()
         var children = [broker]
         for m in manifests {
-            let child = Child(name: String(m.dropLast(5)), arguments: ["agent", "\(agents)/\(m)", "--endpoint", brokerEndpoint])
-            try start(child, executable: me)
+            let path = "\(agents)/\(m)"
+            let child: Child
+            if let command = try Self.processCommand(path), let program = command.first {
+                // A manifest with [process] runs its own program (an agent in another language, a model server),
+                // supervised like the rest, with CHORUS_ENDPOINT set.
+                child = Child(name: String(m.dropLast(5)), arguments: Array(command.dropFirst()), program: program)
+            } else {
+                child = Child(name: String(m.dropLast(5)), arguments: ["agent", path, "--endpoint", brokerEndpoint])
+            }
+            try start(child, executable: me, endpoint: brokerEndpoint)
             children.append(child)
         }
         printError("""
@@ -74,7 +87,7 @@ struct UpCommand: ParsableCommand {
         while !stop.isSet {
             for child in children {
                 guard let p = child.process else {
-                    if let at = child.restartAt, Date() >= at { try start(child, executable: me) }
+                    if let at = child.restartAt, Date() >= at { try start(child, executable: me, endpoint: brokerEndpoint) }
                     continue
                 }
                 if !p.isRunning {
@@ -96,9 +109,23 @@ struct UpCommand: ParsableCommand {
         if readyFile == nil { try? FileManager.default.removeItem(atPath: ready) }
     }
 
-    func start(_ child: Child, executable: String) throws {
+    /// The `[process] command` of a manifest, if it has one.
+    static func processCommand(_ path: String) throws -> [String]? {
+        let reader = try ConfigReader(path: path)
+        return try reader.stringArray("process.command")
+    }
+
+    func start(_ child: Child, executable: String, endpoint: String? = nil) throws {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
+        if let program = child.program {
+            p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : FileManager.default.currentDirectoryPath + "/" + program)
+        } else {
+            p.executableURL = URL(fileURLWithPath: executable)
+        }
+        var environment = ProcessInfo.processInfo.environment
+        if let endpoint { environment["CHORUS_ENDPOINT"] = endpoint }
+        environment["OMP_NUM_THREADS"] = environment["OMP_NUM_THREADS"] ?? "1"
+        p.environment = environment
         p.arguments = child.arguments
         try p.run()
         child.process = p

@@ -72,7 +72,7 @@ import Testing
         #expect(((Self.part(r, "text")?["text"] as? String) ?? "").count > 20)
         // The WAV plays: a RIFF/WAVE header with PCM and a non-zero duration.
         let wav = try #require(FileManager.default.contents(atPath: out + "/audio.wav"))
-        let info = try WAVInfo(Array(wav))
+        let info = try WAVHeaderCheck(Array(wav))
         #expect(info.duration > 0.3)
         #expect(info.sampleRate > 8000)
         // The PNG decodes: signature, IHDR of 512 x 512, and the deflate stream inflates to the right size.
@@ -191,7 +191,7 @@ import Testing
 }
 
 /// The header of a WAV file, parsed independently of the generator's own parser.
-struct WAVInfo {
+struct WAVHeaderCheck {
     let sampleRate: Int
     let duration: Double
 

@@ -1,0 +1,147 @@
+import ChorusProtocol
+import ChorusStore
+import Foundation
+
+/// Operator commands (docs/PROTOCOL.md, "ADMIN"): stats, dead letters, compaction.
+extension Broker {
+    func admin(_ session: Session, _ requestID: [UInt8], _ operation: String, _ arguments: [UInt8]) {
+        let args = (try? JSONSerialization.jsonObject(with: Data(arguments.isEmpty ? Array("{}".utf8) : arguments))) as? [String: Any] ?? [:]
+        do {
+            let result: [String: Any]
+            switch operation {
+            case "stats": result = try stats()
+            case "dlq.list": result = try deadLetterList(args)
+            case "dlq.redrive": result = try redrive(args)
+            case "dlq.purge": result = try purge(args)
+            case "log.compact": result = try compact(force: true)
+            default:
+                refuse(session, requestID, .unknownCommand, "unknown ADMIN operation '\(operation)'; known: stats, dlq.list, dlq.redrive, dlq.purge, log.compact")
+                return
+            }
+            let json = (try? JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])) ?? Data("{}".utf8)
+            reply(session, .result(requestID: requestID, json: Array(json)))
+        } catch let error as ProtocolError {
+            refuse(session.routingID, requestID, error)
+        } catch {
+            refuse(session, requestID, .storageFailed, "\(error)")
+        }
+    }
+
+    func stats() throws -> [String: Any] {
+        let size = try store.size()
+        var groupStats: [[String: Any]] = []
+        for g in groups.values.sorted(by: { $0.name < $1.name }) {
+            let inFlight = g.pending.values.filter(\.isInFlight).count
+            let unexamined = lastSeq >= g.cursor ? Int(lastSeq - g.cursor + 1) : 0
+            groupStats.append([
+                "name": g.name, "patterns": g.patterns.patterns.map(\.text), "cursor": g.cursor,
+                "backlog": unexamined + (g.pending.count - inFlight), "unexamined": unexamined, "waiting": g.pending.count - inFlight,
+                "in_flight": inFlight, "consumers": g.members.count, "credit": g.members.reduce(0) { $0 + $1.credit },
+                "delivered": g.delivered, "acked": g.acked, "redelivered": g.redelivered, "dead_lettered": g.deadLettered,
+                "max_attempts": g.maxAttempts, "ack_timeout_ms": g.ackTimeout,
+            ])
+        }
+        var joinStats: [[String: Any]] = []
+        for d in config.joins {
+            var j: [String: Any] = ["name": d.name, "open": openJoinCount[d.name] ?? 0]
+            for status in ["complete", "partial", "failed", "discarded", "deadlettered"] {
+                j[status] = counters.joinsClosed["\(d.name).\(status)"] ?? 0
+            }
+            joinStats.append(j)
+        }
+        let rates = eventRates()
+        return [
+            "broker": [
+                "name": config.name, "endpoint": boundEndpoint, "firehose": boundFirehose, "uptime_ms": now - startedAt,
+                "last_seq": lastSeq, "sessions": sessionsByNumber.count, "log_events": size.events, "log_bytes": size.bytes,
+                "events_per_second_10s": rates.short, "events_per_second_60s": rates.long, "waiters": waiters.count,
+            ] as [String: Any],
+            "counters": [
+                "published": counters.published, "duplicates": counters.duplicates, "delivered": counters.delivered,
+                "redelivered": counters.redelivered, "acked": counters.acked, "nacked": counters.nacked, "stale_acks": counters.staleAcks,
+                "lease_timeouts": counters.leaseTimeouts, "dead_lettered": counters.deadLettered, "expired": counters.expired,
+                "commits": counters.commits, "firehose_dropped": counters.firehoseDropped, "sessions_expired": counters.sessionsExpired,
+                "joins_opened": counters.joinsOpened, "join_duplicate_parts": counters.joinDuplicateParts,
+                "join_late_parts": counters.joinLateParts, "blobs_stored": counters.blobsStored, "events_removed": counters.eventsRemoved,
+                "errors": Dictionary(uniqueKeysWithValues: counters.errors.map { (ErrorCode.from(number: $0.key).name, $0.value) }),
+            ] as [String: Any],
+            "groups": groupStats,
+            "joins": joinStats,
+        ]
+    }
+
+    /// Events per second over the last 10 and 60 seconds, from one sample per second.
+    func eventRates() -> (short: Double, long: Double) {
+        guard let newest = rateSamples.last else { return (0, 0) }
+        func rate(_ seconds: Int64) -> Double {
+            guard let old = rateSamples.last(where: { newest.time - $0.time >= seconds * 1000 }) ?? rateSamples.first, newest.time > old.time else { return 0 }
+            return Double(newest.seq - old.seq) / (Double(newest.time - old.time) / 1000)
+        }
+        return (rate(10), rate(60))
+    }
+
+    func sampleRates() {
+        if let last = rateSamples.last, now - last.time < 1000 { return }
+        rateSamples.append((now, lastSeq))
+        if rateSamples.count > 61 { rateSamples.removeFirst(rateSamples.count - 61) }
+    }
+
+    func deadLetterList(_ args: [String: Any]) throws -> [String: Any] {
+        let group = args["group"] as? String
+        let limit = min(args["limit"] as? Int ?? 100, 10_000)
+        let rows = try store.deadLetters(group: group, limit: limit)
+        return ["dead_letters": rows.map { d -> [String: Any] in
+            var row: [String: Any] = [
+                "id": d.id, "group": d.groupName, "seq": d.seq, "reason": d.reason, "attempts": d.attempts, "time": d.time,
+                "history": d.history.split(separator: "\n").map { line -> [String: Any] in
+                    let f = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+                    return ["attempt": Int(f.first ?? "") ?? 0, "time": Int64(f.count > 1 ? f[1] : "") ?? 0, "consumer": f.count > 2 ? f[2] : "",
+                            "outcome": f.count > 3 ? f[3] : "", "reason": f.count > 4 ? f[4] : ""]
+                },
+            ]
+            if let e = fetchEvent(d.seq)?.event {
+                row["topic"] = e.topic
+                row["correlation"] = e.correlation ?? NSNull()
+                row["payload_size"] = e.payload.count
+            }
+            return row
+        }]
+    }
+
+    /// The dead letters an operator selected: `group` (required) and `ids` (list) or `all: true`.
+    func selectedDeadLetters(_ args: [String: Any]) throws -> (ConsumerGroup, [DeadLetterRecord]) {
+        guard let name = args["group"] as? String, let group = groups[name] else {
+            throw ProtocolError(.notSubscribed, "name an existing group ('group')")
+        }
+        let rows = try store.deadLetters(group: name, limit: 100_000)
+        if args["all"] as? Bool == true { return (group, rows) }
+        let ids = Set((args["ids"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.int64Value })
+        guard !ids.isEmpty else { throw ProtocolError(.malformed, "give 'ids' (a list of dead-letter ids) or 'all': true") }
+        return (group, rows.filter { ids.contains($0.id) })
+    }
+
+    /// Puts dead letters back on their group: each becomes a waiting delivery again, with a fresh attempt count.
+    func redrive(_ args: [String: Any]) throws -> [String: Any] {
+        let (group, rows) = try selectedDeadLetters(args)
+        var redriven = 0
+        for d in rows {
+            batch.deadLetterDeletes.append(d.id)
+            guard group.pending[d.seq] == nil, fetchEvent(d.seq) != nil else { continue }  // already back, or removed
+            let history = d.history + (d.history.isEmpty ? "" : "\n") + "0\t\(now)\t\tredriven\tby an operator"
+            let entry = PendingDelivery(seq: d.seq, attempt: 0, phase: .waiting(notBefore: now), history: history)
+            group.pending[d.seq] = entry
+            batch.pending.append(.upsert(record(entry, group)))
+            group.markReady(d.seq)
+            redriven += 1
+        }
+        dirtyGroups.insert(group.id)
+        logger.info("redrove dead letters", metadata: ["chorus.group": "\(group.name)", "count": "\(redriven)"])
+        return ["group": group.name, "redriven": redriven, "removed": rows.count]
+    }
+
+    func purge(_ args: [String: Any]) throws -> [String: Any] {
+        let (group, rows) = try selectedDeadLetters(args)
+        batch.deadLetterDeletes.append(contentsOf: rows.map(\.id))
+        return ["group": group.name, "purged": rows.count]
+    }
+}

@@ -1,0 +1,122 @@
+import ArgumentParser
+import ChorusClient
+import Foundation
+
+struct DLQCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlq",
+        abstract: "Browse, redrive and purge dead letters.",
+        subcommands: [List.self, Redrive.self, Purge.self]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List dead letters (newest first) with their reason and attempt history.")
+        @Option(name: .long, help: "Only this group.") var group: String?
+        @Option(name: .long, help: "At most this many.") var limit = 50
+        @Flag(name: .long, help: "One JSON object per dead letter.") var json = false
+        @OptionGroup var client: ClientOptions
+
+        func run() throws {
+            Signals.unblockTermination()
+            Output.ignoreBrokenPipe()
+            do {
+                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
+                defer { c.close() }
+                var args: [String: Any] = ["limit": limit]
+                if let group { args["group"] = group }
+                let rows = try c.admin("dlq.list", arguments: args, timeoutMilliseconds: client.timeoutMilliseconds)["dead_letters"] as? [[String: Any]] ?? []
+                for row in rows {
+                    if json {
+                        Output.line(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
+                        continue
+                    }
+                    func s(_ k: String) -> String { (row[k] as? NSNumber)?.stringValue ?? (row[k] as? String) ?? "-" }
+                    Output.line("#\(s("id"))  group=\(s("group"))  seq=\(s("seq"))  topic=\(s("topic"))  correlation=\(s("correlation"))  attempts=\(s("attempts"))")
+                    Output.line("    reason: \(s("reason"))")
+                    for h in row["history"] as? [[String: Any]] ?? [] {
+                        let t = Date(timeIntervalSince1970: Double((h["time"] as? NSNumber)?.int64Value ?? 0) / 1000)
+                        Output.line("    attempt \((h["attempt"] as? NSNumber)?.intValue ?? 0)  \(t.formatted(.iso8601))  \(h["consumer"] as? String ?? "")  \(h["outcome"] as? String ?? ""): \(h["reason"] as? String ?? "")")
+                    }
+                }
+                if rows.isEmpty && !json { printError("no dead letters\(group.map { " in group \($0)" } ?? "")") }
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    struct Redrive: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put dead letters back on their group (delivered again, attempts counted from zero).")
+        @Option(name: .long, help: "The group.") var group: String
+        @Argument(help: "Dead-letter ids (from 'chorus dlq list').") var ids: [Int] = []
+        @Flag(name: .long, help: "Every dead letter of the group.") var all = false
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            if ids.isEmpty == all { return }
+            throw ValidationError("give dead-letter ids or --all (not both)")
+        }
+
+        func run() throws {
+            Signals.unblockTermination()
+            do {
+                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
+                defer { c.close() }
+                let r = try c.admin("dlq.redrive", arguments: ["group": group, "ids": ids, "all": all], timeoutMilliseconds: client.timeoutMilliseconds)
+                Output.line("redriven \((r["redriven"] as? NSNumber)?.intValue ?? 0) dead letter(s) on group \(group)")
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+
+    struct Purge: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
+        @Option(name: .long, help: "The group.") var group: String
+        @Argument(help: "Dead-letter ids.") var ids: [Int] = []
+        @Flag(name: .long, help: "Every dead letter of the group.") var all = false
+        @OptionGroup var client: ClientOptions
+
+        func validate() throws {
+            if ids.isEmpty == all { return }
+            throw ValidationError("give dead-letter ids or --all (not both)")
+        }
+
+        func run() throws {
+            Signals.unblockTermination()
+            do {
+                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
+                defer { c.close() }
+                let r = try c.admin("dlq.purge", arguments: ["group": group, "ids": ids, "all": all], timeoutMilliseconds: client.timeoutMilliseconds)
+                Output.line("purged \((r["purged"] as? NSNumber)?.intValue ?? 0) dead letter(s) of group \(group)")
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+}
+
+struct LogCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "Maintain the broker's log.", subcommands: [Compact.self])
+
+    struct Compact: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Apply retention now: remove events past [retention] limits that nothing still needs.")
+        @OptionGroup var client: ClientOptions
+
+        func run() throws {
+            Signals.unblockTermination()
+            do {
+                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
+                defer { c.close() }
+                let r = try c.admin("log.compact", timeoutMilliseconds: max(client.timeoutMilliseconds, 60_000))
+                Output.line("removed \((r["events_removed"] as? NSNumber)?.intValue ?? 0) event(s) and \((r["blobs_removed"] as? NSNumber)?.intValue ?? 0) blob(s); events from seq \((r["floor"] as? NSNumber)?.intValue ?? 0) on are still needed")
+            } catch {
+                throw fail(error)
+            }
+        }
+    }
+}
