@@ -5,6 +5,7 @@ import PackageDescription
 // - swift-argument-parser: the `chorus` command line (only the executable imports it).
 // - swift-log: the `Logger` every library takes.
 // - TOMLKit: broker and agent configs are TOML (sections, comments, no indentation traps).
+// - swift-metrics + swift-prometheus: the broker's metrics API and its Prometheus text exporter (small: no NIO).
 // SQLite and ZeroMQ come from Debian (libsqlite3-dev, libzmq3-dev) through system-library targets.
 let package = Package(
     name: "chorus",
@@ -17,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CZeroMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
@@ -33,6 +36,7 @@ let package = Package(
             dependencies: [
                 "ZeroMQ", "ChorusProtocol", "ChorusStore", "ChorusConfig",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .target(
@@ -53,6 +57,8 @@ let package = Package(
                 "ChorusBroker", "ChorusClient", "ChorusAgent", "ChorusConfig", "ChorusStore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),

@@ -132,6 +132,7 @@ extension Broker {
                 batchKeys[key] = seq
             }
             counters.published += 1
+            publishedThisIteration += 1
             reply(session, .confirm(requestID: requestID, seq: seq, duplicate: false))
         } catch {
             refuse(session.routingID, requestID, error)

@@ -81,6 +81,7 @@ extension Broker {
         ])
         group.delivered += 1
         counters.delivered += 1
+        if entry.attempt == 1 { deliveredEventTimes.append(log.event.time) }
         if entry.attempt > 1 {
             group.redelivered += 1
             counters.redelivered += 1

@@ -149,6 +149,7 @@ extension Broker {
             JoinRecord(name: d.name, correlation: key.correlation, status: status, openSeq: state.openSeq, openedAt: state.openedAt,
                        deadline: state.deadline, closedAt: now, resultSeq: resultSeq, reason: reason))
         counters.joinsClosed["\(d.name).\(status)", default: 0] += 1
+        metrics.joinDuration.recordMilliseconds(now - state.openedAt)
         logger.debug("join closed", metadata: ["chorus.join": "\(d.name)", "correlation": "\(key.correlation)", "status": "\(status)", "reason": "\(reason)"])
     }
 

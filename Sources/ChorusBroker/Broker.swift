@@ -70,11 +70,25 @@ public final class Broker {
     /// (time, last sequence number) once a second, for event rates.
     var rateSamples: [(time: Int64, seq: UInt64)] = []
     var lastCompaction: Int64 = 0
+    // Metrics (BrokerMetrics.swift, MetricsEndpoint.swift).
+    let metrics = BrokerMetrics()
+    let metricsEndpoint: MetricsEndpoint?
+    let renderMetrics: (@Sendable () -> String)?
+    /// Monotonic time the current iteration started reading messages.
+    var iterationStart: UInt64 = 0
+    /// Events published this iteration (for publish-to-commit) and event times of first deliveries.
+    var publishedThisIteration = 0
+    var deliveredEventTimes: [Int64] = []
+    /// The bound metrics address, when the endpoint is on.
+    public var boundMetrics: String? { metricsEndpoint?.address }
     var lastKeyPrune: Int64 = 0
     var hasMoreWork = false
 
     /// Opens the store, recovers groups and binds the sockets. Call on the thread that will call `run`.
-    public init(config: BrokerConfig, logger: Logger) throws {
+    /// `renderMetrics` turns the metrics backend's registry into Prometheus text; with `metrics.address` set in
+    /// the config, the broker serves it on `GET /metrics`.
+    public init(config: BrokerConfig, logger: Logger, renderMetrics: (@Sendable () -> String)? = nil) throws {
+        self.renderMetrics = renderMetrics
         self.config = config
         self.logger = logger
         try Self.makeDirectory(config.dataDirectory)
@@ -102,6 +116,7 @@ public final class Broker {
         boundFirehose = firehose.lastEndpoint
 
         blobs = BlobStore(directory: config.dataDirectory + "/blobs")
+        metricsEndpoint = try config.metricsAddress.map { try MetricsEndpoint(address: $0) }
         try recover()
     }
 
@@ -158,17 +173,20 @@ public final class Broker {
     public func run(stop: StopSignal) throws {
         logger.info(
             "broker ready",
-            metadata: ["chorus.endpoint": "\(boundEndpoint)", "chorus.firehose": "\(boundFirehose)", "chorus.log": "\(config.logPath)", "last_seq": "\(lastSeq)"])
+            metadata: ["chorus.endpoint": "\(boundEndpoint)", "chorus.firehose": "\(boundFirehose)", "chorus.metrics": "\(boundMetrics ?? "off")", "chorus.log": "\(config.logPath)", "last_seq": "\(lastSeq)"])
         var poller = ZMQPoller()
         poller.add(.socket(router))
         let firehoseIndex = poller.add(.socket(firehose))
         let stopIndex = poller.add(.fd(stop.readFD))
+        let metricsIndex = metricsEndpoint.map { poller.add(.socket($0.socket)) }
         while true {
             let timeout = pollTimeout()
             let ready = try poller.poll(timeoutMilliseconds: timeout)
             if ready[stopIndex] && stop.isStopRequested { break }
             now = nowMilliseconds()
+            iterationStart = Self.monotonicNanos()
             if ready[firehoseIndex] { drainFirehoseSubscriptions() }
+            if let metricsIndex, ready[metricsIndex] { serveMetrics() }
             var handled = 0
             while handled < config.batchSize, let frames = try router.receive(dontWait: true) {
                 handle(frames)
@@ -208,6 +226,10 @@ public final class Broker {
             do {
                 try store.commit(batch)
                 counters.commits += 1
+                if publishedThisIteration > 0 {
+                    let elapsed = Int64(Self.monotonicNanos() - iterationStart)
+                    for _ in 0..<publishedThisIteration { metrics.publishToCommit.recordNanoseconds(elapsed) }
+                }
             } catch {
                 // Confirms in the outbox are dropped with it: their publishers time out and retry against the
                 // restarted broker, and idempotency keys make those retries safe.
@@ -220,6 +242,17 @@ public final class Broker {
         let messages = outbox
         outbox.removeAll(keepingCapacity: true)
         for frames in messages { send(frames) }
+        if !deliveredEventTimes.isEmpty {
+            // Events of this iteration: measured from when their PUBLISH was read (monotonic); older ones from
+            // their commit time (milliseconds).
+            let sentNanos = Self.monotonicNanos()
+            let wall = nowMilliseconds()
+            for time in deliveredEventTimes {
+                metrics.publishToDeliver.recordNanoseconds(time == now ? Int64(sentNanos - iterationStart) : (wall - time) * 1_000_000)
+            }
+            deliveredEventTimes.removeAll(keepingCapacity: true)
+        }
+        publishedThisIteration = 0
         if firehoseSubscriptions > 0 {
             for entry in newEvents { publishFirehose(entry) }
         }
@@ -249,6 +282,29 @@ public final class Broker {
         while let message = try? firehose.receive(dontWait: true) {
             guard let first = message.first?.first else { continue }
             if first == 1 { firehoseSubscriptions += 1 } else if first == 0 { firehoseSubscriptions = max(0, firehoseSubscriptions - 1) }
+        }
+    }
+
+    static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    /// Answers scrapes: the counters become gauges first, so a scrape sees this instant's state.
+    func serveMetrics() {
+        guard let endpoint = metricsEndpoint else { return }
+        endpoint.serve {
+            let joins = config.joins.map { d in
+                (name: d.name, open: openJoinCount[d.name] ?? 0,
+                 closed: counters.joinsClosed.filter { $0.key.hasPrefix(d.name + ".") }.reduce(into: [String: UInt64]()) {
+                    $0[String($1.key.dropFirst(d.name.count + 1))] = $1.value
+                 })
+            }
+            metrics.publish(
+                counters, groups: Array(groups.values), joins: joins, lastSeq: lastSeq, sessions: sessionsByNumber.count,
+                logBytes: (try? store.size().bytes) ?? 0)
+            return renderMetrics?() ?? "# no metrics backend\n"
         }
     }
 

@@ -9,7 +9,7 @@ public typealias Frames = [[UInt8]]
 
 /// The socket types Chorus uses.
 public enum ZMQSocketType: Sendable {
-    case router, dealer, xpub, sub, pub, push, pull, pair
+    case router, dealer, xpub, sub, pub, push, pull, pair, stream
 
     var raw: Int32 {
         switch self {
@@ -21,6 +21,7 @@ public enum ZMQSocketType: Sendable {
         case .push: ZMQ_PUSH
         case .pull: ZMQ_PULL
         case .pair: ZMQ_PAIR
+        case .stream: ZMQ_STREAM
         }
     }
 }

@@ -3,6 +3,8 @@ import ChorusBroker
 import Dispatch
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 
 struct BrokerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -64,7 +66,18 @@ struct BrokerCommand: ParsableCommand {
 
         let broker: Broker
         do {
-            broker = try Broker(config: cfg, logger: logger)
+            // Metrics go to a Prometheus registry that the broker renders on GET /metrics (metrics.address).
+            let registry = PrometheusCollectorRegistry()
+            var factory = PrometheusMetricsFactory(registry: registry)
+            // Sub-millisecond buckets: a broker hop is measured in microseconds, a join in seconds.
+            let buckets: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300]
+            factory.defaultDurationHistogramBuckets = buckets.map { .nanoseconds(Int64($0 * 1e9)) }
+            MetricsSystem.bootstrap(factory)
+            broker = try Broker(config: cfg, logger: logger) {
+                var buffer: [UInt8] = []
+                registry.emit(into: &buffer)
+                return String(decoding: buffer, as: UTF8.self)
+            }
         } catch {
             printError("chorus broker: cannot start: \(error)")
             throw ChorusExit.configError
@@ -72,7 +85,7 @@ struct BrokerCommand: ParsableCommand {
         let stop = StopSignal()
         Signals.forward([SIGINT, SIGTERM], to: stop)
         if let readyFile {
-            try "\(broker.boundEndpoint)\n\(broker.boundFirehose)\n".write(toFile: readyFile, atomically: true, encoding: .utf8)
+            try "\(broker.boundEndpoint)\n\(broker.boundFirehose)\n\(broker.boundMetrics ?? "")\n".write(toFile: readyFile, atomically: true, encoding: .utf8)
         }
         do {
             try broker.run(stop: stop)

@@ -96,6 +96,8 @@ final class BrokerProcess {
     private(set) var child: ChildProcess?
     private(set) var endpoint = ""
     private(set) var firehose = ""
+    /// The metrics endpoint (`tcp://127.0.0.1:PORT`), when the config turns it on.
+    private(set) var metrics = ""
     private var starts = 0
 
     /// `config` is TOML appended to a test config with short heartbeats.
@@ -131,6 +133,7 @@ final class BrokerProcess {
         let lines = text.split(separator: "\n").map(String.init)
         endpoint = lines[0]
         firehose = lines[1]
+        metrics = lines.count > 2 ? lines[2] : ""
     }
 
     func kill9() { child?.kill9() }

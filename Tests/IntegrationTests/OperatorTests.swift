@@ -119,4 +119,31 @@ import Testing
         try replay.subscribe(group: "replay", patterns: ["r.>"], credit: 100, start: .first)
         #expect(try replay.deliveries(10, within: 10).map(\.lease.seq) == Array(all.suffix(10)))
     }
+
+    @Test func theMetricsEndpointIsScrapedOverHTTP() throws {
+        let broker = try BrokerProcess(config: "[metrics]\naddress = \"127.0.0.1:*\"\n")
+        defer { broker.stop() }
+        let consumer = try broker.connect(name: "m")
+        try consumer.subscribe(group: "metered", patterns: ["m.>"], credit: 10)
+        let p = try broker.connect()
+        for _ in 0..<5 { _ = try p.publish(topic: "m.e", payload: [1]) }
+        let got = try consumer.deliveries(5, within: 10)
+        try consumer.ack(group: "metered", leases: got.map(\.lease), confirm: true)
+        let url = try #require(URL(string: broker.metrics.replacingOccurrences(of: "tcp://", with: "http://") + "/metrics"))
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-s", "-i", "--max-time", "5", url.absoluteString]
+        let out = Pipe()
+        curl.standardOutput = out
+        try curl.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        curl.waitUntilExit()
+        #expect(text.hasPrefix("HTTP/1.1 200 OK"))
+        #expect(text.contains("chorus_published_total 5"))
+        #expect(text.contains("chorus_acked_total 5"))
+        #expect(text.contains("chorus_group_delivered_total{group=\"metered\"} 5"))
+        #expect(text.contains("chorus_publish_to_commit_seconds_count 5"))
+        #expect(text.contains("chorus_publish_to_deliver_seconds_count 5"))
+        #expect(text.contains("chorus_publish_to_deliver_seconds_bucket{le=\"0.0001\"}"))
+    }
 }
