@@ -50,7 +50,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "ChorusGenerators"),
+        .target(name: "ChorusGenerators", dependencies: ["ChorusProtocol"]),
         .executableTarget(
             name: "chorus",
             dependencies: [
@@ -62,7 +62,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ChorusProtocolTests", dependencies: ["ChorusProtocol"]),
-        .testTarget(name: "ChorusGeneratorsTests", dependencies: ["ChorusGenerators"]),
+        .testTarget(name: "ChorusGeneratorsTests", dependencies: ["ChorusGenerators", "ChorusProtocol"]),
         .testTarget(
             name: "ChorusStoreTests",
             dependencies: ["ChorusStore", "ChorusProtocol", .product(name: "Logging", package: "swift-log")]

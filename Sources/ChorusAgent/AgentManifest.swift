@@ -1,4 +1,5 @@
 import ChorusConfig
+import ChorusProtocol
 import Foundation
 
 /// An agent's manifest (`agents/NAME.toml`): what it subscribes to, how much it takes at once, what it runs.
@@ -27,6 +28,8 @@ public struct AgentManifest: Sendable, Equatable {
         public var height = 512
         public var maxTokens = 256
         public var timeoutMilliseconds: Int64 = 120_000
+        /// The environment variable holding the API key for a hosted OpenAI-compatible service.
+        public var apiKeyEnvironment: String?
     }
 
     public var name: String
@@ -71,6 +74,7 @@ public struct AgentManifest: Sendable, Equatable {
         g.height = try r.int("generator.height", range: 16...4096) ?? g.height
         g.maxTokens = try r.int("generator.max_tokens", range: 1...32768) ?? g.maxTokens
         g.timeoutMilliseconds = try r.milliseconds("generator.timeout") ?? g.timeoutMilliseconds
+        g.apiKeyEnvironment = try r.string("generator.api_key_env")
         if kind == .command && g.command.isEmpty {
             throw ConfigError(file: r.file, key: "generator.command", message: "a command generator needs the command as an array of arguments")
         }
@@ -86,6 +90,9 @@ public struct AgentManifest: Sendable, Equatable {
             drainTimeoutMilliseconds: try r.milliseconds("agent.drain_timeout") ?? 30_000,
             maxAttempts: try r.int("agent.max_attempts", range: 1...1000), ackTimeoutMilliseconds: try r.milliseconds("agent.ack_timeout"),
             inlineLimit: try r.int("agent.inline_limit", range: 0...(64 * 1_048_576)) ?? 65_536, generator: g)
+        if (try? StartPosition(manifest.start)) == nil {
+            throw ConfigError(file: r.file, key: "agent.start", message: "expected new, first or seq:N, got \"\(manifest.start)\"")
+        }
         if manifest.topics.isEmpty {
             throw ConfigError(file: r.file, key: "agent.topics", message: "at least one topic pattern to subscribe to")
         }

@@ -174,6 +174,15 @@ public final class AgentRuntime {
                 logger.warning("broker refused", metadata: ["code": "\(code.name)", "message": "\(text)"])
                 return
             }
+            if [.payloadTooLarge, .blobTooLarge, .invalidProperty, .invalidTopic, .reservedTopic].contains(code), job.output?.headers["status"] != "error" {
+                // The result itself is unacceptable and will be every time: report the failure as the result.
+                logger.error("the broker refused the result; publishing the error instead", metadata: ["code": "\(code.name)", "message": "\(text)"])
+                job.output = AgentOutput(payload: [], contentType: "text/plain", headers: ["status": "error", "error": "\(code.name): \(text)"])
+                job.blobHash = nil
+                jobs[seq] = job
+                try advance(seq, job)
+                return
+            }
             logger.error("could not publish the result; releasing the job", metadata: ["code": "\(code.name)", "message": "\(text)"])
             try connection?.send(
                 .nack(requestID: [], group: job.delivery.group, lease: job.delivery.lease, mode: .delay(milliseconds: 1000), reason: "\(code.name): \(text)"))

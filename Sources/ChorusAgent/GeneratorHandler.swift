@@ -43,7 +43,8 @@ public enum GeneratorHandler {
             }
         case .openaiChat, .openaiImage, .openaiSpeech:
             guard let url = URL(string: g.url ?? "") else { throw AgentFailure.permanent("generator.url is not a URL") }
-            let client = OpenAICompatibleGenerator(baseURL: url, model: g.model, timeout: timeout)
+            let apiKey = g.apiKeyEnvironment.flatMap { ProcessInfo.processInfo.environment[$0] }
+            let client = OpenAICompatibleGenerator(baseURL: url, model: g.model, apiKey: apiKey, timeout: timeout)
             let kind = g.kind
             let voice = g.voice ?? "alloy"
             let maxTokens = g.maxTokens

@@ -39,8 +39,15 @@ extension Broker {
         // Already in the log (or this batch)? Answer at once.
         let found: Event?
         do {
-            found = try store.events(correlation: correlation, after: after, limit: 1000).first { waiter.matches($0, topic: Array($0.topic.utf8)) }
-                ?? batch.events.first { $0.correlation == correlation && waiter.matches($0, topic: Array($0.topic.utf8)) }
+            var match: Event?
+            var cursor = after
+            while match == nil {
+                let page = try store.events(correlation: correlation, after: cursor, limit: 1000)
+                match = page.first { waiter.matches($0, topic: Array($0.topic.utf8)) }
+                guard let last = page.last, page.count == 1000 else { break }
+                cursor = last.seq
+            }
+            found = match ?? batch.events.first { $0.correlation == correlation && waiter.matches($0, topic: Array($0.topic.utf8)) }
         } catch {
             refuse(session, requestID, .storageFailed, "reading the log failed: \(error)")
             return
@@ -56,6 +63,7 @@ extension Broker {
         let id = nextWaiterID
         nextWaiterID += 1
         waiters[id] = waiter
+        session.waiting += 1
         waitersByCorrelation[correlation, default: []].append(id)
         timers.push(PendingDelivery.add(now, Int64(clamping: min(ms, UInt64(Self.maxLeaseMilliseconds)))), .waiter(id: id))
     }
@@ -69,6 +77,7 @@ extension Broker {
             if w.matches(entry.event, topic: entry.topic), let session = sessionsByNumber[w.session] {
                 reply(session, .event(requestID: w.requestID, event: entry.event))
                 waiters[id] = nil
+                session.waiting -= 1
             } else {
                 remaining.append(id)
             }
@@ -81,6 +90,7 @@ extension Broker {
         waitersByCorrelation[w.correlation]?.removeAll { $0 == id }
         if waitersByCorrelation[w.correlation]?.isEmpty == true { waitersByCorrelation[w.correlation] = nil }
         if let session = sessionsByNumber[w.session] {
+            session.waiting -= 1
             refuse(session, w.requestID, .awaitTimeout, "no event with correlation '\(w.correlation)' on '\(w.pattern.text)' arrived in time")
         }
     }

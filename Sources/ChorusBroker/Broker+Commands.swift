@@ -111,9 +111,6 @@ extension Broker {
                 throw ProtocolError(.deadlinePassed, "the event's deadline \(deadline) is already past (now \(now))")
             }
             if event.producer == nil { event.producer = session.name }
-            if let full = joinAtCapacity(forTopic: Array(event.topic.utf8)) {
-                throw ProtocolError(.limitReached, "join '\(full.name)' has \(full.maxOpen) open joins (joins.\(full.name).max_open); retry when some close")
-            }
             if let key {
                 let found: UInt64?
                 do { found = try existingSeq(forKey: key) } catch {
@@ -125,6 +122,9 @@ extension Broker {
                     reply(session, .confirm(requestID: requestID, seq: seq, duplicate: true))
                     return
                 }
+            }
+            if let full = joinAtCapacity(forTopic: Array(event.topic.utf8), correlation: event.correlation ?? event.id) {
+                throw ProtocolError(.limitReached, "join '\(full.name)' has \(full.maxOpen) open joins (joins.\(full.name).max_open); retry when some close")
             }
             let seq = append(event)
             if let key {

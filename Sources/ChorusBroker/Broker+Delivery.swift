@@ -240,7 +240,7 @@ extension Broker {
             let silent = now - session.lastSeen
             if session.isLive {
                 if silent > silentLimit { expired.append(session) }
-            } else if silent > max(silentLimit, 60_000) {
+            } else if silent > max(silentLimit, 60_000) && session.waiting == 0 {
                 expired.append(session)  // a publisher that went quiet: nothing to release, just forget it
             }
         }

@@ -12,8 +12,11 @@ struct JoinKey: Hashable {
 /// record per join in the same transaction that closes it, so a crash yields exactly one record after restart.
 extension Broker {
     /// The join a publish would open when that join is at its limit, to refuse the publish before it is logged.
-    func joinAtCapacity(forTopic topic: [UInt8]) -> JoinDefinition? {
-        for d in config.joins where d.open.matches(topic) && (openJoinCount[d.name] ?? 0) >= d.maxOpen { return d }
+    /// Only an event that would open a new join is refused: a repeat of an open one is not.
+    func joinAtCapacity(forTopic topic: [UInt8], correlation: String) -> JoinDefinition? {
+        for d in config.joins where d.open.matches(topic) && (openJoinCount[d.name] ?? 0) >= d.maxOpen {
+            if openJoins[JoinKey(name: d.name, correlation: correlation)] == nil { return d }
+        }
         return nil
     }
 
@@ -109,7 +112,7 @@ extension Broker {
             }
         case .joinPart(let name, let correlation, let index):
             let key = JoinKey(name: name, correlation: correlation)
-            guard let d = config.joins.first(where: { $0.name == name }), var state = openJoins[key] else { return }
+            guard let d = config.joins.first(where: { $0.name == name }), var state = openJoins[key], state.parts[index].isPending else { return }
             let decision = state.partTimedOut(index, at: now, definition: d)
             openJoins[key] = state
             batch.joinParts.append(

@@ -18,6 +18,9 @@ final class Session {
         self.lastSeen = now
     }
 
+    /// AWAIT requests this session has waiting.
+    var waiting = 0
+
     /// Sessions that hold work or asked for heartbeats must keep heartbeating; others are only forgotten.
     var isLive: Bool { greeted || !subscriptions.isEmpty }
 }

@@ -1,22 +1,28 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // DESIGN
 //
 // Runs one program to completion with a deadline, for the command and speech generators.
 //
+// - posix_spawn, not Foundation's Process. On Linux, Process passes the calling thread's signal mask to the
+//   child (swift-corelibs-foundation #4772). Generators run on Dispatch or Swift concurrency threads, which
+//   block almost every signal, so the child would start with SIGTERM and SIGINT blocked and SIGPIPE ignored:
+//   `timeout 10 python3 gen.py` would never time out and a script's `trap … TERM` would never run. We pass
+//   POSIX_SPAWN_SETSIGMASK with an empty mask and POSIX_SPAWN_SETSIGDEF with every signal, so the program
+//   starts with the signal state it would have from a shell.
 // - stdin, stdout and stderr are temporary files, not pipes. With pipes we would need reader threads so that a
-//   child filling a 64 KiB pipe buffer does not block forever while we wait for it to exit, and a grandchild
-//   that inherits the pipe would keep our reads open after a kill. Files avoid both, cost little for the sizes
-//   generators produce, and keep this synchronous code free of shared mutable state.
-// - The deadline is a semaphore signalled by `terminationHandler`. On expiry we SIGKILL the child's process
-//   group: swift-corelibs-foundation starts each child in a group of its own (pgid == pid), so `sh -c 'sleep 9'`
-//   takes its `sleep` with it. Where that does not hold (Darwin), only the child itself is killed.
+//   child filling a 64 KiB pipe buffer does not block forever while we wait for it, and a grandchild that
+//   inherits the pipe would keep our reads open after a kill. Files avoid both and cost little for the sizes
+//   generators produce.
+// - The child leads a new process group (POSIX_SPAWN_SETPGROUP), so on timeout one SIGKILL to the group also
+//   ends what it started (`sh -c 'sleep 9'` takes its `sleep` with it).
+// - A dedicated thread blocks in waitpid and signals a semaphore; the caller waits on that with the deadline.
 // - No shell is involved: arguments go to the program exactly as given.
 
 /// What a finished program left behind.
@@ -28,10 +34,9 @@ struct CommandResult: Sendable {
     var stdout: [UInt8]
     var stderr: [UInt8]
 
-    /// The last few lines of stderr for error messages: enough to show the cause, never megabytes.
+    /// The end of stderr for error messages: enough to show the cause, never megabytes.
     var stderrTail: String {
-        let tail = String(decoding: stderr.suffix(2048), as: UTF8.self)
-        return tail.trimmingCharacters(in: .whitespacesAndNewlines)
+        String(decoding: stderr.suffix(2048), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
 
@@ -51,47 +56,97 @@ enum CommandRunner {
         }
         let files = FileManager.default
         let base = files.temporaryDirectory.appendingPathComponent("chorus-gen-\(UUID().uuidString)").path
-        let inPath = base + ".in", outPath = base + ".out", errPath = base + ".err"
+        let inPath = base + ".in"
+        let outPath = base + ".out"
+        let errPath = base + ".err"
         defer {
             for path in [inPath, outPath, errPath] { try? files.removeItem(atPath: path) }
         }
-        guard files.createFile(atPath: inPath, contents: Data(input)),
-            files.createFile(atPath: outPath, contents: nil),
-            files.createFile(atPath: errPath, contents: nil),
-            let stdin = FileHandle(forReadingAtPath: inPath),
-            let stdout = FileHandle(forWritingAtPath: outPath),
-            let stderr = FileHandle(forWritingAtPath: errPath)
-        else { throw GeneratorError(.io, "cannot create temporary files at \(base).*") }
+        guard files.createFile(atPath: inPath, contents: Data(input)) else {
+            throw GeneratorError(.io, "cannot write \(inPath)")
+        }
+        // O_CLOEXEC: the descriptors reach the child only through the dup2 actions onto 0, 1 and 2.
+        let inFD = open(inPath, O_RDONLY | O_CLOEXEC)
+        let outFD = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let errFD = open(errPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         defer {
-            for handle in [stdin, stdout, stderr] { try? handle.close() }
+            for fd in [inFD, outFD, errFD] where fd >= 0 { close(fd) }
+        }
+        guard inFD >= 0, outFD >= 0, errFD >= 0 else {
+            throw GeneratorError(.io, "cannot open temporary files at \(base).*: \(String(cString: strerror(errno)))")
         }
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = Array(arguments.dropFirst())
-        if let environment { process.environment = environment }
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
+        let pid = try spawn(
+            executable, arguments, environment ?? ProcessInfo.processInfo.environment, inFD, outFD, errFD)
+        let status = Locked<Int32>(0)
         let exited = DispatchSemaphore(value: 0)
-        process.terminationHandler = { _ in exited.signal() }
-        do {
-            try process.run()
-        } catch {
-            throw GeneratorError(.launchFailed, "cannot start \(executable): \(error.localizedDescription)")
-        }
+        // A thread of its own rather than a Dispatch worker: it may block for the whole timeout.
+        Thread {
+            var raw: Int32 = 0
+            while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
+            status.value = raw
+            exited.signal()
+        }.start()
 
         if exited.wait(timeout: .now() + timeout.timeInterval) == .timedOut {
-            let pid = process.processIdentifier
-            kill(getpgid(pid) == pid ? -pid : pid, SIGKILL)
-            exited.wait()
-            throw GeneratorError(.timedOut, "\(arguments[0]) did not finish within \(timeout.timeInterval) s and was killed")
+            kill(-pid, SIGKILL)
+            exited.wait()  // the waiter reaps the child, so no zombie is left behind
+            throw GeneratorError(
+                .timedOut, "\(arguments[0]) did not finish within \(timeout.timeInterval) s and was killed")
         }
+        let raw = status.value
+        // The wait status encoding shared by Linux and Darwin (the W* macros are not visible to Swift):
+        // low 7 bits are the terminating signal, or 0 for a normal exit with the code in bits 8–15.
+        let signal = raw & 0x7F
         let output = (try? Data(contentsOf: URL(fileURLWithPath: outPath))) ?? Data()
         let errors = (try? Data(contentsOf: URL(fileURLWithPath: errPath))) ?? Data()
         return CommandResult(
-            status: process.terminationStatus, signaled: process.terminationReason == .uncaughtSignal,
+            status: signal == 0 ? (raw >> 8) & 0xFF : signal, signaled: signal != 0,
             stdout: [UInt8](output), stderr: [UInt8](errors))
+    }
+
+    /// posix_spawn with the three descriptors as stdio, a new process group and a clean signal state.
+    private static func spawn(
+        _ executable: String, _ arguments: [String], _ environment: [String: String], _ inFD: Int32, _ outFD: Int32,
+        _ errFD: Int32
+    ) throws -> pid_t {
+        #if canImport(Darwin)
+            var actions: posix_spawn_file_actions_t? = nil
+            var attributes: posix_spawnattr_t? = nil
+        #else
+            var actions = posix_spawn_file_actions_t()
+            var attributes = posix_spawnattr_t()
+        #endif
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        posix_spawn_file_actions_adddup2(&actions, inFD, 0)
+        posix_spawn_file_actions_adddup2(&actions, outFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, errFD, 2)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+
+        let argv = arguments.map { strdup($0) } + [nil]
+        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            for p in argv + envp { free(p) }
+        }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard rc == 0 else {
+            throw GeneratorError(.launchFailed, "cannot start \(executable): \(String(cString: strerror(rc)))")
+        }
+        return pid
     }
 
     /// The path of an executable: `name` itself when it contains a slash, else the first match on PATH.

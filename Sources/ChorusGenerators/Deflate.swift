@@ -38,7 +38,9 @@ enum Deflate {
     /// For each match length 3...258: its symbol's code with the extra bits already appended, ready to write.
     private static let lengthCodes: [(bits: UInt32, count: Int)] = (0...maxMatch).map { length in
         guard length >= minMatch else { return (0, 0) }
-        let symbol: Int, extraCount: Int, extraValue: Int
+        let symbol: Int
+        let extraCount: Int
+        let extraValue: Int
         if length == 258 {
             (symbol, extraCount, extraValue) = (285, 0, 0)
         } else if length <= 10 {
@@ -167,7 +169,8 @@ enum Deflate {
 
     /// `value`'s low `count` bits in reverse order.
     static func reverse(_ value: UInt32, _ count: Int) -> UInt32 {
-        var v = value, r: UInt32 = 0
+        var v = value
+        var r: UInt32 = 0
         for _ in 0..<count {
             r = r << 1 | (v & 1)
             v >>= 1
@@ -206,7 +209,9 @@ private struct BitWriter {
     /// Appends a match distance 1...32768: a 5-bit fixed code (most significant bit first), then extra bits.
     @inline(__always)
     mutating func writeDistance(_ distance: Int) {
-        let symbol: Int, extraCount: Int, extraValue: Int
+        let symbol: Int
+        let extraCount: Int
+        let extraValue: Int
         if distance <= 4 {
             (symbol, extraCount, extraValue) = (distance - 1, 0, 0)
         } else {

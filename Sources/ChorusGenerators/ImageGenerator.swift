@@ -1,3 +1,4 @@
+import ChorusProtocol
 /// Renders a landscape picture as PNG bytes, seeded by the SHA-256 of the prompt.
 ///
 /// **This is a procedural picture, not a model that follows the prompt.** The prompt's digest only chooses the
@@ -7,7 +8,8 @@
 /// the same prompt always gives byte-identical PNG bytes (only `+ − × ÷` and square roots are used, which IEEE
 /// 754 rounds the same way everywhere).
 ///
-/// A 512×512 picture renders and encodes in about 15 ms in a release build (see docs/GENERATORS.md).
+/// A 512×512 picture renders and encodes in 15–40 ms in a release build on a busy 2-core machine
+/// (docs/GENERATORS.md).
 public struct ImageGenerator: Sendable {
     /// Picture width in pixels.
     public let width: Int
@@ -34,7 +36,8 @@ public struct ImageGenerator: Sendable {
         var random = SeededRandom(digest: SHA256.hash(Array(prompt.utf8)))
         let palette = Palette(random: &random)
         var canvas = Canvas(width: width, height: height)
-        let w = Double(width), h = Double(height)
+        let w = Double(width)
+        let h = Double(height)
         let horizon = h * random.value(in: 0.42...0.58)
 
         paintSky(&canvas, palette, horizon: horizon)
@@ -71,7 +74,9 @@ public struct ImageGenerator: Sendable {
             canvas.add(x, y, tint, brightness)
             if brightness > 0.75 {
                 // The few bright stars get a one-pixel cross so they read at a glance.
-                for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -1)] { canvas.add(x + dx, y + dy, tint, brightness * 0.35) }
+                for (dx, dy) in [(1, 0), (-1, 0), (0, 1), (0, -1)] {
+                    canvas.add(x + dx, y + dy, tint, brightness * 0.35)
+                }
             }
         }
     }
@@ -98,7 +103,8 @@ public struct ImageGenerator: Sendable {
         forEachPixel(around: cx, cy, reach) { x, y, d in
             let g = 1 - d / reach
             canvas.add(x, y, palette.glow, g * g * 0.18)
-            let dx = Double(x) + 0.5 - shadowX, dy = Double(y) + 0.5 - shadowY
+            let dx = Double(x) + 0.5 - shadowX
+            let dy = Double(y) + 0.5 - shadowY
             let lit = 1 - min(1, max(0, radius + 0.5 - (dx * dx + dy * dy).squareRoot())) * 0.85
             let shaded = canvas.color(x, y).mix(palette.celestial, lit)
             canvas.blend(x, y, shaded, radius + 0.5 - d)
@@ -107,12 +113,15 @@ public struct ImageGenerator: Sendable {
 
     /// Calls `body` for every pixel whose centre lies within `reach` of (`cx`, `cy`), with that distance.
     private func forEachPixel(around cx: Double, _ cy: Double, _ reach: Double, _ body: (Int, Int, Double) -> Void) {
-        let x0 = max(0, Int(cx - reach)), x1 = min(width - 1, Int(cx + reach) + 1)
-        let y0 = max(0, Int(cy - reach)), y1 = min(height - 1, Int(cy + reach) + 1)
+        let x0 = max(0, Int(cx - reach))
+        let x1 = min(width - 1, Int(cx + reach) + 1)
+        let y0 = max(0, Int(cy - reach))
+        let y1 = min(height - 1, Int(cy + reach) + 1)
         guard x0 <= x1, y0 <= y1 else { return }
         for y in y0...y1 {
             for x in x0...x1 {
-                let dx = Double(x) + 0.5 - cx, dy = Double(y) + 0.5 - cy
+                let dx = Double(x) + 0.5 - cx
+                let dy = Double(y) + 0.5 - cy
                 let d = (dx * dx + dy * dy).squareRoot()
                 if d < reach { body(x, y, d) }
             }
@@ -122,14 +131,17 @@ public struct ImageGenerator: Sendable {
     /// Mountains at the back, rounded hills at the front; each layer is darker and more saturated than the one
     /// behind it, which is what makes distance read (aerial perspective).
     private func paintLand(_ canvas: inout Canvas, _ random: inout SeededRandom, _ palette: Palette, horizon: Double) {
-        let h = Double(height), w = Double(width)
+        let h = Double(height)
+        let w = Double(width)
         let layers = 3 + random.index(3)
         for k in 0..<layers {
             let depth = Double(k) / Double(layers - 1)  // 0 = farthest, 1 = nearest
             let color = palette.landFar.mix(palette.landNear, depth)
             let base = horizon + (h - horizon) * (0.05 + 0.55 * depth)
             let jagged = k < layers / 2 + (layers == 3 ? 1 : 0) && random.unit() < 0.8
-            let amplitude = h * (jagged ? random.value(in: 0.12...0.24) : random.value(in: 0.04...0.1)) * (1 - depth * 0.4)
+            let amplitude =
+                h * (jagged ? random.value(in: 0.12...0.24) * (1 - depth * 0.4) : random.value(in: 0.05...0.12))
+            let layerTop = base - amplitude
             let features = jagged ? random.value(in: 5...9) : random.value(in: 2...4)
             let noise = ValueNoise(random: &random, features: features)
             for x in 0..<width {
@@ -139,8 +151,9 @@ public struct ImageGenerator: Sendable {
                 let top = max(0, Int(ridge.rounded(.down)))
                 guard top < height else { continue }
                 for y in top..<height {
-                    // Slightly darker towards the foot of each layer, so overlapping ridges stay distinct.
-                    let shade = 1 - 0.25 * min(1, (Double(y) - ridge) / (h * 0.35))
+                    // Slightly darker towards the foot of each layer, so overlapping ridges stay distinct. Measured
+                    // from the layer's highest possible point, not this column's ridge, or columns would streak.
+                    let shade = 1 - 0.25 * min(1, max(0, Double(y) - layerTop) / (h * 0.35))
                     canvas.blend(x, y, color.scaled(shade), Double(y) + 1 - ridge)
                 }
             }
@@ -175,13 +188,15 @@ private struct Palette {
             glow = .hsv(0.13, 0.3, 1)
             landNear = .hsv(landHue, random.value(in: 0.4...0.7), random.value(in: 0.25...0.45))
         case .dawn:
-            skyTop = .hsv(random.value(in: 0.6...0.72) + shift, random.value(in: 0.35...0.6), random.value(in: 0.55...0.75))
+            skyTop = .hsv(
+                random.value(in: 0.6...0.72) + shift, random.value(in: 0.35...0.6), random.value(in: 0.55...0.75))
             skyHorizon = .hsv(random.value(in: 0.02...0.12) + shift, random.value(in: 0.4...0.65), 1)
             celestial = .hsv(0.12, 0.2, 1)
             glow = .hsv(0.08, 0.5, 1)
             landNear = .hsv(landHue, random.value(in: 0.35...0.6), random.value(in: 0.18...0.32))
         case .dusk:
-            skyTop = .hsv(random.value(in: 0.7...0.85) + shift, random.value(in: 0.5...0.7), random.value(in: 0.3...0.5))
+            skyTop = .hsv(
+                random.value(in: 0.7...0.85) + shift, random.value(in: 0.5...0.7), random.value(in: 0.3...0.5))
             skyHorizon = .hsv(random.value(in: -0.04...0.08) + shift, random.value(in: 0.6...0.8), 0.95)
             celestial = .hsv(random.value(in: 0.04...0.1), 0.55, 1)
             glow = .hsv(0.05, 0.7, 1)
@@ -226,7 +241,10 @@ private struct ValueNoise {
     }
 
     private func fractal(_ u: Double, _ shape: (Double) -> Double) -> Double {
-        var sum = 0.0, weight = 1.0, total = 0.0, frequency = features
+        var sum = 0.0
+        var weight = 1.0
+        var total = 0.0
+        var frequency = features
         for _ in 0..<Self.octaves {
             sum += shape(sample(u * frequency)) * weight
             total += weight

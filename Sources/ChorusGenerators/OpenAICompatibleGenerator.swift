@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A client for a server that speaks the OpenAI HTTP API: chat completions, image generation, speech.
@@ -101,10 +101,10 @@ public struct OpenAICompatibleGenerator: Sendable {
         request.httpBody = try JSONEncoder().encode(body)
         request.timeoutInterval = timeout.timeInterval
 
-        let outcome = Outcome()
+        let outcome = Locked<(data: Data?, response: URLResponse?, error: (any Error)?)>((nil, nil, nil))
         let done = DispatchSemaphore(value: 0)
         let task = URLSession.shared.dataTask(with: request) { data, response, error in
-            outcome.set(data: data, response: response, error: error)
+            outcome.value = (data, response, error)
             done.signal()
         }
         task.resume()
@@ -112,7 +112,7 @@ public struct OpenAICompatibleGenerator: Sendable {
             task.cancel()
             throw GeneratorError(.timedOut, "no answer from \(url) within \(timeout.timeInterval) s")
         }
-        let (data, response, error) = outcome.get()
+        let (data, response, error) = outcome.value
         if let error { throw Self.describe(error, url: url, timeout: timeout) }
         guard let http = response as? HTTPURLResponse else {
             throw GeneratorError(.badResponse, "\(url) did not answer with HTTP")
@@ -147,27 +147,6 @@ public struct OpenAICompatibleGenerator: Sendable {
         default:
             return GeneratorError(.badResponse, "request to \(url) failed: \(urlError.localizedDescription)")
         }
-    }
-}
-
-/// Carries a completion handler's results back to the waiting thread. The lock makes the hand-over explicit
-/// rather than relying on the semaphore's ordering.
-private final class Outcome: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: Data?
-    private var response: URLResponse?
-    private var error: (any Error)?
-
-    func set(data: Data?, response: URLResponse?, error: (any Error)?) {
-        lock.lock()
-        defer { lock.unlock() }
-        (self.data, self.response, self.error) = (data, response, error)
-    }
-
-    func get() -> (Data?, URLResponse?, (any Error)?) {
-        lock.lock()
-        defer { lock.unlock() }
-        return (data, response, error)
     }
 }
 

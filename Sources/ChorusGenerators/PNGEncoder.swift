@@ -74,7 +74,8 @@ public enum PNGEncoder {
                 for y in 0..<height {
                     let row = y * stride
                     // Score both filters by the sum of their output bytes read as signed values.
-                    var costNone = 0, costSub = 0
+                    var costNone = 0
+                    var costSub = 0
                     for i in 0..<stride {
                         let raw = src[row + i]
                         let left = i >= bpp ? src[row + i - bpp] : 0

@@ -2,7 +2,7 @@ import Foundation
 
 /// Speaks text into a WAV file with eSpeak NG (`espeak-ng`), run as a separate process.
 ///
-/// eSpeak NG is a formant synthesiser: fast (about 20 ms a sentence), always installed on Debian images, and
+/// eSpeak NG is a formant synthesiser: fast (tens of milliseconds a sentence), preinstalled on our Debian images, and
 /// clearly robotic. Its output is 16-bit mono PCM at 22,050 Hz. The text goes to espeak-ng on stdin
 /// (`--stdin`), never as an argument, so text that starts with `-` cannot be read as an option.
 public struct SpeechSynthesizer: Sendable {

@@ -1,3 +1,4 @@
+import ChorusProtocol
 /// Writes a short, deterministic "response" of two to four sentences that mentions the prompt's key words.
 ///
 /// **This is not a language model.** It does not read, understand or answer the prompt: it picks up to three
@@ -31,20 +32,28 @@ public struct TextGenerator: Sendable {
         return sentences.joined(separator: " ")
     }
 
-    /// The prompt's key words: its three longest distinct words that are not stop words, in prompt order.
-    /// Case is kept as typed ("ZeroMQ" stays "ZeroMQ"); comparison ignores it.
+    /// The prompt's key words: three distinct words that are not stop words, in prompt order. Names come first
+    /// (a capital letter anywhere but the start of the prompt, as in "ZeroMQ" or "Paris"), then the longest
+    /// words. Case is kept as typed; comparison ignores it.
     static func keywords(in prompt: String) -> [String] {
         var seen = Set<String>()
-        var words = [(word: String, position: Int)]()
+        var words = [(word: String, position: Int, isName: Bool)]()
         let tokens = prompt.split { !($0.isLetter || $0.isNumber || $0 == "-" || $0 == "'") }
         for (position, token) in tokens.enumerated() {
-            let word = String(token.drop { $0 == "-" || $0 == "'" }.reversed().drop { $0 == "-" || $0 == "'" }.reversed())
+            let word = String(
+                token.drop { $0 == "-" || $0 == "'" }.reversed().drop { $0 == "-" || $0 == "'" }.reversed())
             let key = word.lowercased()
             guard word.count >= 3, !stopWords.contains(key), seen.insert(key).inserted else { continue }
-            words.append((word, position))
+            let isName = word.dropFirst().contains(where: \.isUppercase) || (position > 0 && word.first!.isUppercase)
+            words.append((word, position, isName))
         }
-        // Longest first (ties by position), then back into prompt order so sentences read naturally.
-        let chosen = words.sorted { ($0.word.count, -$0.position) > ($1.word.count, -$1.position) }.prefix(3)
+        // Names, then longest, then earliest; then back into prompt order so sentences read naturally.
+        let ranked = words.sorted { a, b in
+            if a.isName != b.isName { return a.isName }
+            if a.word.count != b.word.count { return a.word.count > b.word.count }
+            return a.position < b.position
+        }
+        let chosen = ranked.prefix(3)
         return chosen.sorted { $0.position < $1.position }.map(\.word)
     }
 
@@ -103,5 +112,6 @@ public struct TextGenerator: Sendable {
         "more", "most", "much", "must", "only", "over", "some", "such", "than", "very", "will", "your", "about",
         "after", "again", "also", "been", "before", "being", "both", "does", "each", "even", "ever", "here", "make",
         "many", "other", "same", "tell", "write", "please", "give", "explain", "describe", "why", "way", "want",
+        "between", "because", "through", "without", "within", "during", "against", "among", "under", "until",
     ]
 }

@@ -66,7 +66,9 @@ public struct WAVFile: Equatable, Sendable {
                 }
                 break
             }
-            guard Int(declared) <= available else { throw fail("'\(id)' chunk declares \(declared) bytes, \(available) follow") }
+            guard Int(declared) <= available else {
+                throw fail("'\(id)' chunk declares \(declared) bytes, \(available) follow")
+            }
             if id == "fmt " {
                 guard declared >= 16 else { throw fail("'fmt ' chunk is \(declared) bytes, at least 16 expected") }
                 fmt = (u16(body), u16(body + 2), Int(u32(body + 4)), u16(body + 12), u16(body + 14))

@@ -43,17 +43,21 @@ public struct BlobStore: Sendable {
             }
             offset += n
         }
-        fsync(fd)
+        if fsync(fd) != 0 {
+            let message = String(cString: strerror(errno))
+            close(fd)
+            unlink(temp)
+            throw BlobError("cannot sync \(temp): \(message)")
+        }
         close(fd)
         guard rename(temp, final) == 0 else {
             unlink(temp)
             throw BlobError("cannot rename \(temp): \(String(cString: strerror(errno)))")
         }
         let dirFD = open(folder, O_RDONLY)
-        if dirFD >= 0 {
-            fsync(dirFD)
-            close(dirFD)
-        }
+        guard dirFD >= 0 else { throw BlobError("cannot open \(folder) to sync it") }
+        defer { close(dirFD) }
+        if fsync(dirFD) != 0 { throw BlobError("cannot sync \(folder): \(String(cString: strerror(errno)))") }
         return hash
     }
 

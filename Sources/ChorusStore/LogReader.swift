@@ -2,9 +2,9 @@ import CSQLite
 import ChorusProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A read-only view of a Chorus log for operators (`chorus tail`, `chorus inspect`), safe beside a running broker.
@@ -17,9 +17,10 @@ import Darwin
 /// the log is.
 ///
 /// Paging uses `seq` (the rowid) as the cursor and reads up to an upper bound the caller takes from
-/// `lastSequence()`. The broker commits contiguous ranges of sequence numbers and never deletes rows, so once
-/// `max(seq)` has been seen, every row up to it is committed and stays: a page that ends short has scanned the
-/// whole range, and the next poll can start after the bound rather than re-read rows the filters rejected.
+/// `lastSequence()`. The broker commits contiguous ranges of sequence numbers in order, and removes events only
+/// from the old end (retention), so once `max(seq)` has been seen every row up to it is committed: a page that
+/// ends short has scanned the whole range, and the next poll can start after the bound rather than re-read rows
+/// the filters rejected. (A reader far behind may find old rows already removed; it reads on from what is left.)
 public final class LogReader {
     /// Rows read per query.
     public static let pageSize = 1000
@@ -29,7 +30,8 @@ public final class LogReader {
     let db: SQLiteDatabase
     private var statements: [String: SQLiteStatement] = [:]
 
-    static let columns = "seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload"
+    static let columns =
+        "seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload"
 
     /// Opens the log at `path` read-only and checks that it is a Chorus log of the schema version this code reads.
     public init(path: String) throws(LogReaderError) {
@@ -61,16 +63,24 @@ public final class LogReader {
             tables = names
         } catch {
             // SQLITE_NOTADB: some other file. Anything else (permissions, I/O) is a read failure.
-            if error.code & 0xFF == SQLITE_NOTADB { throw LogReaderError(.notALog, path: path, "not an SQLite database") }
+            if error.code & 0xFF == SQLITE_NOTADB {
+                throw LogReaderError(.notALog, path: path, "not an SQLite database")
+            }
             throw LogReaderError(.unreadable, path: path, error.message)
         }
         if version > SQLiteEventStore.schemaVersion {
             throw LogReaderError(
                 .notALog, path: path,
-                "schema version \(version) is newer than this chorus reads (\(SQLiteEventStore.schemaVersion)); upgrade chorus")
+                "schema version \(version) is newer than this chorus reads (\(SQLiteEventStore.schemaVersion)); "
+                    + "upgrade chorus"
+            )
         }
-        if version != SQLiteEventStore.schemaVersion {
-            throw LogReaderError(.notALog, path: path, tables.isEmpty ? "an empty SQLite database" : "an SQLite database of some other program")
+        // Version 1 logs are read as they are: a broker migrates them to the current version when it opens them, but
+        // a read-only reader cannot, and every table read here is the same in both.
+        if version < 1 {
+            throw LogReaderError(
+                .notALog, path: path,
+                tables.isEmpty ? "an empty SQLite database" : "an SQLite database of some other program")
         }
         let missing = ["events", "groups", "pending", "dead_letters"].filter { !tables.contains($0) }
         if !missing.isEmpty {
@@ -93,12 +103,16 @@ public final class LogReader {
     /// Reads forward: the events with `after < seq <= through` that pass `filter`, from at most `limit` rows that
     /// pass its SQL conditions, in order. Continue from `scannedThrough`; the range is done when it reaches
     /// `through`.
-    public func page(after: UInt64, through: UInt64, filter: LogFilter, limit: Int = LogReader.pageSize) throws -> LogPage {
+    public func page(after: UInt64, through: UInt64, filter: LogFilter, limit: Int = LogReader.pageSize) throws
+        -> LogPage
+    {
         let lower = max(after, filter.fromSequence.map { $0 > 0 ? $0 - 1 : 0 } ?? 0)
         guard lower < through, limit > 0 else { return LogPage(events: [], scannedThrough: max(after, through)) }
         let conditions = filter.sqlConditions
         let s = try statement(
-            "SELECT \(Self.columns) FROM events WHERE seq > ?1 AND seq <= ?2\(conditions.sql) ORDER BY seq LIMIT ?\(conditions.values.count + 3)")
+            "SELECT \(Self.columns) FROM events WHERE seq > ?1 AND seq <= ?2\(conditions.sql) "
+                + "ORDER BY seq LIMIT ?\(conditions.values.count + 3)"
+        )
         defer { s.reset() }
         s.bind(1, Int64(clamping: lower))
         s.bind(2, Int64(clamping: through))
@@ -126,7 +140,9 @@ public final class LogReader {
         guard floor <= through else { return floor }
         let conditions = filter.sqlConditions
         let s = try statement(
-            "SELECT seq, topic FROM events WHERE seq >= ?1 AND seq <= ?2\(conditions.sql) ORDER BY seq DESC LIMIT ?\(conditions.values.count + 3)")
+            "SELECT seq, topic FROM events WHERE seq >= ?1 AND seq <= ?2\(conditions.sql) "
+                + "ORDER BY seq DESC LIMIT ?\(conditions.values.count + 3)"
+        )
         var upper = through
         var found = 0
         while true {
@@ -173,7 +189,8 @@ public final class LogReader {
         while try dead.step() {
             story.deadLetters.append(
                 DeadLetterRecord(
-                    id: dead.int64(0), groupName: dead.string(1) ?? "", seq: UInt64(dead.int64(2)), reason: dead.string(3) ?? "",
+                    id: dead.int64(0), groupName: dead.string(1) ?? "", seq: UInt64(dead.int64(2)),
+                    reason: dead.string(3) ?? "",
                     attempts: Int(dead.int64(4)), history: dead.string(5) ?? "", time: dead.int64(6)))
         }
         let pending = try statement(

@@ -62,7 +62,9 @@ public final class SQLiteEventStore: EventStore {
             "INSERT OR REPLACE INTO joins(name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason) VALUES (?,?,?,?,?,?,?,?,?)")
         insertJoinPart = try db.prepare(
             "INSERT INTO join_parts(name, correlation, part, seq, status, producer, attempt, received_at, error) VALUES (?,?,?,?,?,?,?,?,?)")
-        insertBlob = try db.prepare("INSERT OR IGNORE INTO blobs(hash, size, media_type, created) VALUES (?,?,?,?)")
+        // Storing the same content again refreshes `created`, so retention's grace period starts over for it.
+        insertBlob = try db.prepare(
+            "INSERT INTO blobs(hash, size, media_type, created) VALUES (?,?,?,?) ON CONFLICT(hash) DO UPDATE SET created = excluded.created")
         begin = try db.prepare("BEGIN IMMEDIATE")
         commitStatement = try db.prepare("COMMIT")
         rollback = try db.prepare("ROLLBACK")

@@ -1,9 +1,9 @@
 import ChorusProtocol
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The human one-line form of an event (`chorus tail`), and the clock and colours `chorus inspect` shares.
@@ -22,6 +22,11 @@ struct EventLine {
 
     /// Whether to write ANSI colours.
     let colors: Bool
+    /// The `HH:MM:SS.` of the last second formatted: consecutive events mostly share it, and localtime_r is not free.
+    private var cachedSecond = Int64.min
+    private var cachedClock = ""
+
+    init(colors: Bool) { self.colors = colors }
 
     /// Colours only on a terminal, never when NO_COLOR is set to anything but empty (no-color.org) or TERM is
     /// `dumb`.
@@ -33,14 +38,26 @@ struct EventLine {
     }
 
     /// The line for `event`.
-    func format(_ e: Event) -> String {
-        var line = paint(Self.clock(e.time), .dim)
-        line += " " + paint(String(e.seq), .bold)
-        line += " " + paint(e.topic, e.topic.hasPrefix("$") ? .red : .cyan)
-        line += " " + (e.correlation.map { paint(Self.field($0), .yellow) } ?? "-")
-        line += " " + (e.producer.map { paint(Self.field($0), .green) } ?? "-")
+    mutating func format(_ e: Event) -> String {
+        let second = Self.floorSecond(e.time)
+        if second != cachedSecond {
+            cachedSecond = second
+            cachedClock = String(Self.clock(e.time).dropLast(3))
+        }
+        var line = ""
+        line.reserveCapacity(e.topic.utf8.count + 120)
+        line += paint(cachedClock + Self.three(Int32(e.time - second * 1000)), .dim)
+        line += " "
+        line += paint(String(e.seq), .bold)
+        line += " "
+        line += paint(e.topic, e.topic.utf8.first == UInt8(ascii: "$") ? .red : .cyan)
+        line += " "
+        line += e.correlation.map { paint(Self.field($0), .yellow) } ?? "-"
+        line += " "
+        line += e.producer.map { paint(Self.field($0), .green) } ?? "-"
+        line += " "
         let preview = Self.preview(e)
-        line += " " + (preview.isText ? preview.text : paint(preview.text, .dim))
+        line += preview.isText ? preview.text : paint(preview.text, .dim)
         return line
     }
 
@@ -64,7 +81,9 @@ struct EventLine {
     /// `HH:MM:SS.mmm` in local time.
     static func clock(_ ms: Int64) -> String {
         let parts = localParts(ms)
-        return "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)).\(three(Int32(((ms % 1000) + 1000) % 1000)))"
+        return
+            "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))."
+                + three(Int32(ms - floorSecond(ms) * 1000))
     }
 
     /// `YYYY-MM-DD` in local time.
@@ -73,25 +92,34 @@ struct EventLine {
         return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))"
     }
 
+    static func floorSecond(_ ms: Int64) -> Int64 { ms >= 0 ? ms / 1000 : (ms - 999) / 1000 }
+
     private static func localParts(_ ms: Int64) -> tm {
-        var seconds = time_t(ms >= 0 ? ms / 1000 : (ms - 999) / 1000)
+        var seconds = time_t(floorSecond(ms))
         var parts = tm()
         localtime_r(&seconds, &parts)
         return parts
     }
 
     private static func two(_ v: Int32) -> String { v < 10 ? "0\(v)" : "\(v)" }
-    private static func three(_ v: Int32) -> String { v < 10 ? "00\(v)" : v < 100 ? "0\(v)" : "\(v)" }
+    static func three(_ v: Int32) -> String { v < 10 ? "00\(v)" : v < 100 ? "0\(v)" : "\(v)" }
 
     /// A value as one field: blanks and control characters become `_`, the empty string is `""`.
     static func field(_ s: String) -> String {
         if s.isEmpty { return "\"\"" }
-        guard s.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || $0.properties.isWhitespace }) else { return s }
-        return String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value <= 0x20 || $0.value == 0x7F || $0.properties.isWhitespace ? "_" : $0 }))
+        // Fast path: printable ASCII needs nothing.
+        if s.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) { return s }
+        guard s.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F || $0.properties.isWhitespace })
+        else { return s }
+        return String(
+            String.UnicodeScalarView(
+                s.unicodeScalars.map { $0.value <= 0x20 || $0.value == 0x7F || $0.properties.isWhitespace ? "_" : $0 }))
     }
 
     /// Content types whose payloads are shown as binary even when their bytes happen to be text.
-    static let binaryTypes = ["application/octet-stream", "image/", "audio/", "video/", "application/pdf", "application/zip"]
+    static let binaryTypes = [
+        "application/octet-stream", "image/", "audio/", "video/", "application/pdf", "application/zip",
+    ]
 
     /// The payload on one line: its text with blanks collapsed, at most `limit` characters (the last one `…`
     /// when cut), or `<N bytes TYPE>` when it is not UTF-8 text. Reads only the first few hundred bytes.
@@ -100,7 +128,9 @@ struct EventLine {
             ("<\(e.payload.count) bytes\(e.contentType.map { " " + field($0) } ?? "")>", false)
         }
         if e.payload.isEmpty { return binary() }
-        if let type = e.contentType?.lowercased(), binaryTypes.contains(where: { type.hasPrefix($0) }) { return binary() }
+        if let type = e.contentType?.lowercased(), binaryTypes.contains(where: { type.hasPrefix($0) }) {
+            return binary()
+        }
         // Four bytes per character at most: this prefix always holds `limit` characters when the payload does.
         let window = limit * 4 + 4
         var head = e.payload.prefix(window)
@@ -112,13 +142,16 @@ struct EventLine {
                 decoded = String(validating: head, as: UTF8.self)
             }
         }
-        guard let text = decoded else { return binary() }
-        var out = String.UnicodeScalarView()
+        guard decoded != nil else { return binary() }
+        // Work on the validated bytes: collapse blanks, refuse control characters, count characters (scalars) by
+        // their lead bytes.
+        var out: [UInt8] = []
+        out.reserveCapacity(min(head.count, limit * 4) + 3)
         var count = 0
         var pendingSpace = false
         var cut = e.payload.count > head.count
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
+        for b in head {
+            switch b {
             case 0x09, 0x0A, 0x0D, 0x20:
                 pendingSpace = count > 0
                 continue
@@ -127,24 +160,30 @@ struct EventLine {
             default:
                 break
             }
-            if count + (pendingSpace ? 1 : 0) >= limit {
-                cut = true
-                break
-            }
-            if pendingSpace {
-                out.append(" ")
+            if b & 0xC0 != 0x80 {  // the first byte of a character
+                if count + (pendingSpace ? 1 : 0) >= limit {
+                    cut = true
+                    break
+                }
+                if pendingSpace {
+                    out.append(0x20)
+                    count += 1
+                    pendingSpace = false
+                }
                 count += 1
-                pendingSpace = false
             }
-            out.append(scalar)
-            count += 1
+            out.append(b)
         }
-        var result = String(out)
         if cut {
             // Make room for the ellipsis so the preview never exceeds `limit` characters.
-            while result.unicodeScalars.count >= limit { result.unicodeScalars.removeLast() }
-            result += "…"
+            while count >= limit, !out.isEmpty {
+                while let last = out.last, last & 0xC0 == 0x80 { out.removeLast() }
+                out.removeLast()
+                count -= 1
+            }
+            out += "…".utf8
         }
+        let result = String(decoding: out, as: UTF8.self)
         return (result, true)
     }
 }

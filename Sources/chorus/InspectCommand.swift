@@ -8,19 +8,21 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Tell the story of one request: its events, failed deliveries and dead letters, in time order.",
         discussion: """
-            Reads the log read-only, like 'chorus tail'. Shows every event carrying the correlation id (the request,
-            its results, its '$dlq.GROUP' dead letters) in one timeline with the delivery attempts that failed
-            (nacked, rejected, timed out, released) and the dead-lettering, the time between steps, and then the
-            deliveries still unsettled. A delivery that was acked leaves no trace in the log: its failed attempts
-            are shown only while it is unsettled or after it was dead-lettered.
-            --json prints one JSON document: {"correlation", "events", "dead_letters", "pending"}; see
+            Reads the log read-only, like 'chorus tail'. Shows every event carrying the correlation id (the \
+            request, its results, its '$dlq.GROUP' dead letters) in one timeline with the delivery attempts that \
+            failed (nacked, rejected, timed out, released) and the dead-lettering, the time between steps, and \
+            then the deliveries still unsettled. A delivery that was acked leaves no trace in the log: its failed \
+            attempts are shown only while it is unsettled or after it was dead-lettered.
+
+            --json prints one JSON document: {"correlation", "events", "dead_letters", "pending"}; see \
             docs/CLI-OPERATORS.md for every field.
-            Exit codes: 0 found, 1 no event has this correlation id, 64 usage, 65 not a Chorus log, 66 no log
+
+            Exit codes: 0 found, 1 no event has this correlation id, 64 usage, 65 not a Chorus log, 66 no log \
             file, 74 read error.
             """
     )
 
-    @Argument(help: "The correlation id.")
+    @Argument(help: ArgumentHelp("The correlation id.", valueName: "id"))
     var correlation: String
 
     @OptionGroup var location: LogLocation
@@ -137,7 +139,9 @@ struct Timeline {
         }
         func attempts(_ history: String, group: String, seq: UInt64) {
             for a in DeliveryAttempt.parse(history: history) {
-                var text = "    [\(group)] #\(seq) attempt \(a.attempt) " + line.paint(a.outcome, a.outcome == "timeout" || a.outcome == "rejected" ? .red : .yellow)
+                var text =
+                    "    [\(group)] #\(seq) attempt \(a.attempt) "
+                    + line.paint(a.outcome, a.outcome == "timeout" || a.outcome == "rejected" ? .red : .yellow)
                 if let consumer = a.consumer { text += " by " + consumer }
                 if !a.reason.isEmpty { text += ": " + a.reason }
                 steps.append(Step(time: a.time, seq: seq, rank: 1, text: text))
@@ -145,7 +149,9 @@ struct Timeline {
         }
         for d in story.deadLetters {
             attempts(d.history, group: d.groupName, seq: d.seq)
-            let text = "    [\(d.groupName)] #\(d.seq) " + line.paint("dead-lettered", .red) + " after \(d.attempts) attempt\(d.attempts == 1 ? "" : "s"): \(d.reason)"
+            let text =
+                "    [\(d.groupName)] #\(d.seq) " + line.paint("dead-lettered", .red)
+                + " after \(d.attempts) attempt\(d.attempts == 1 ? "" : "s"): \(d.reason)"
             steps.append(Step(time: d.time, seq: d.seq, rank: 2, text: text))
         }
         for p in story.pending { attempts(p.record.history, group: p.groupName, seq: p.record.seq) }
@@ -159,7 +165,8 @@ struct Timeline {
         let p = story.pending.count
         let firstDate = steps.first.map { EventLine.date($0.time) } ?? ""
         Output.line(
-            "\(line.paint(EventLine.field(story.correlation), .yellow)): \(e) event\(e == 1 ? "" : "s"), \(d) dead letter\(d == 1 ? "" : "s"), "
+            "\(line.paint(EventLine.field(story.correlation), .yellow)): \(e) event\(e == 1 ? "" : "s"), "
+                + "\(d) dead letter\(d == 1 ? "" : "s"), "
                 + "\(p) unsettled deliver\(p == 1 ? "y" : "ies") (times local, \(firstDate))")
         var previous: Int64?
         var date = firstDate

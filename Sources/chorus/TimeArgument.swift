@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A point in time on the command line (`--since`, `--until`), as milliseconds since the Unix epoch.
@@ -22,7 +22,9 @@ enum TimeArgument {
         if t.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             guard let ms = Int64(t) else { throw TimeArgumentError("'\(t)' is too large") }
             guard ms >= smallestMilliseconds else {
-                if t.count >= 9 { throw TimeArgumentError("'\(t)' looks like seconds; give Unix time in milliseconds (\(t)000)") }
+                if t.count >= 9 {
+                    throw TimeArgumentError("'\(t)' looks like seconds; give Unix time in milliseconds (\(t)000)")
+                }
                 throw TimeArgumentError("'\(t)' needs a unit for a duration ago (\(t)s, \(t)m, \(t)h, \(t)d)")
             }
             return ms
@@ -30,7 +32,9 @@ enum TimeArgument {
         if let ago = duration(t) { return now - ago }
         if let ms = iso8601(t) { return ms }
         throw TimeArgumentError(
-            "'\(t)' is not a time: give a duration ago (10m, 2h, 1d, 1h30m), Unix milliseconds, or ISO 8601 (2026-01-05T14:03:00Z)")
+            "'\(t)' is not a time: give a duration ago (10m, 2h, 1d, 1h30m), Unix milliseconds, "
+                + "or ISO 8601 (2026-01-05T14:03:00Z)"
+        )
     }
 
     /// `1h30m` → 5 400 000; nil when the text is not a sequence of NUMBER+UNIT.
@@ -94,7 +98,9 @@ enum TimeArgument {
         var millisecond = 0
         var offsetSeconds: Int?
         if !s.isEmpty {
-            guard take("T") || take("t") || take(" "), let h = digits(2), take(":"), let m = digits(2) else { return nil }
+            guard take("T") || take("t") || take(" "), let h = digits(2), take(":"), let m = digits(2) else {
+                return nil
+            }
             hour = h
             minute = m
             if take(":") {
@@ -124,7 +130,9 @@ enum TimeArgument {
             }
             guard s.isEmpty else { return nil }
         }
-        guard (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else { return nil }
+        guard (1...12).contains(month), (1...31).contains(day), hour <= 23, minute <= 59, second <= 60 else {
+            return nil
+        }
         var parts = tm()
         parts.tm_year = Int32(year - 1900)
         parts.tm_mon = Int32(month - 1)

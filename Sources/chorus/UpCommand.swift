@@ -66,17 +66,25 @@ struct UpCommand: ParsableCommand {
         let brokerEndpoint = (try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n").first.map(String.init) ?? "tcp://127.0.0.1:7750"
         let manifests = ((try? FileManager.default.contentsOfDirectory(atPath: agents)) ?? []).filter { $0.hasSuffix(".toml") }.sorted()
         var children = [broker]
+        // A bad manifest or a program that cannot start stops everything already started, not just `up`.
+        func abandon(_ error: any Error) -> Error {
+            printError("chorus up: \(error)")
+            for child in children.reversed() { child.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM); $0.waitUntilExit() } } }
+            return ChorusExit.configError
+        }
         for m in manifests {
             let path = "\(agents)/\(m)"
             let child: Child
-            if let command = try Self.processCommand(path), let program = command.first {
+            let processCommand: [String]?
+            do { processCommand = try Self.processCommand(path) } catch { throw abandon(error) }
+            if let command = processCommand, let program = command.first {
                 // A manifest with [process] runs its own program (an agent in another language, a model server),
                 // supervised like the rest, with CHORUS_ENDPOINT set.
                 child = Child(name: String(m.dropLast(5)), arguments: Array(command.dropFirst()), program: program)
             } else {
                 child = Child(name: String(m.dropLast(5)), arguments: ["agent", path, "--endpoint", brokerEndpoint])
             }
-            try start(child, executable: me, endpoint: brokerEndpoint)
+            do { try start(child, executable: me, endpoint: brokerEndpoint) } catch { throw abandon(ValidationFailure("\(path): cannot start: \(error)")) }
             children.append(child)
         }
         printError("""
@@ -118,7 +126,13 @@ struct UpCommand: ParsableCommand {
     func start(_ child: Child, executable: String, endpoint: String? = nil) throws {
         let p = Process()
         if let program = child.program {
-            p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : FileManager.default.currentDirectoryPath + "/" + program)
+            if program.contains("/") {
+                p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : FileManager.default.currentDirectoryPath + "/" + program)
+            } else {
+                // A bare name is looked up on PATH, as a shell would.
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                p.arguments = [program] + child.arguments
+            }
         } else {
             p.executableURL = URL(fileURLWithPath: executable)
         }
@@ -126,7 +140,7 @@ struct UpCommand: ParsableCommand {
         if let endpoint { environment["CHORUS_ENDPOINT"] = endpoint }
         environment["OMP_NUM_THREADS"] = environment["OMP_NUM_THREADS"] ?? "1"
         p.environment = environment
-        p.arguments = child.arguments
+        if p.arguments == nil { p.arguments = child.arguments }
         try p.run()
         child.process = p
         child.startedAt = Date()

@@ -1,5 +1,7 @@
-@testable import ChorusGenerators
+import ChorusProtocol
 import Testing
+
+@testable import ChorusGenerators
 
 @Suite("DEFLATE, zlib, CRC-32 and Adler-32")
 struct DeflateTests {
@@ -13,7 +15,8 @@ struct DeflateTests {
         #expect(Adler32.checksum([]) == 1)
         // Long input crosses the deferred-modulo boundary (5552 bytes) many times.
         let long = [UInt8](repeating: 0xFF, count: 100_000)
-        var a: UInt32 = 1, b: UInt32 = 0
+        var a: UInt32 = 1
+        var b: UInt32 = 0
         for x in long {
             a = (a + UInt32(x)) % 65521
             b = (b + a) % 65521

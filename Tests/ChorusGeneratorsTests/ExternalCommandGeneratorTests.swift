@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 @Suite("External command generator")
@@ -20,7 +20,9 @@ struct ExternalCommandGeneratorTests {
     }
 
     @Test func nonZeroExitCarriesStatusAndStderrTail() {
-        let generator = ExternalCommandGenerator(command: ["/bin/sh", "-c", "echo starting; echo 'model file missing' >&2; exit 3"])
+        let generator = ExternalCommandGenerator(command: [
+            "/bin/sh", "-c", "echo starting; echo 'model file missing' >&2; exit 3",
+        ])
         do {
             _ = try generator.generate([])
             Issue.record("exit 3 was not reported")
@@ -67,11 +69,22 @@ struct ExternalCommandGeneratorTests {
     /// Whether `pid` exists and is not a zombie. An orphan's zombie lingers if the container's init does not
     /// reap, so `kill(pid, 0)` alone would say it is alive.
     static func isRunning(_ pid: pid_t) -> Bool {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return kill(pid, 0) == 0 }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else {
+            return kill(pid, 0) == 0
+        }
         // The state letter follows the parenthesised command name.
         guard let close = stat.lastIndex(of: ")") else { return true }
         let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).prefix(1)
         return state != "Z" && state != "X"
+    }
+
+    @Test func childStartsWithSIGTERMDeliverable() {
+        // Test threads block SIGTERM; the command must not inherit that (see CommandRunner's DESIGN note),
+        // otherwise this shell would sleep and exit 0 instead of dying by its own SIGTERM.
+        #expect(throws: GeneratorError(.commandFailed, "/bin/sh was killed by signal 15")) {
+            try ExternalCommandGenerator(command: ["/bin/sh", "-c", "kill -TERM $$; sleep 5"], timeout: .seconds(20))
+                .generate([])
+        }
     }
 
     @Test func missingProgram() {
@@ -81,7 +94,8 @@ struct ExternalCommandGeneratorTests {
     }
 
     @Test func environmentIsPassed() throws {
-        let generator = ExternalCommandGenerator(command: ["/bin/sh", "-c", "printf %s \"$CHORUS_TEST\""], environment: ["CHORUS_TEST": "yes"])
+        let generator = ExternalCommandGenerator(
+            command: ["/bin/sh", "-c", "printf %s \"$CHORUS_TEST\""], environment: ["CHORUS_TEST": "yes"])
         #expect(try generator.generate([]) == bytes("yes"))
     }
 }

@@ -19,7 +19,8 @@ enum Tools {
     /// Whether `python3` runs and has its standard `zlib` module.
     static let python: Bool = {
         guard which("python3") != nil else { return false }
-        let probe = ExternalCommandGenerator(command: ["python3", "-c", "import zlib, http.server, wave"], timeout: .seconds(20))
+        let probe = ExternalCommandGenerator(
+            command: ["python3", "-c", "import zlib, http.server, wave"], timeout: .seconds(20))
         return (try? probe.generate([])) != nil
     }()
 
@@ -32,7 +33,10 @@ struct TempDir {
     let path: String
 
     init() {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-gen-test-\(UUID().uuidString.prefix(8))").path
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent(
+                "chorus-gen-test-\(UUID().uuidString.prefix(8))"
+            ).path
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
@@ -49,7 +53,8 @@ struct TempDir {
 
 /// Runs a Python snippet with arguments and returns its stdout as a trimmed string.
 func python(_ script: String, _ arguments: [String] = []) throws -> String {
-    let out = try ExternalCommandGenerator(command: ["python3", "-c", script] + arguments, timeout: .seconds(60)).generate([])
+    let out = try ExternalCommandGenerator(command: ["python3", "-c", script] + arguments, timeout: .seconds(60))
+        .generate([])
     return String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
@@ -58,7 +63,9 @@ func makeWAV(
     rate: Int = 16000, channels: Int = 1, bits: Int = 16, format: Int = 1, samples: Int = 16000,
     declaredDataSize: UInt32? = nil, blockAlign: Int? = nil, extraChunks: [(String, [UInt8])] = []
 ) -> [UInt8] {
-    func le32(_ v: UInt32) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)] }
+    func le32(_ v: UInt32) -> [UInt8] {
+        [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)]
+    }
     func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF)] }
     let align = blockAlign ?? channels * bits / 8
     let data = [UInt8](repeating: 0, count: samples * channels * bits / 8)

@@ -41,7 +41,9 @@ struct ImageGeneratorTests {
             #expect(pixels.prefix(64 * 3) != pixels.suffix(64 * 3), "flat picture for \(prompt)")
             var colours = Set<Int>()
             for i in stride(from: 0, to: pixels.count, by: 3) {
-                let r = Int(pixels[i]), g = Int(pixels[i + 1]), b = Int(pixels[i + 2])
+                let r = Int(pixels[i])
+                let g = Int(pixels[i + 1])
+                let b = Int(pixels[i + 2])
                 colours.insert(r << 16 | g << 8 | b)
             }
             #expect(colours.count > 50, "only \(colours.count) colours for \(prompt)")

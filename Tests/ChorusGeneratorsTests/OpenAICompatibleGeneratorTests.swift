@@ -2,6 +2,10 @@ import ChorusGenerators
 import Foundation
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A stand-in OpenAI server in Python's standard library, listening on 127.0.0.1 with a port the kernel picks.
 ///
 /// It answers the three endpoints with canned data that echoes the request, so tests can check both directions.
@@ -82,7 +86,9 @@ final class FakeOpenAIServer {
     var url: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
     func stop() {
-        if process.isRunning { process.terminate() }
+        // SIGKILL, not terminate(): Foundation's Process hands the test thread's blocked SIGTERM to the child
+        // (swift-corelibs-foundation #4772), so python would never see a SIGTERM.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         dir.remove()
     }
@@ -97,8 +103,8 @@ struct OpenAICompatibleGeneratorTests {
         let server = try FakeOpenAIServer(png: Self.png)
         defer { server.stop() }
         let client = OpenAICompatibleGenerator(baseURL: server.url, model: "smol", apiKey: "k1", timeout: .seconds(20))
-        let text = try client.chat(prompt: "What is Chorus?", maxTokens: 32, temperature: 0)
-        #expect(text == "echo: What is Chorus? | max_tokens=32 temperature=0.0 model=smol auth=Bearer k1")
+        let text = try client.chat(prompt: "What is Chorus?", maxTokens: 32, temperature: 0.25)
+        #expect(text == "echo: What is Chorus? | max_tokens=32 temperature=0.25 model=smol auth=Bearer k1")
     }
 
     @Test(.enabled(if: Tools.python, "python3 is not installed"))

@@ -21,15 +21,17 @@ struct PNGEncoderTests {
         return out
     }
 
-    static let cases: [(width: Int, height: Int, format: PNGEncoder.PixelFormat, compression: PNGEncoder.Compression)] = [
-        (1, 1, .rgb, .deflate), (37, 23, .rgb, .deflate), (64, 64, .rgba, .deflate), (300, 200, .rgb, .deflate),
-        (300, 200, .rgb, .stored), (17, 9, .rgba, .stored),
-    ]
+    static let cases: [(width: Int, height: Int, format: PNGEncoder.PixelFormat, compression: PNGEncoder.Compression)] =
+        [
+            (1, 1, .rgb, .deflate), (37, 23, .rgb, .deflate), (64, 64, .rgba, .deflate), (300, 200, .rgb, .deflate),
+            (300, 200, .rgb, .stored), (17, 9, .rgba, .stored),
+        ]
 
     @Test func chunksCRCsAndHeaderAreValid() throws {
         for c in Self.cases {
             let pixels = Self.testPixels(width: c.width, height: c.height, bpp: c.format.bytesPerPixel)
-            let png = PNGEncoder.encode(width: c.width, height: c.height, pixels: pixels, format: c.format, compression: c.compression)
+            let png = PNGEncoder.encode(
+                width: c.width, height: c.height, pixels: pixels, format: c.format, compression: c.compression)
             let reader = try PNGReader(png)
             #expect(reader.chunks.map(\.type) == ["IHDR", "IDAT", "IEND"])
             #expect(reader.width == c.width && reader.height == c.height)
@@ -80,7 +82,8 @@ struct PNGEncoderTests {
             """
         for (i, c) in Self.cases.enumerated() {
             let pixels = Self.testPixels(width: c.width, height: c.height, bpp: c.format.bytesPerPixel)
-            let png = PNGEncoder.encode(width: c.width, height: c.height, pixels: pixels, format: c.format, compression: c.compression)
+            let png = PNGEncoder.encode(
+                width: c.width, height: c.height, pixels: pixels, format: c.format, compression: c.compression)
             let verdict = try python(script, [dir.write("\(i).png", png), dir.write("\(i).raw", pixels)])
             #expect(verdict == "ok", "case \(c)")
         }
@@ -92,7 +95,8 @@ struct PNGEncoderTests {
         defer { dir.remove() }
         let png = PNGEncoder.encode(width: 37, height: 23, pixels: Self.testPixels(width: 37, height: 23, bpp: 3))
         let path = dir.write("t.png", png)
-        let out = try ExternalCommandGenerator(command: ["/usr/bin/file", "-b", path], timeout: .seconds(20)).generate([])
+        let out = try ExternalCommandGenerator(command: ["/usr/bin/file", "-b", path], timeout: .seconds(20)).generate(
+            [])
         let description = String(decoding: out, as: UTF8.self)
         #expect(description.hasPrefix("PNG image data, 37 x 23, 8-bit/color RGB"), "file says: \(description)")
     }

@@ -17,7 +17,9 @@ struct PNGReader {
         guard file.starts(with: [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]) else {
             throw TestInflater.Failure(description: "no PNG signature")
         }
-        func u32(_ i: Int) -> Int { Int(file[i]) << 24 | Int(file[i + 1]) << 16 | Int(file[i + 2]) << 8 | Int(file[i + 3]) }
+        func u32(_ i: Int) -> Int {
+            Int(file[i]) << 24 | Int(file[i + 1]) << 16 | Int(file[i + 2]) << 8 | Int(file[i + 3])
+        }
         var chunks = [Chunk]()
         var p = 8
         while p < file.count {
@@ -28,7 +30,10 @@ struct PNGReader {
             guard UInt32(u32(p + 8 + length)) == Self.crc(typeAndData) else {
                 throw TestInflater.Failure(description: "CRC mismatch")
             }
-            chunks.append(Chunk(type: String(decoding: typeAndData.prefix(4), as: UTF8.self), data: Array(typeAndData.dropFirst(4))))
+            chunks.append(
+                Chunk(
+                    type: String(decoding: typeAndData.prefix(4), as: UTF8.self), data: Array(typeAndData.dropFirst(4)))
+            )
             p += 12 + length
         }
         guard let ihdr = chunks.first, ihdr.type == "IHDR", ihdr.data.count == 13 else {
@@ -77,7 +82,9 @@ struct PNGReader {
                 case 3: predictor = (a + b) / 2
                 case 4:
                     let p = a + b - c
-                    let pa = abs(p - a), pb = abs(p - b), pc = abs(p - c)
+                    let pa = abs(p - a)
+                    let pb = abs(p - b)
+                    let pc = abs(p - c)
                     predictor = pa <= pb && pa <= pc ? a : (pb <= pc ? b : c)
                 default: throw TestInflater.Failure(description: "bad filter \(filter)")
                 }

@@ -1,3 +1,4 @@
+import ChorusProtocol
 import ChorusGenerators
 import Testing
 

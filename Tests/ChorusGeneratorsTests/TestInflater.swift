@@ -5,13 +5,19 @@ enum TestInflater {
         let description: String
     }
 
-    static let lengthBase = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
-                             131, 163, 195, 227, 258]
+    static let lengthBase = [
+        3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115,
+        131, 163, 195, 227, 258,
+    ]
     static let lengthExtra = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0]
-    static let distanceBase = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025,
-                               1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577]
-    static let distanceExtra = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12,
-                                12, 13, 13]
+    static let distanceBase = [
+        1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025,
+        1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577,
+    ]
+    static let distanceExtra = [
+        0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12,
+        12, 13, 13,
+    ]
 
     /// Decodes a zlib stream and checks its header and Adler-32.
     static func zlib(_ stream: [UInt8]) throws -> [UInt8] {
@@ -23,8 +29,10 @@ enum TestInflater {
         let out = try inflate(&reader)
         let p = reader.bytePosition
         guard p + 4 <= stream.count else { throw Failure(description: "missing Adler-32") }
-        let stored = UInt32(stream[p]) << 24 | UInt32(stream[p + 1]) << 16 | UInt32(stream[p + 2]) << 8 | UInt32(stream[p + 3])
-        var a: UInt32 = 1, b: UInt32 = 0
+        let stored =
+            UInt32(stream[p]) << 24 | UInt32(stream[p + 1]) << 16 | UInt32(stream[p + 2]) << 8 | UInt32(stream[p + 3])
+        var a: UInt32 = 1
+        var b: UInt32 = 0
         for byte in out {
             a = (a + UInt32(byte)) % 65521
             b = (b + a) % 65521
@@ -41,7 +49,8 @@ enum TestInflater {
             switch try r.bits(2) {
             case 0:
                 r.alignToByte()
-                let len = try r.bits(16), nlen = try r.bits(16)
+                let len = try r.bits(16)
+                let nlen = try r.bits(16)
                 guard len == ~nlen & 0xFFFF else { throw Failure(description: "stored LEN/NLEN mismatch") }
                 for _ in 0..<len { out.append(UInt8(try r.bits(8))) }
             case 1:

@@ -1,5 +1,6 @@
-@testable import ChorusGenerators
 import Testing
+
+@testable import ChorusGenerators
 
 @Suite("Template text generator")
 struct TextGeneratorTests {
@@ -37,9 +38,16 @@ struct TextGeneratorTests {
     }
 
     @Test func keywordsSkipStopWordsAndKeepCase() {
-        #expect(TextGenerator.keywords(in: "What is the ZeroMQ broker doing with these events?") == ["ZeroMQ", "broker", "events"])
+        #expect(
+            TextGenerator.keywords(in: "What is the ZeroMQ broker doing with these events?") == [
+                "ZeroMQ", "broker", "events",
+            ])
         #expect(TextGenerator.keywords(in: "the and of") == [])
         #expect(TextGenerator.keywords(in: "Agents, agents, AGENTS!") == ["Agents"])
+        // Names outrank longer ordinary words.
+        #expect(
+            TextGenerator.keywords(in: "Explain how ZeroMQ routers balance messages between workers")
+                == ["ZeroMQ", "routers", "messages"])
     }
 
     @Test func differentPromptsUsuallyDiffer() {

@@ -11,7 +11,8 @@ struct WAVFileTests {
     }
 
     @Test func stereoFloatAndExtraChunks() throws {
-        let bytes = makeWAV(rate: 48000, channels: 2, bits: 32, format: 3, samples: 4800, extraChunks: [("LIST", [1, 2, 3])])
+        let bytes = makeWAV(
+            rate: 48000, channels: 2, bits: 32, format: 3, samples: 4800, extraChunks: [("LIST", [1, 2, 3])])
         let wav = try WAVFile(parsing: bytes)
         #expect(wav.format == 3 && wav.channels == 2 && wav.blockAlign == 8)
         #expect(wav.dataOffset == 12 + 8 + 4 + 24 + 8)  // RIFF header, LIST with pad byte, fmt, data header

@@ -27,7 +27,9 @@ final class LogReaderTests {
             headers: [("n", "\(seq)")], payload: Array("payload \(seq)".utf8))
     }
 
-    func fill(_ count: UInt64, commitEvery: UInt64 = 500, make: (UInt64) -> Event = LogReaderTests.varied) throws -> [Event] {
+    func fill(_ count: UInt64, commitEvery: UInt64 = 500, make: (UInt64) -> Event = LogReaderTests.varied) throws
+        -> [Event]
+    {
         var all: [Event] = []
         var seq: UInt64 = 1
         while seq <= count {
@@ -40,7 +42,9 @@ final class LogReaderTests {
     }
 
     /// Reads the whole range as `chorus tail` does: page after page up to the end seen at the start.
-    func readAll(_ reader: LogReader, _ filter: LogFilter, from start: UInt64 = 1, limit: Int = LogReader.pageSize) throws -> (events: [Event], pages: Int) {
+    func readAll(_ reader: LogReader, _ filter: LogFilter, from start: UInt64 = 1, limit: Int = LogReader.pageSize)
+        throws -> (events: [Event], pages: Int)
+    {
         let through = try reader.lastSequence()
         var position = start - 1
         var events: [Event] = []
@@ -66,7 +70,9 @@ final class LogReaderTests {
         func seqs(_ f: LogFilter) throws -> [UInt64] { try readAll(reader, f).events.map(\.seq) }
         #expect(try seqs(LogFilter()) == Array(1...200))
         #expect(try readAll(reader, LogFilter()).events == all, "every field must round-trip")
-        #expect(try seqs(LogFilter(topics: try TopicPatternSet(texts: ["jobs.*"]))) == all.filter { $0.topic.hasPrefix("jobs.") }.map(\.seq))
+        #expect(
+            try seqs(LogFilter(topics: try TopicPatternSet(texts: ["jobs.*"])))
+                == all.filter { $0.topic.hasPrefix("jobs.") }.map(\.seq))
         #expect(try seqs(LogFilter(correlation: "c-1")) == all.filter { $0.correlation == "c-1" }.map(\.seq))
         #expect(try seqs(LogFilter(producer: "p-0")) == all.filter { $0.producer == "p-0" }.map(\.seq))
         #expect(try seqs(LogFilter(since: Self.base + 150_000)) == Array(150...200))
@@ -82,9 +88,13 @@ final class LogReaderTests {
         func seqs(_ patterns: [String]) throws -> [UInt64] {
             try readAll(reader, LogFilter(topics: try TopicPatternSet(texts: patterns))).events.map(\.seq)
         }
-        #expect(try seqs(["jobs.text", "audit.>"]) == all.filter { $0.topic == "jobs.text" || $0.topic.hasPrefix("audit.") }.map(\.seq))
+        #expect(
+            try seqs(["jobs.text", "audit.>"])
+                == all.filter { $0.topic == "jobs.text" || $0.topic.hasPrefix("audit.") }.map(\.seq))
         #expect(try seqs(["audit.*"]).isEmpty, "'*' is exactly one token")
-        #expect(try seqs([">"]) == all.filter { !$0.topic.hasPrefix("$") }.map(\.seq), "'>' alone never matches dead letters")
+        #expect(
+            try seqs([">"]) == all.filter { !$0.topic.hasPrefix("$") }.map(\.seq),
+            "'>' alone never matches dead letters")
         #expect(try seqs(["$dlq.>"]) == all.filter { $0.topic == "$dlq.g" }.map(\.seq))
     }
 
@@ -92,7 +102,8 @@ final class LogReaderTests {
         let all = try fill(600)
         let reader = try LogReader(path: path)
         let filter = LogFilter(
-            topics: try TopicPatternSet(texts: ["jobs.*", "$dlq.g"]), correlation: "c-1", producer: "p-1", since: Self.base + 40_000,
+            topics: try TopicPatternSet(texts: ["jobs.*", "$dlq.g"]), correlation: "c-1", producer: "p-1",
+            since: Self.base + 40_000,
             until: Self.base + 500_000, fromSequence: 100)
         let expected = all.filter {
             ($0.topic.hasPrefix("jobs.") || $0.topic == "$dlq.g") && $0.correlation == "c-1" && $0.producer == "p-1"
@@ -113,7 +124,9 @@ final class LogReaderTests {
 
     @Test func pagesAcrossMoreThanAThousandEventsInOrderWithoutGaps() throws {
         _ = try fill(2500, commitEvery: 700) { seq in
-            Event(seq: seq, id: "e\(seq)", topic: seq % 7 == 0 ? "rare.one" : "bulk.one", time: Self.base + Int64(seq), payload: Array("\(seq)".utf8))
+            Event(
+                seq: seq, id: "e\(seq)", topic: seq % 7 == 0 ? "rare.one" : "bulk.one", time: Self.base + Int64(seq),
+                payload: Array("\(seq)".utf8))
         }
         let reader = try LogReader(path: path)
         let everything = try readAll(reader, LogFilter())
@@ -221,14 +234,45 @@ final class LogReaderTests {
         #expect(FileManager.default.contents(atPath: empty)?.isEmpty == true)
 
         let newer = dir.path("newer.sqlite")
-        do { try SQLiteDatabase(path: newer).execute("PRAGMA user_version = 2") }
+        do { try SQLiteDatabase(path: newer).execute("PRAGMA user_version = \(SQLiteEventStore.schemaVersion + 1)") }
         #expect(refusal(newer, .notALog)?.message.contains("upgrade chorus") == true)
 
         let versionOnly = dir.path("version-only.sqlite")
-        do { try SQLiteDatabase(path: versionOnly).execute("CREATE TABLE events (seq INTEGER PRIMARY KEY); PRAGMA user_version = 1") }
+        do {
+            try SQLiteDatabase(path: versionOnly).execute(
+                "CREATE TABLE events (seq INTEGER PRIMARY KEY); PRAGMA user_version = 1")
+        }
         #expect(refusal(versionOnly, .notALog)?.message == "no groups, pending, dead_letters table")
 
         #expect(refusal(dir.url.path, .notALog)?.message == "it is a directory")
+    }
+
+    @Test func aVersionOneLogNotYetMigratedIsRead() throws {
+        // The version-1 tables the reader uses (docs/STORAGE.md); a broker migrates such a file when it opens it,
+        // a read-only reader cannot and need not.
+        let old = dir.path("v1.sqlite")
+        do {
+            try SQLiteDatabase(path: old).execute(
+                """
+                CREATE TABLE events (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, topic TEXT NOT NULL,
+                    correlation TEXT, causation TEXT, producer TEXT, time INTEGER NOT NULL, content_type TEXT,
+                    deadline INTEGER, headers TEXT, payload BLOB NOT NULL);
+                CREATE TABLE groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, patterns TEXT NOT NULL,
+                    cursor INTEGER NOT NULL, created INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
+                    ack_timeout_ms INTEGER NOT NULL);
+                CREATE TABLE pending (group_id INTEGER NOT NULL, seq INTEGER NOT NULL, attempt INTEGER NOT NULL,
+                    token INTEGER NOT NULL, due INTEGER NOT NULL, consumer TEXT, history TEXT NOT NULL,
+                    PRIMARY KEY (group_id, seq)) WITHOUT ROWID;
+                CREATE TABLE dead_letters (id INTEGER PRIMARY KEY, group_name TEXT NOT NULL,
+                    seq INTEGER NOT NULL, reason TEXT NOT NULL, attempts INTEGER NOT NULL, history TEXT NOT NULL,
+                    time INTEGER NOT NULL);
+                INSERT INTO events VALUES (1, 'e1', 'jobs.text', 'c', NULL, 'p', 5, 'text/plain', NULL, NULL, x'6869');
+                PRAGMA user_version = 1;
+                """)
+        }
+        let reader = try LogReader(path: old)
+        #expect(try readAll(reader, LogFilter()).events.map(\.payload) == [Array("hi".utf8)])
+        #expect(try reader.story(correlation: "c").events.count == 1)
     }
 
     // MARK: Stories
@@ -237,18 +281,35 @@ final class LogReaderTests {
         let request = Event(seq: 1, id: "r1", topic: "work", correlation: "req-9", time: Self.base, payload: [1])
         let unrelated = Event(seq: 2, id: "u", topic: "work", correlation: "req-10", time: Self.base + 1, payload: [2])
         let doomed = Event(seq: 3, id: "r2", topic: "work", correlation: "req-9", time: Self.base + 2, payload: [3])
-        let dead = Event(seq: 4, id: "d", topic: "$dlq.g", correlation: "req-9", causation: "r2", producer: "chorus", time: Self.base + 50, payload: [3])
+        let dead = Event(
+            seq: 4, id: "d", topic: "$dlq.g", correlation: "req-9", causation: "r2", producer: "chorus",
+            time: Self.base + 50, payload: [3])
         try store.commit(
             batch(events: [request, unrelated, doomed, dead]) {
                 $0.newGroups = [group(1, "g"), group(2, "audit")]
                 $0.pending = [
-                    .upsert(PendingRecord(groupID: 1, seq: 1, attempt: 2, token: 0xFEED, due: Self.base + 30_000, consumer: "w2", history: "1\t\(Self.base + 10)\tw1\tnacked\tGPU busy")),
-                    .upsert(PendingRecord(groupID: 2, seq: 1, attempt: 1, token: 0, due: Self.base + 5, consumer: nil, history: "")),
-                    .upsert(PendingRecord(groupID: 1, seq: 2, attempt: 1, token: 7, due: Self.base + 30_000, consumer: "w1", history: "")),
+                    .upsert(
+                        PendingRecord(
+                            groupID: 1, seq: 1, attempt: 2, token: 0xFEED, due: Self.base + 30_000, consumer: "w2",
+                            history: "1\t\(Self.base + 10)\tw1\tnacked\tGPU busy")),
+                    .upsert(
+                        PendingRecord(
+                            groupID: 2, seq: 1, attempt: 1, token: 0, due: Self.base + 5, consumer: nil, history: "")),
+                    .upsert(
+                        PendingRecord(
+                            groupID: 1, seq: 2, attempt: 1, token: 7, due: Self.base + 30_000, consumer: "w1",
+                            history: "")),
                 ]
                 $0.deadLetters = [
-                    DeadLetterRecord(groupName: "g", seq: 3, reason: "max attempts (2) reached", attempts: 2, history: "1\t\(Self.base + 20)\t\tnacked\tboom 1\n2\t\(Self.base + 40)\tw1\ttimeout\tno ack within the lease", time: Self.base + 50),
-                    DeadLetterRecord(groupName: "g", seq: 2, reason: "other request", attempts: 1, history: "", time: Self.base + 60),
+                    DeadLetterRecord(
+                        groupName: "g", seq: 3, reason: "max attempts (2) reached", attempts: 2,
+                        history:
+                            "1\t\(Self.base + 20)\t\tnacked\tboom 1\n"
+                            + "2\t\(Self.base + 40)\tw1\ttimeout\tno ack within the lease",
+                        time: Self.base + 50),
+                    DeadLetterRecord(
+                        groupName: "g", seq: 2, reason: "other request", attempts: 1, history: "",
+                        time: Self.base + 60),
                 ]
             })
         let story = try LogReader(path: path).story(correlation: "req-9")
@@ -262,21 +323,31 @@ final class LogReaderTests {
         #expect(
             attempts == [
                 DeliveryAttempt(attempt: 1, time: Self.base + 20, consumer: nil, outcome: "nacked", reason: "boom 1"),
-                DeliveryAttempt(attempt: 2, time: Self.base + 40, consumer: "w1", outcome: "timeout", reason: "no ack within the lease"),
+                DeliveryAttempt(
+                    attempt: 2, time: Self.base + 40, consumer: "w1", outcome: "timeout",
+                    reason: "no ack within the lease"),
             ])
         #expect(try LogReader(path: path).story(correlation: "req-").events.isEmpty, "correlation ids match exactly")
     }
 
     @Test func historyLinesParseEvenWhenMalformed() {
         #expect(DeliveryAttempt.parse(history: "").isEmpty)
-        #expect(DeliveryAttempt.parse(history: "3\t99\tc\treleased\tclient said BYE\n")
-            == [DeliveryAttempt(attempt: 3, time: 99, consumer: "c", outcome: "released", reason: "client said BYE")])
-        #expect(DeliveryAttempt.parse(history: "garbled") == [DeliveryAttempt(attempt: 0, time: 0, consumer: nil, outcome: "", reason: "garbled")])
+        #expect(
+            DeliveryAttempt.parse(history: "3\t99\tc\treleased\tclient said BYE\n")
+                == [
+                    DeliveryAttempt(attempt: 3, time: 99, consumer: "c", outcome: "released", reason: "client said BYE")
+                ])
+        #expect(
+            DeliveryAttempt.parse(history: "garbled") == [
+                DeliveryAttempt(attempt: 0, time: 0, consumer: nil, outcome: "", reason: "garbled")
+            ])
     }
 }
 
 /// Opens `path` expecting a `LogReaderError` with `code`; returns it (nil, with a recorded issue, otherwise).
-func refusal(_ path: String, _ code: LogReaderError.Code, sourceLocation: SourceLocation = #_sourceLocation) -> LogReaderError? {
+func refusal(_ path: String, _ code: LogReaderError.Code, sourceLocation: SourceLocation = #_sourceLocation)
+    -> LogReaderError?
+{
     do {
         _ = try LogReader(path: path)
         Issue.record("\(path) opened as a Chorus log", sourceLocation: sourceLocation)

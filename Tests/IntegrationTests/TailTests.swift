@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `chorus tail` and `chorus inspect` reading a real broker's log, read-only, while it runs and after it stopped.
@@ -22,7 +22,9 @@ import Glibc
         }
     }
 
-    static func seqs(_ objects: [[String: Any]]) -> [UInt64] { objects.compactMap { ($0["seq"] as? NSNumber)?.uint64Value } }
+    static func seqs(_ objects: [[String: Any]]) -> [UInt64] {
+        objects.compactMap { ($0["seq"] as? NSNumber)?.uint64Value }
+    }
 
     /// Runs a chorus command to its end (20 s at most) and returns it.
     static func run(_ arguments: [String], in directory: TempDir, label: String) throws -> ChildProcess {
@@ -41,18 +43,24 @@ import Glibc
         let publisher = try broker.connect(name: "api")
         func properties(_ id: String, _ type: String) -> Properties {
             Properties([
-                ("id", id), ("correlation", "req-1"), ("causation", "ev-0"), ("producer", "planner"), ("content-type", type),
+                ("id", id), ("correlation", "req-1"), ("causation", "ev-0"), ("producer", "planner"),
+                ("content-type", type),
                 ("deadline", String(nowMs() + 3_600_000)), ("h.trace", "t-1"), ("h.empty", ""),
             ])
         }
-        let first = try publisher.publish(topic: "jobs.text", payload: Array("{\"n\":1}".utf8), properties: properties("e-1", "application/json")).seq
-        let tail = try ChildProcess(["tail", "--follow", "--json", "--log", Self.logPath(broker)], directory: broker.directory, label: "tail")
+        let first = try publisher.publish(
+            topic: "jobs.text", payload: Array("{\"n\":1}".utf8), properties: properties("e-1", "application/json")
+        ).seq
+        let tail = try ChildProcess(
+            ["tail", "--follow", "--json", "--log", Self.logPath(broker)], directory: broker.directory, label: "tail")
         defer { tail.terminate() }
         // Started without -n or --from, it shows the last events first (one here): it is running.
         #expect(waitUntil(10) { tail.stdoutLines.count == 1 }, "tail printed nothing: \(tail.stderr)")
 
         let binary: [UInt8] = [0, 1, 2, 0xFF, 0xFE]
-        let second = try publisher.publish(topic: "blobs.raw", payload: binary, properties: properties("e-2", "application/octet-stream")).seq
+        let second = try publisher.publish(
+            topic: "blobs.raw", payload: binary, properties: properties("e-2", "application/octet-stream")
+        ).seq
         let confirmedAt = nowMs()
         let shown = waitUntil(3) { tail.stdoutLines.count >= 2 }
         #expect(shown, "tail --follow did not show an event within 3 s of its confirm")
@@ -74,7 +82,8 @@ import Glibc
         #expect(lines.first?["content_type"] as? String == "application/json")
         #expect(lines.first?["payload"] as? [String: Int] == ["n": 1], "a JSON payload is embedded as JSON")
         #expect(lines.last?["payload"] == nil)
-        #expect((lines.last?["payload_base64"] as? String).flatMap { Data(base64Encoded: $0) }.map(Array.init) == binary)
+        #expect(
+            (lines.last?["payload_base64"] as? String).flatMap { Data(base64Encoded: $0) }.map(Array.init) == binary)
 
         // Ctrl-C ends it quietly with the shell's status for SIGINT.
         kill(tail.process.processIdentifier, SIGINT)
@@ -91,7 +100,9 @@ import Glibc
         var seqs: [String: UInt64] = [:]
         for (i, topic) in topics.enumerated() {
             let props = Properties([("correlation", i % 2 == 0 ? "even" : "odd"), ("producer", "p\(i % 3)")])
-            seqs[topic] = try publisher.publish(topic: topic, payload: Array("payload \(i)\nsecond line".utf8), properties: props).seq
+            seqs[topic] = try publisher.publish(
+                topic: topic, payload: Array("payload \(i)\nsecond line".utf8), properties: props
+            ).seq
         }
         // The log stays readable with the broker gone (killed, so its -wal file is still there).
         broker.kill9()
@@ -101,16 +112,35 @@ import Glibc
             #expect(p.process.terminationStatus == 0, "\(args): \(p.stderr)")
             return p
         }
-        #expect(Self.seqs(Self.objects(try tail(["-n", "2", "--topic", "a.*", "--json"], "a"))) == [seqs["a.z"]!, seqs["a.w"]!])
-        #expect(Self.seqs(Self.objects(try tail(["-n", "2", "--topic", "b.*", "--topic", "c.>", "--json"], "bc"))) == [seqs["b.q"]!, seqs["c.d.e"]!])
-        #expect(Self.seqs(Self.objects(try tail(["-n", "5", "--topic", "a.*", "--correlation", "even", "--json"], "ae"))) == [seqs["a.x"]!, seqs["a.z"]!])
-        #expect(Self.seqs(Self.objects(try tail(["--from", String(seqs["a.w"]!), "--producer", "p1", "--json"], "from"))) == [seqs["b.q"]!])
-        #expect(Self.seqs(Self.objects(try tail(["--since", "1h", "--json"], "since"))).count == 6, "--since without -n: every match")
+        #expect(
+            Self.seqs(Self.objects(try tail(["-n", "2", "--topic", "a.*", "--json"], "a"))) == [
+                seqs["a.z"]!, seqs["a.w"]!,
+            ])
+        #expect(
+            Self.seqs(Self.objects(try tail(["-n", "2", "--topic", "b.*", "--topic", "c.>", "--json"], "bc"))) == [
+                seqs["b.q"]!, seqs["c.d.e"]!,
+            ])
+        #expect(
+            Self.seqs(Self.objects(try tail(["-n", "5", "--topic", "a.*", "--correlation", "even", "--json"], "ae")))
+                == [seqs["a.x"]!, seqs["a.z"]!])
+        #expect(
+            Self.seqs(Self.objects(try tail(["--from", String(seqs["a.w"]!), "--producer", "p1", "--json"], "from")))
+                == [seqs["b.q"]!])
+        #expect(
+            Self.seqs(Self.objects(try tail(["--since", "1h", "--json"], "since"))).count == 6,
+            "--since without -n: every match")
         #expect(try tail(["--until", "1h"], "until").stdout.isEmpty)
         let iso = ISO8601DateFormatter()
         #expect(try tail(["--since", iso.string(from: Date().addingTimeInterval(3600))], "future").stdout.isEmpty)
         let sinceMs = String(nowMs() - 3_600_000)
-        #expect(Self.seqs(Self.objects(try tail(["--since", sinceMs, "--until", iso.string(from: Date().addingTimeInterval(60)), "-n", "1", "--json"], "range"))) == [seqs["c.d.e"]!])
+        #expect(
+            Self.seqs(
+                Self.objects(
+                    try tail(
+                        [
+                            "--since", sinceMs, "--until", iso.string(from: Date().addingTimeInterval(60)), "-n", "1",
+                            "--json",
+                        ], "range"))) == [seqs["c.d.e"]!])
 
         // The human line: local time, seq, topic, correlation, producer, one-line preview; no colour off a terminal.
         let human = try tail(["-n", "1", "--topic", "a.*"], "human").stdoutLines
@@ -134,19 +164,23 @@ import Glibc
         defer { broker.stop() }
         let log = Self.logPath(broker)
         let probe = try broker.connect().publish(topic: "probe", payload: Array("probe".utf8)).seq
-        let tail = try ChildProcess(["tail", "-f", "--json", "--from", "1", "--log", log], directory: broker.directory, label: "tail")
+        let tail = try ChildProcess(
+            ["tail", "-f", "--json", "--from", "1", "--log", log], directory: broker.directory, label: "tail")
         defer { tail.terminate() }
         #expect(waitUntil(10) { tail.stdoutLines.count == 1 }, "tail is not running: \(tail.stderr)")
 
         let n = 2000
         let input = broker.directory.file("pump.txt")
-        try (0..<n).map(String.init).joined(separator: "\n").appending("\n").write(toFile: input, atomically: true, encoding: .utf8)
+        try (0..<n).map(String.init).joined(separator: "\n").appending("\n").write(
+            toFile: input, atomically: true, encoding: .utf8)
         // Window 1: one event per commit, so the tail reads between 2000 separate commits.
-        let pump = try broker.client(["publish", "pump", "--lines", "--window", "1"], label: "pump", stdin: FileHandle(forReadingAtPath: input))
+        let pump = try broker.client(
+            ["publish", "pump", "--lines", "--window", "1"], label: "pump", stdin: FileHandle(forReadingAtPath: input))
         // Meanwhile, one-shot reads beside the writer each see a gapless prefix of the log.
         var snapshots = 0
         while pump.process.isRunning && snapshots < 10 {
-            let shot = try Self.run(["tail", "--json", "--from", "1", "--log", log], in: broker.directory, label: "shot-\(snapshots)")
+            let shot = try Self.run(
+                ["tail", "--json", "--from", "1", "--log", log], in: broker.directory, label: "shot-\(snapshots)")
             let got = Self.seqs(Self.objects(shot))
             #expect(shot.process.terminationStatus == 0)
             #expect(got == (got.isEmpty ? [] : Array(1...UInt64(got.count))), "snapshot \(snapshots) has a gap")
@@ -188,7 +222,9 @@ import Glibc
         for command in [["tail"], ["tail", "-f"], ["inspect", "req-1"]] {
             let missing = try Self.run(command + ["--data-dir", dir.file("nowhere")], in: dir, label: "missing")
             #expect(missing.process.terminationStatus == 66)
-            #expect(missing.stderr.contains("no Chorus log at \(dir.file("nowhere"))/chorus.sqlite: start a broker or pass --log"))
+            #expect(
+                missing.stderr.contains(
+                    "no Chorus log at \(dir.file("nowhere"))/chorus.sqlite: start a broker or pass --log"))
             #expect(!FileManager.default.fileExists(atPath: dir.file("nowhere")))
         }
         // The default place is data/chorus.sqlite in the current folder.
@@ -196,7 +232,8 @@ import Glibc
         #expect(byDefault.process.terminationStatus == 66)
         #expect(byDefault.stderr.contains("no Chorus log at data/chorus.sqlite"))
 
-        try String(repeating: "not a database\n", count: 100).write(toFile: dir.file("notes.sqlite"), atomically: true, encoding: .utf8)
+        try String(repeating: "not a database\n", count: 100).write(
+            toFile: dir.file("notes.sqlite"), atomically: true, encoding: .utf8)
         for command in [["tail"], ["inspect", "req-1"]] {
             let foreign = try Self.run(command + ["--log", dir.file("notes.sqlite")], in: dir, label: "foreign")
             #expect(foreign.process.terminationStatus == 65)
@@ -214,7 +251,9 @@ import Glibc
         try worker.subscribe(group: "g", patterns: ["work"], credit: 1, extra: [("max-attempts", "2")])
         let api = try broker.connect(name: "api")
         func props(_ id: String, causation: String? = nil, correlation: String = "req-9") -> Properties {
-            var p = Properties([("id", id), ("correlation", correlation), ("producer", "api"), ("content-type", "application/json")])
+            var p = Properties([
+                ("id", id), ("correlation", correlation), ("producer", "api"), ("content-type", "application/json"),
+            ])
             if let causation { p.append("causation", causation) }
             return p
         }
@@ -224,7 +263,9 @@ import Glibc
             return p
         }
         func document(_ p: ChildProcess) throws -> [String: Any] {
-            try #require(try JSONSerialization.jsonObject(with: Data(p.stdout.utf8)) as? [String: Any], "not one JSON document: \(p.stdout)")
+            try #require(
+                try JSONSerialization.jsonObject(with: Data(p.stdout.utf8)) as? [String: Any],
+                "not one JSON document: \(p.stdout)")
         }
 
         // The request is nacked once and redelivered.
@@ -266,7 +307,9 @@ import Glibc
         #expect(dead.event.topic == "$dlq.g")
         try watcher.ack(group: "dlq", leases: [dead.lease], confirm: true)
         _ = try api.publish(topic: "other", payload: Array("{}".utf8), properties: props("x", correlation: "req-10"))
-        let result = try api.publish(topic: "results", payload: Array("{\"ok\":true}".utf8), properties: props("r3", causation: "r1")).seq
+        let result = try api.publish(
+            topic: "results", payload: Array("{\"ok\":true}".utf8), properties: props("r3", causation: "r1")
+        ).seq
 
         let after = try document(try inspect(["--json"], "after-json"))
         #expect(after["correlation"] as? String == "req-9")
@@ -290,13 +333,17 @@ import Glibc
         func index(_ fragment: String) -> Int? { text.firstIndex { $0.contains(fragment) } }
         let order = [
             index("#\(request) work (api) id=r1"), index("[g] #\(doomed) attempt 1 nacked by worker: boom 1"),
-            index("[g] #\(doomed) attempt 2 nacked by worker: boom 2"), index("[g] #\(doomed) dead-lettered after 2 attempts"),
+            index("[g] #\(doomed) attempt 2 nacked by worker: boom 2"),
+            index("[g] #\(doomed) dead-lettered after 2 attempts"),
             index("#\(dead.lease.seq) $dlq.g (chorus) id="), index("#\(result) results (api) id=r3 causation=r1"),
         ]
         #expect(order.allSatisfy { $0 != nil }, "\(text)")
         #expect(order.compactMap { $0 } == order.compactMap { $0 }.sorted(), "steps out of time order: \(text)")
         // Every step after the first says how long after the previous one it came.
-        #expect(text.count == 8 && text.dropFirst(2).allSatisfy { $0.contains(/^\d\d:\d\d:\d\d\.\d\d\d +\+\d+ ms\s\s[#\s]/) }, "\(text)")
+        #expect(
+            text.count == 8
+                && text.dropFirst(2).allSatisfy { $0.contains(/^\d\d:\d\d:\d\d\.\d\d\d +\+\d+ ms\s\s[#\s]/) }, "\(text)"
+        )
 
         let nothing = try Self.run(["inspect", "req-404", "--log", log], in: broker.directory, label: "none")
         #expect(nothing.process.terminationStatus == 1)

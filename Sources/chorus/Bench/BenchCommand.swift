@@ -22,6 +22,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds of the latency run.") var seconds = 5.0
     @Option(help: "Events in the memory backlog.") var backlog = 1_000_000
     @Option(help: "Durability for the broker runs: normal or full.") var durability = "normal"
+    @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = "core"
+    @Option(help: "Joins per throughput run (--suite joins).") var joins = 20_000
+    @Option(help: "Open joins for the memory figure (--suite joins).") var openJoins = 100_000
     @Option(help: "Profile a running broker: only the throughput runs, against this endpoint.") var profile: String?
 
     func run() throws {
@@ -33,6 +36,10 @@ struct BenchCommand: ParsableCommand {
         if let profile {
             let t = try BrokerBench(existing: profile).throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970))
             Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s", t.publish, t.deliver))
+            return
+        }
+        if suite == "joins" {
+            try runJoins()
             return
         }
         Output.line("chorus bench: \(count) x \(size)-byte events, \(runs) runs each, medians; durability=\(durability)")
@@ -75,5 +82,43 @@ struct BenchCommand: ParsableCommand {
         report("(d) broker RSS idle", m.idle, "MiB")
         report("(d) broker RSS after \(backlog)-event backlog", m.after, "MiB")
         report("(d) broker peak RSS during the backlog", m.peak, "MiB")
+    }
+
+    /// Issue 3's figures: joins per second, request-to-merged latency at 1,000 requests/s, memory with joins open.
+    func runJoins() throws {
+        func report(_ label: String, _ value: Double, _ unit: String, ratioTo base: Double? = nil) {
+            let ratio = base.map { String(format: "  (%.4f x raw)", value / $0) } ?? ""
+            Output.line(String(format: "%-52@ %12.0f %@%@", label as NSString, value, unit, ratio))
+        }
+        Output.line("chorus bench --suite joins: 3 agents answering at once, \(runs) runs each, medians")
+        var raw: [Double] = []
+        for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: 400_000, size: size)) }
+        let base = BenchStats.median(raw)
+        report("raw libzmq DEALER->ROUTER, tcp", base, "msg/s")
+        var rates: [Double] = []
+        for _ in 0..<runs {
+            let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
+            defer { broker.stop() }
+            rates.append(try JoinBench.throughput(broker, count: joins))
+        }
+        let j = BenchStats.median(rates)
+        report("joins/s (each: request + 3 results + merged record)", j, "joins/s", ratioTo: base)
+        report("  = durable events/s through the broker", j * 5, "ev/s", ratioTo: base)
+        var p50: [Double] = []
+        var p99: [Double] = []
+        for _ in 0..<runs {
+            let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
+            defer { broker.stop() }
+            let l = try JoinBench.latency(broker, rate: 1000, seconds: seconds)
+            p50.append(l.0)
+            p99.append(l.1)
+        }
+        report("request -> merged record p50 at 1,000 req/s", BenchStats.median(p50), "us")
+        report("request -> merged record p99 at 1,000 req/s", BenchStats.median(p99), "us")
+        let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
+        defer { broker.stop() }
+        let m = try JoinBench.openJoinsMemory(broker, count: openJoins)
+        report("broker RSS idle", m.0, "MiB")
+        report("broker RSS with \(openJoins) joins open", m.1, "MiB")
     }
 }

@@ -16,7 +16,7 @@ final class BrokerBench {
         self.endpoint = endpoint
     }
 
-    init(durability: String) throws {
+    init(durability: String, extraConfig: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-bench-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = """
@@ -27,6 +27,7 @@ final class BrokerBench {
             durability = "\(durability)"
             [delivery]
             max_pending = 100000
+            \(extraConfig)
             """
         try config.write(toFile: directory + "/bench.toml", atomically: true, encoding: .utf8)
         let ready = directory + "/ready"

@@ -1,0 +1,166 @@
+import ChorusClient
+import ChorusProtocol
+import Dispatch
+import Foundation
+
+/// Joins end to end: a broker with the media join, three agent threads that answer at once, and a requester.
+enum JoinBench {
+    static let config = """
+        [joins.media]
+        open = "gen.request"
+        emit = "gen.merged"
+        timeout = "1h"
+        max_open = 1000000
+        [joins.media.parts.text]
+        topic = "gen.result.text"
+        [joins.media.parts.image]
+        topic = "gen.result.image"
+        [joins.media.parts.audio]
+        topic = "gen.result.audio"
+        """
+
+    /// An agent that answers every request at once with a small result, acking after each confirm.
+    static func startAgent(_ endpoint: String, part: String, ready: DispatchSemaphore, until total: Int) -> () throws -> Int {
+        onThread {
+            let c = try BrokerConnection(endpoint: endpoint)
+            try c.hello(name: "bench-\(part)")
+            try c.subscribe(group: "bench-\(part)", patterns: ["gen.request"], credit: 2000)
+            ready.signal()
+            var pending: [[UInt8]: Lease] = [:]
+            var answered = 0
+            var acked = 0
+            let payload = [UInt8](repeating: 0x61, count: 256)
+            while acked < total {
+                guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("agent \(part) timed out at \(acked)") }
+                switch m {
+                case .deliver(let d):
+                    let r = c.makeRequestID()
+                    let p = Properties([("correlation", d.event.correlation ?? d.event.id), ("causation", d.event.id), ("h.status", "ok")])
+                    try c.send(.publish(requestID: r, request: PublishRequest(topic: "gen.result.\(part)", properties: p, payload: payload)))
+                    pending[r] = d.lease
+                    answered += 1
+                case .confirm(let r, _, _):
+                    if let lease = pending.removeValue(forKey: r) {
+                        try c.send(.ack(requestID: [], group: "bench-\(part)", leases: [lease]))
+                        acked += 1
+                    }
+                default: break
+                }
+            }
+            c.close()
+            return answered
+        }
+    }
+
+    /// Joins per second with `count` requests pipelined: (joins/s, merged records seen).
+    static func throughput(_ broker: BrokerBench, count: Int) throws -> Double {
+        let ready = DispatchSemaphore(value: 0)
+        let agents = ["text", "image", "audio"].map { startAgent(broker.endpoint, part: $0, ready: ready, until: count) }
+        let endpoint = broker.endpoint
+        let merged = onThread { () -> UInt64 in
+            let c = try BrokerConnection(endpoint: endpoint)
+            try c.hello(name: "bench-merged")
+            try c.subscribe(group: "bench-merged", patterns: ["gen.merged"], credit: 2000)
+            ready.signal()
+            var seen = 0
+            var acks: [Lease] = []
+            while seen < count {
+                guard let m = try c.receive(timeoutMilliseconds: 60_000) else { throw ValidationFailure("merged records stopped at \(seen)") }
+                if case .deliver(let d) = m {
+                    seen += 1
+                    acks.append(d.lease)
+                    if acks.count >= 256 {
+                        try c.ack(group: "bench-merged", leases: acks)
+                        acks.removeAll()
+                    }
+                }
+            }
+            c.close()
+            return BenchStats.nanos()
+        }
+        for _ in 0..<4 { ready.wait() }
+        let c = try BrokerConnection(endpoint: endpoint)
+        defer { c.close() }
+        let start = BenchStats.nanos()
+        var sent = 0
+        var confirmed = 0
+        while confirmed < count {
+            while sent < count && sent - confirmed < 2000 {
+                try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", "j\(sent)")]), payload: Array("{\"prompt\":\"p\"}".utf8))))
+                sent += 1
+            }
+            guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("no confirm") }
+            if case .confirm = m { confirmed += 1 }
+        }
+        let end = try merged()
+        for a in agents { _ = try a() }
+        return Double(count) / (Double(end - start) / 1e9)
+    }
+
+    /// Request-to-merged-record latency at a steady rate: (p50 µs, p99 µs).
+    static func latency(_ broker: BrokerBench, rate: Int, seconds: Double) throws -> (Double, Double) {
+        let total = Int(Double(rate) * seconds)
+        let ready = DispatchSemaphore(value: 0)
+        let agents = ["text", "image", "audio"].map { startAgent(broker.endpoint, part: $0, ready: ready, until: total) }
+        let endpoint = broker.endpoint
+        let merged = onThread { () -> [Double] in
+            let c = try BrokerConnection(endpoint: endpoint)
+            try c.hello(name: "bench-merged")
+            try c.subscribe(group: "bench-latency", patterns: ["gen.merged"], credit: 2000)
+            ready.signal()
+            var samples: [Double] = []
+            var acks: [Lease] = []
+            while samples.count < total {
+                guard let m = try c.receive(timeoutMilliseconds: 60_000) else { throw ValidationFailure("merged records stopped") }
+                if case .deliver(let d) = m, let sentAt = d.event.correlation.flatMap({ Int64($0.split(separator: "-")[1]) }) {
+                    samples.append(Double(BenchStats.wallMicros() - sentAt))
+                    acks.append(d.lease)
+                    if acks.count >= 64 {
+                        try c.ack(group: "bench-latency", leases: acks)
+                        acks.removeAll()
+                    }
+                }
+            }
+            c.close()
+            return samples
+        }
+        for _ in 0..<4 { ready.wait() }
+        let c = try BrokerConnection(endpoint: endpoint)
+        defer { c.close() }
+        let start = BenchStats.nanos()
+        var sent = 0
+        while sent < total {
+            let due = Int(Double(BenchStats.nanos() - start) / 1e9 * Double(rate))
+            while sent < min(due, total) {
+                let id = "L-\(BenchStats.wallMicros())-\(sent)"  // unique: several may leave in one microsecond
+                try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", id)]), payload: [])))
+                sent += 1
+            }
+            while (try c.receive(timeoutMilliseconds: 0)) != nil {}
+            usleep(200)
+        }
+        let samples = try merged()
+        for a in agents { _ = try a() }
+        let steady = Array(samples.dropFirst(samples.count / 10)).sorted()
+        return (BenchStats.percentile(steady, 50), BenchStats.percentile(steady, 99))
+    }
+
+    /// Broker memory with `count` joins open (requests nobody answers): (MiB before, MiB after).
+    static func openJoinsMemory(_ broker: BrokerBench, count: Int) throws -> (Double, Double) {
+        let before = broker.memory.rss
+        let c = try BrokerConnection(endpoint: broker.endpoint)
+        defer { c.close() }
+        var sent = 0
+        var confirmed = 0
+        while confirmed < count {
+            while sent < count && sent - confirmed < 5000 {
+                try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", "open-\(sent)")]), payload: [])))
+                sent += 1
+            }
+            guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("no confirm") }
+            if case .confirm = m { confirmed += 1 }
+            if case .error(_, let code, let text) = m { throw ValidationFailure("\(code.name): \(text)") }
+        }
+        return (before, broker.memory.rss)
+    }
+}
