@@ -3,13 +3,16 @@
 #   libzmq3-dev     ZeroMQ (the transport)
 #   libsqlite3-dev  SQLite (the log)
 #   espeak-ng       speech for the example audio agent
-#   python3-venv    the Python example agent's virtual environment (pyzmq from PyPI)
+#   python3-venv    the Python agent's and the neural tier's virtual environments (packages from PyPI)
+#   curl            the tests scrape the metrics endpoint with it
 set -euo pipefail
 need=()
 pkg-config --exists libzmq 2>/dev/null || need+=(libzmq3-dev)
 pkg-config --exists sqlite3 2>/dev/null || need+=(libsqlite3-dev)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
 if [ ${#need[@]} -gt 0 ]; then
   echo "chorus: installing ${need[*]}" >&2
   SUDO=""

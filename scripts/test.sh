@@ -4,5 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# The Python agent's and the neural tier's virtual environments (pyzmq, Piper, SmolLM2, the GAN) are installed
+# before the tests, so their downloads and the model conversion do not compete with timed tests for the CPU.
+agents/python/setup.sh
+scripts/neural-tier.sh
 swift build --build-tests
 swift test --skip-build

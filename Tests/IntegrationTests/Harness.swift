@@ -108,8 +108,8 @@ final class BrokerProcess {
             data_dir = "data"
             log_level = "info"
             [delivery]
-            heartbeat = "200ms"
-            heartbeat_misses = 3
+            heartbeat = "300ms"
+            heartbeat_misses = 5
 
             """ + config
         try configText.write(toFile: directory.file("broker.toml"), atomically: true, encoding: .utf8)
