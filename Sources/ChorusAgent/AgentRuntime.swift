@@ -73,6 +73,9 @@ public final class AgentRuntime {
             if !draining && stop.drain() {
                 draining = true
                 drainDeadline = Self.now() + manifest.drainTimeoutMilliseconds
+                // Credit 0 pauses this member: it keeps its jobs and the broker sends it nothing new, so no
+                // request bounces between the broker and a stopping agent, burning its attempts.
+                try? c.send(.subscribe(requestID: [], group: manifest.group, patterns: manifest.topics, properties: Properties([("credit", "0")])))
                 logger.info("draining: no new work", metadata: ["in_flight": "\(jobs.count)"])
             }
             if draining && (jobs.isEmpty || Self.now() >= drainDeadline) {

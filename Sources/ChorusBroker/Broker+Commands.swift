@@ -183,7 +183,8 @@ extension Broker {
             let patterns = try TopicPatternSet(texts: patternTexts)
             var credit = config.defaultCredit
             if let c = properties["credit"] {
-                guard let n = Int(c), n >= 1, n <= 100_000 else { throw ProtocolError(.invalidProperty, "credit must be 1 to 100000, got '\(c)'") }
+                // 0 pauses a member: it keeps what it holds and gets nothing new (a draining agent).
+                guard let n = Int(c), n >= 0, n <= 100_000 else { throw ProtocolError(.invalidProperty, "credit must be 0 to 100000, got '\(c)'") }
                 credit = n
             }
             let start = try StartPosition(properties["start"] ?? "new")

@@ -180,4 +180,20 @@ import Testing
         let other = try broker.connect().publish(topic: "orders", payload: [1], properties: Properties([("key", "order-18")]))
         #expect(!other.duplicate && other.seq > first.seq)
     }
+
+    @Test func creditZeroPausesAMemberWithoutTakingBackWhatItHolds() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let consumer = try broker.connect(name: "draining")
+        try consumer.subscribe(group: "g", patterns: ["work"], credit: 1)
+        let p = try broker.connect()
+        _ = try p.publish(topic: "work", payload: [1])
+        let held = try #require(try consumer.deliveries(1, within: 10).first)
+        try consumer.subscribe(group: "g", patterns: ["work"], credit: 0)
+        _ = try p.publish(topic: "work", payload: [2])
+        try consumer.ack(group: "g", leases: [held.lease], confirm: true)
+        #expect(try consumer.drain(for: 0.5).isEmpty, "a paused member gets nothing new")
+        try consumer.subscribe(group: "g", patterns: ["work"], credit: 1)
+        #expect(try consumer.deliveries(1, within: 10).map(\.attempt) == [1], "the waiting event was never bounced")
+    }
 }
