@@ -9,9 +9,11 @@ struct ErrorCodeTests {
             (.unknownCommand, 102, "UNKNOWN_COMMAND"), (.invalidTopic, 103, "INVALID_TOPIC"),
             (.invalidPattern, 104, "INVALID_PATTERN"), (.invalidProperty, 105, "INVALID_PROPERTY"),
             (.payloadTooLarge, 106, "PAYLOAD_TOO_LARGE"), (.reservedTopic, 107, "RESERVED_TOPIC"),
+            (.blobTooLarge, 108, "BLOB_TOO_LARGE"),
             (.notSubscribed, 200, "NOT_SUBSCRIBED"), (.staleLease, 201, "STALE_LEASE"),
             (.groupMismatch, 202, "GROUP_MISMATCH"), (.invalidStart, 203, "INVALID_START"),
             (.limitReached, 204, "LIMIT_REACHED"), (.deadlinePassed, 205, "DEADLINE_PASSED"),
+            (.awaitTimeout, 206, "AWAIT_TIMEOUT"), (.notFound, 207, "NOT_FOUND"),
             (.storageFailed, 300, "STORAGE_FAILED"), (.shuttingDown, 301, "SHUTTING_DOWN"),
         ]
         for (code, number, name) in expected {
