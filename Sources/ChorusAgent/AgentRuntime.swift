@@ -2,6 +2,7 @@ import ChorusClient
 import ChorusProtocol
 import Foundation
 import Logging
+import ZeroMQ
 
 #if canImport(Glibc)
 import Glibc

@@ -1,37 +1,10 @@
 import Foundation
 import Synchronization
+import ZeroMQ
 
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A self-pipe: other threads write a byte to wake the thread that polls it (and owns the ZeroMQ socket).
-public final class WakePipe: Sendable {
-    let readFD: Int32
-    let writeFD: Int32
-
-    public init() {
-        var fds: [Int32] = [0, 0]
-        precondition(pipe(&fds) == 0, "pipe() failed")
-        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        readFD = fds[0]
-        writeFD = fds[1]
-    }
-
-    public func wake() {
-        var byte: UInt8 = 1
-        _ = write(writeFD, &byte, 1)
-    }
-
-    /// Empties the pipe; returns whether anything was in it.
-    @discardableResult
-    func drain() -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        var any = false
-        while read(readFD, &buffer, 64) > 0 { any = true }
-        return any
-    }
-}
 
 /// Runs handlers on a fixed number of threads (the agent's concurrency) and hands finished work back to the
 /// socket-owning loop through a queue and the wake pipe. Bounded: the loop never submits more than its credit.

@@ -1,31 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import ZeroMQ
 
-/// Asks a running broker to stop, from any thread or a signal handler: a self-pipe the broker polls.
-public final class StopSignal: Sendable {
-    let readFD: Int32
-    let writeFD: Int32
+/// Asks a running broker to stop, from any thread: a wake pipe the broker polls beside its sockets.
+public typealias StopSignal = WakePipe
 
-    public init() {
-        var fds: [Int32] = [0, 0]
-        precondition(pipe(&fds) == 0, "pipe() failed")
-        for fd in fds { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        readFD = fds[0]
-        writeFD = fds[1]
-    }
-
+extension WakePipe {
     /// Requests the stop; safe to call more than once.
-    public func stop() {
-        var byte: UInt8 = 1
-        _ = write(writeFD, &byte, 1)
-    }
+    public func stop() { wake() }
 
-    /// The file descriptor to write one byte to (for a C signal handler).
-    public var fileDescriptor: Int32 { writeFD }
-
-    var isStopRequested: Bool {
-        var byte: UInt8 = 0
-        return read(readFD, &byte, 1) > 0
-    }
+    /// Whether a stop was requested (and clears the request).
+    var isStopRequested: Bool { drain() }
 }

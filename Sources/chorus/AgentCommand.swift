@@ -3,6 +3,7 @@ import ChorusAgent
 import ChorusConfig
 import Foundation
 import Logging
+import ZeroMQ
 
 struct AgentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
