@@ -14,8 +14,9 @@ extension Broker {
             case "dlq.redrive": result = try redrive(args)
             case "dlq.purge": result = try purge(args)
             case "log.compact": result = try compact(force: true)
+            case "log.read": result = try readLog(args)
             default:
-                refuse(session, requestID, .unknownCommand, "unknown ADMIN operation '\(operation)'; known: stats, dlq.list, dlq.redrive, dlq.purge, log.compact")
+                refuse(session, requestID, .unknownCommand, "unknown ADMIN operation '\(operation)'; known: stats, dlq.list, dlq.redrive, dlq.purge, log.compact, log.read")
                 return
             }
             let json = (try? JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])) ?? Data("{}".utf8)
@@ -143,5 +144,38 @@ extension Broker {
         let (group, rows) = try selectedDeadLetters(args)
         batch.deadLetterDeletes.append(contentsOf: rows.map(\.id))
         return ["group": group.name, "purged": rows.count]
+    }
+
+    /// A page of the log for `chorus tail` on another host: the same reader and filters as the local tail,
+    /// over a read-only connection of its own (WAL lets it read beside the writer).
+    /// Arguments: `after` (seq), optional `last` (start at the last N matching), `limit`, and the filters
+    /// `topics` (list), `correlation`, `producer`, `since`, `until` (ms).
+    func readLog(_ args: [String: Any]) throws -> [String: Any] {
+        if logReader == nil { logReader = try LogReader(path: config.logPath) }
+        guard let reader = logReader else { return [:] }
+        var filter = LogFilter(
+            correlation: args["correlation"] as? String, producer: args["producer"] as? String,
+            fromSequence: (args["from"] as? NSNumber)?.uint64Value)
+        if let topics = args["topics"] as? [String], !topics.isEmpty { filter.topics = try TopicPatternSet(texts: topics) }
+        filter.since = (args["since"] as? NSNumber)?.int64Value
+        filter.until = (args["until"] as? NSNumber)?.int64Value
+        let through = try reader.lastSequence()
+        var after = (args["after"] as? NSNumber)?.uint64Value ?? 0
+        if let last = args["last"] as? Int { after = try reader.startOfLast(last, filter: filter, through: through) - 1 }
+        let limit = min(max(args["limit"] as? Int ?? 1000, 1), 5000)
+        let page = try reader.page(after: after, through: through, filter: filter, limit: limit)
+        return [
+            "last_seq": through, "scanned_through": page.scannedThrough,
+            "events": page.events.map { e -> [String: Any] in
+                var o: [String: Any] = ["seq": e.seq, "id": e.id, "topic": e.topic, "time": e.time, "payload_base64": Data(e.payload).base64EncodedString()]
+                if let v = e.correlation { o["correlation"] = v }
+                if let v = e.causation { o["causation"] = v }
+                if let v = e.producer { o["producer"] = v }
+                if let v = e.contentType { o["content_type"] = v }
+                if let v = e.deadline { o["deadline"] = v }
+                if !e.headers.isEmpty { o["headers"] = e.headers.map { [$0.name, $0.value] } }
+                return o
+            },
+        ]
     }
 }

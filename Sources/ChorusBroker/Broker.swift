@@ -70,6 +70,8 @@ public final class Broker {
     /// (time, last sequence number) once a second, for event rates.
     var rateSamples: [(time: Int64, seq: UInt64)] = []
     var lastCompaction: Int64 = 0
+    /// A read-only connection for `log.read` (remote tail), opened on first use.
+    var logReader: LogReader?
     // Metrics (BrokerMetrics.swift, MetricsEndpoint.swift).
     let metrics = BrokerMetrics()
     let metricsEndpoint: MetricsEndpoint?

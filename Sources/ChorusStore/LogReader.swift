@@ -218,6 +218,11 @@ public struct LogPage: Equatable, Sendable {
     public var events: [Event]
     /// Every row up to this sequence number has been looked at; read on after it.
     public var scannedThrough: UInt64
+
+    public init(events: [Event], scannedThrough: UInt64) {
+        self.events = events
+        self.scannedThrough = scannedThrough
+    }
 }
 
 /// The events, dead letters and unsettled deliveries of one correlation id.

@@ -31,6 +31,9 @@ struct TailCommand: ParsableCommand {
 
     @OptionGroup var location: LogLocation
 
+    @Option(name: .long, help: ArgumentHelp("Read from a running broker at this endpoint instead of the file (another host, say).", valueName: "endpoint"))
+    var endpoint: String?
+
     @Flag(name: [.customShort("f"), .long], help: "Keep running and print new events as they are committed.")
     var follow = false
 
@@ -102,7 +105,12 @@ struct TailCommand: ParsableCommand {
         Output.ignoreBrokenPipe()
         Interruption.exitQuietly()
         let filter = try filter(now: Self.nowMs())
-        let reader = try location.open(command: "tail")
+        let reader: any TailSource
+        if let endpoint {
+            do { reader = try RemoteLog(endpoint: endpoint, timeoutMilliseconds: 10_000) } catch { throw fail(error) }
+        } else {
+            reader = try location.open(command: "tail")
+        }
         var line = EventLine(colors: !json && EventLine.colorsWanted())
         do {
             var through = try reader.lastSequence()
@@ -132,8 +140,10 @@ struct TailCommand: ParsableCommand {
                     through = try reader.lastSequence()
                 } while through <= position
             }
+        } catch let error as ChorusClientError {
+            throw fail(error)
         } catch {
-            printError("chorus tail: reading \(reader.path): \(error)")
+            printError("chorus tail: reading \(reader.name): \(error)")
             throw ChorusExit.ioError
         }
     }

@@ -350,3 +350,29 @@ import Testing
         #expect(nothing.stderr.contains("no events with correlation req-404"))
     }
 }
+
+/// `chorus tail --endpoint`: the same output, read through the protocol from a running broker.
+@Suite struct RemoteTailTests {
+    @Test func tailThroughTheProtocolMatchesTheFileAndFollows() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let p = try broker.connect()
+        for i in 0..<30 {
+            _ = try p.publish(topic: i % 2 == 0 ? "remote.even" : "remote.odd", payload: Array("{\"i\":\(i)}".utf8),
+                              properties: Properties([("content-type", "application/json"), ("correlation", "r-\(i % 3)")]))
+        }
+        let local = try ChildProcess(
+            ["tail", "--log", broker.directory.file("data/chorus.sqlite"), "--from", "1", "--json", "--topic", "remote.even"],
+            directory: broker.directory, label: "local")
+        let remote = try broker.client(["tail", "--from", "1", "--json", "--topic", "remote.even"], label: "remote")
+        #expect(local.waitForExit(10) == 0 && remote.waitForExit(10) == 0, "\(remote.stderr)")
+        #expect(remote.stdoutLines.count == 15)
+        #expect(remote.stdoutLines == local.stdoutLines)
+        // -n and --follow work remotely too: the last 2 matching, then new ones as they are committed.
+        let follow = try broker.client(["tail", "-n", "2", "--follow", "--correlation", "r-1"], label: "follow")
+        defer { follow.terminate() }
+        #expect(waitUntil(10) { follow.stdoutLines.count == 2 })
+        let seq = try p.publish(topic: "remote.new", payload: Array("late".utf8), properties: Properties([("correlation", "r-1")])).seq
+        #expect(waitUntil(5) { follow.stdoutLines.count == 3 && follow.stdoutLines.last?.contains(" \(seq) ") == true }, "\(follow.stdout)")
+    }
+}
