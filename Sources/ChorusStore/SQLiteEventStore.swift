@@ -27,6 +27,7 @@ public final class SQLiteEventStore: EventStore {
     private let upsertJoin: SQLiteStatement
     private let insertJoinPart: SQLiteStatement
     private let insertBlob: SQLiteStatement
+    private let selectJoin: SQLiteStatement
     private let begin: SQLiteStatement
     private let commitStatement: SQLiteStatement
     private let rollback: SQLiteStatement
@@ -65,6 +66,7 @@ public final class SQLiteEventStore: EventStore {
         // Storing the same content again refreshes `created`, so retention's grace period starts over for it.
         insertBlob = try db.prepare(
             "INSERT INTO blobs(hash, size, media_type, created) VALUES (?,?,?,?) ON CONFLICT(hash) DO UPDATE SET created = excluded.created")
+        selectJoin = try db.prepare("SELECT \(Self.joinColumns) FROM joins WHERE name = ? AND correlation = ?")
         begin = try db.prepare("BEGIN IMMEDIATE")
         commitStatement = try db.prepare("COMMIT")
         rollback = try db.prepare("ROLLBACK")
@@ -422,7 +424,8 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func join(name: String, correlation: String) throws -> JoinRecord? {
-        let s = try db.prepare("SELECT \(Self.joinColumns) FROM joins WHERE name = ? AND correlation = ?")
+        let s = selectJoin  // looked up for every opening event and every result of a join not open
+        defer { s.reset() }
         s.bind(1, name)
         s.bind(2, correlation)
         return try s.step() ? Self.joinRecord(s) : nil
