@@ -208,6 +208,23 @@ public final class LogReader {
                 history: pending.string(7) ?? "")
             story.pending.append(GroupPending(groupName: pending.string(0) ?? "", record: record))
         }
+        // Joins came with schema version 2; a version-1 log has none.
+        guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'joins'") == 1 else { return story }
+        let joins = try statement("SELECT \(SQLiteEventStore.joinColumns) FROM joins WHERE correlation = ?1 ORDER BY opened_at")
+        defer { joins.reset() }
+        joins.bind(1, correlation)
+        while try joins.step() { story.joins.append(SQLiteEventStore.joinRecord(joins)) }
+        let parts = try statement(
+            "SELECT name, part, seq, status, producer, attempt, received_at, error FROM join_parts WHERE correlation = ?1 ORDER BY id")
+        defer { parts.reset() }
+        parts.bind(1, correlation)
+        while try parts.step() {
+            story.joinParts.append(
+                JoinPartRecord(
+                    name: parts.string(0) ?? "", correlation: correlation, part: parts.string(1) ?? "", seq: UInt64(parts.int64(2)),
+                    status: parts.string(3) ?? "", producer: parts.string(4), attempt: parts.optionalInt64(5).map { Int($0) },
+                    receivedAt: parts.int64(6), error: parts.string(7)))
+        }
         return story
     }
 }
@@ -234,6 +251,10 @@ public struct CorrelationStory: Sendable {
     public var deadLetters: [DeadLetterRecord] = []
     /// Deliveries of those events not yet settled, by `seq` then group.
     public var pending: [GroupPending] = []
+    /// Joins this correlation id opened, open or closed.
+    public var joins: [JoinRecord] = []
+    /// Every part result those joins saw, in arrival order: ok, failed, timeout, duplicate, late.
+    public var joinParts: [JoinPartRecord] = []
 
     public init(correlation: String) { self.correlation = correlation }
 }

@@ -393,9 +393,9 @@ public final class SQLiteEventStore: EventStore {
         return out
     }
 
-    static let joinColumns = "name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason"
+    public static let joinColumns = "name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason"
 
-    static func joinRecord(_ s: SQLiteStatement) -> JoinRecord {
+    public static func joinRecord(_ s: SQLiteStatement) -> JoinRecord {
         JoinRecord(
             name: s.string(0) ?? "", correlation: s.string(1) ?? "", status: s.string(2) ?? "", openSeq: UInt64(s.int64(3)),
             openedAt: s.int64(4), deadline: s.int64(5), closedAt: s.optionalInt64(6), resultSeq: s.optionalInt64(7).map { UInt64($0) },

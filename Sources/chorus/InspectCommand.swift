@@ -71,6 +71,34 @@ struct InspectCommand: ParsableCommand {
                 j.add("history", raw: Self.history(d.history))
                 return j.text
             })
+        Output.line("],\"joins\":[")
+        Self.lines(
+            story.joins.map { j in
+                var o = JSONText()
+                o.add("name", string: j.name)
+                o.add("status", string: j.status)
+                o.add("open_seq", number: Int64(j.openSeq))
+                o.add("opened_at", number: j.openedAt)
+                o.add("deadline", number: j.deadline)
+                o.add("closed_at", number: j.closedAt)
+                o.add("result_seq", number: j.resultSeq.map { Int64($0) })
+                o.add("reason", string: j.reason)
+                return o.text
+            })
+        Output.line("],\"join_parts\":[")
+        Self.lines(
+            story.joinParts.map { p in
+                var o = JSONText()
+                o.add("join", string: p.name)
+                o.add("part", string: p.part)
+                o.add("status", string: p.status)
+                o.add("seq", number: Int64(p.seq))
+                o.add("producer", string: p.producer)
+                o.add("attempt", number: p.attempt.map { Int64($0) })
+                o.add("received_at", number: p.receivedAt)
+                o.add("error", string: p.error)
+                return o.text
+            })
         Output.line("],\"pending\":[")
         Self.lines(
             story.pending.map { p in
@@ -155,6 +183,26 @@ struct Timeline {
             steps.append(Step(time: d.time, seq: d.seq, rank: 2, text: text))
         }
         for p in story.pending { attempts(p.record.history, group: p.groupName, seq: p.record.seq) }
+        for j in story.joins {
+            steps.append(Step(time: j.openedAt, seq: j.openSeq, rank: 1, text: "    [join \(j.name)] opened by #\(j.openSeq), deadline \(EventLine.clock(j.deadline))"))
+            if let closed = j.closedAt {
+                let color: EventLine.Color = j.status == "complete" ? .green : .red
+                var text = "    [join \(j.name)] " + line.paint("closed \(j.status)", color) + ": \(j.reason ?? "")"
+                if let result = j.resultSeq { text += " -> #\(result)" }
+                steps.append(Step(time: closed, seq: j.resultSeq ?? j.openSeq, rank: 0, text: text))
+            } else {
+                steps.append(Step(time: j.openedAt, seq: j.openSeq, rank: 2, text: "    [join \(j.name)] " + line.paint("still open", .magenta)))
+            }
+        }
+        for p in story.joinParts {
+            let color: EventLine.Color = p.status == "ok" ? .green : (p.status == "duplicate" ? .dim : .red)
+            var text = "    [join \(p.name)] part \(p.part) " + line.paint(p.status, color)
+            if p.seq > 0 { text += " #\(p.seq)" }
+            if let producer = p.producer { text += " from \(producer)" }
+            if let attempt = p.attempt { text += " (attempt \(attempt))" }
+            if let error = p.error { text += ": \(error)" }
+            steps.append(Step(time: p.receivedAt, seq: p.seq, rank: 1, text: text))
+        }
         return steps.sorted { ($0.time, $0.seq, $0.rank) < ($1.time, $1.seq, $1.rank) }
     }
 

@@ -184,6 +184,42 @@ import Testing
     }
 }
 
+/// `chorus inspect` tells a multimodal request's whole story: the join, a redelivered part, a late part.
+@Suite struct InspectJoinTests {
+    @Test func inspectShowsTheJoinARedeliveryAndALatePart() throws {
+        let broker = try BrokerProcess(config: JoinTests.config(timeout: "30s"))
+        defer { broker.stop() }
+        let agent = try broker.connect(name: "text-agent")
+        try agent.subscribe(group: "text", patterns: ["gen.request"], credit: 1)
+        let c = try broker.connect(name: "client")
+        let request = try c.publish(topic: "gen.request", payload: Array("{\"prompt\":\"x\"}".utf8),
+                                    properties: Properties([("correlation", "story-1"), ("content-type", "application/json")]))
+        let first = try #require(try agent.deliveries(1, within: 10).first)
+        try agent.nack(group: "text", lease: first.lease, mode: .requeue, reason: "GPU busy")
+        let second = try #require(try agent.deliveries(1, within: 10).first)
+        #expect(second.attempt == 2)
+        let p = Properties([("correlation", "story-1"), ("content-type", "text/plain"), ("producer", "text-agent"), ("h.attempt", "2"), ("h.status", "ok")])
+        _ = try agent.publish(topic: "gen.result.text", payload: Array("words".utf8), properties: p)
+        try agent.ack(group: "text", leases: [second.lease], confirm: true)
+        _ = try JoinTests.result(c, "image", "story-1", "pixels")
+        _ = try JoinTests.result(c, "audio", "story-1", "sound")
+        _ = try #require(try c.awaitEvent(correlation: "story-1", pattern: "@reply", afterSeq: request.seq, timeoutMilliseconds: 10_000))
+        let late = try JoinTests.result(c, "audio", "story-1", "late sound")
+        let inspect = try ChildProcess(["inspect", "story-1", "--log", broker.directory.file("data/chorus.sqlite")], directory: broker.directory, label: "inspect")
+        #expect(inspect.waitForExit(10) == 0, "\(inspect.stderr)")
+        let out = inspect.stdout
+        #expect(out.contains("[join media] opened by #\(request.seq)"))
+        #expect(out.contains("part text ok") && out.contains("(attempt 2)"), "the redelivered part shows its attempt: \(out)")
+        #expect(out.contains("closed complete"))
+        #expect(out.contains("part audio late #\(late)"))
+        let json = try ChildProcess(["inspect", "story-1", "--json", "--log", broker.directory.file("data/chorus.sqlite")], directory: broker.directory, label: "inspect-json")
+        #expect(json.waitForExit(10) == 0)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect((doc["joins"] as? [[String: Any]])?.first?["status"] as? String == "complete")
+        #expect((doc["join_parts"] as? [[String: Any]])?.contains { $0["status"] as? String == "late" } == true)
+    }
+}
+
 /// Runs a query with the sqlite3 shell (read-only) and returns the rows.
 func sqlite(_ path: String, _ sql: String) throws -> [String] {
     let p = Process()
