@@ -8,6 +8,8 @@ public struct JSONText {
     public init() {}
 
     public static func quote(_ s: String) -> String {
+        // Most strings need no escaping: check the bytes once and skip the per-scalar rebuild.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + s + "\"" }
         var out = "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -43,7 +45,7 @@ public struct JSONText {
 
     public var text: String { "{" + parts.joined(separator: ",") + "}" }
 
-    /// The JSON object for an event, with the field names documented in docs/CLI.md.
+    /// The JSON object for an event, with the field names documented in docs/CLI-OPERATORS.md.
     public static func event(_ e: Event, extra: (inout JSONText) -> Void = { _ in }) -> String {
         var j = JSONText()
         j.add("seq", number: Int64(e.seq))
