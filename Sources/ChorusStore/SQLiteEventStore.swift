@@ -1,6 +1,7 @@
 import ChorusProtocol
 import Foundation
 import Logging
+import Synchronization
 
 /// The SQLite event store: one WAL database file holding the log, groups, pending deliveries and dead letters.
 ///
@@ -14,6 +15,9 @@ public final class SQLiteEventStore: EventStore {
 
     let db: SQLiteDatabase
     let logger: Logger
+    private var checkpointer: Checkpointer?
+
+    deinit { checkpointer?.stop() }
 
     private let insertEvent: SQLiteStatement
     private let insertKey: SQLiteStatement
@@ -43,6 +47,10 @@ public final class SQLiteEventStore: EventStore {
         // that are slightly behind.
         try db.execute("PRAGMA cache_size=-32768")
         try Self.migrate(db)
+        // Checkpoints (copying the WAL back into the database, with an fsync) run on a thread of their own with
+        // its own connection, not inside the broker's commits: the broker thread never waits on one.
+        try db.execute("PRAGMA wal_autocheckpoint=0")
+        checkpointer = Checkpointer(path: path, logger: logger)
         insertEvent = try db.prepare(
             "INSERT INTO events(seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
         )
@@ -497,5 +505,39 @@ public final class SQLiteEventStore: EventStore {
             wal = n.int64Value
         }
         return (count, pages * pageSize + wal)
+    }
+}
+
+/// Runs `PRAGMA wal_checkpoint(PASSIVE)` every 200 ms on its own thread and connection while the WAL holds
+/// frames, so the WAL stays small and the writer never pays for a checkpoint. PASSIVE never blocks the writer
+/// or readers; what it cannot copy yet it copies next time.
+final class Checkpointer: Sendable {
+    final class Flag: Sendable {
+        let value = Mutex(false)
+    }
+
+    private let stopped = Flag()
+
+    /// Ends the thread (at its next wake-up); the store calls it when it goes away.
+    func stop() { stopped.value.withLock { $0 = true } }
+
+    init(path: String, logger: Logger) {
+        let stopped = self.stopped
+        let thread = Thread {
+            guard let db = try? SQLiteDatabase(path: path) else {
+                logger.error("checkpoint thread could not open the log; SQLite will not checkpoint", metadata: ["path": "\(path)"])
+                return
+            }
+            while !stopped.value.withLock({ $0 }) {
+                usleep(200_000)
+                do {
+                    try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                } catch {
+                    logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        thread.name = "chorus-checkpoint"
+        thread.start()
     }
 }
