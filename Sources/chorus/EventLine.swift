@@ -125,7 +125,12 @@ struct EventLine {
     /// when cut), or `<N bytes TYPE>` when it is not UTF-8 text. Reads only the first few hundred bytes.
     static func preview(_ e: Event, limit: Int = previewLength) -> (text: String, isText: Bool) {
         func binary() -> (String, Bool) {
-            ("<\(e.payload.count) bytes\(e.contentType.map { " " + field($0) } ?? "")>", false)
+            // A claim-checked artifact: show the blob it points at, not the empty payload.
+            if e.payload.isEmpty, let hash = e.headers.first(where: { $0.name == "blob" })?.value {
+                let size = e.headers.first { $0.name == "blob-size" }?.value ?? "?"
+                return ("<blob \(hash.prefix(12))… \(size) bytes\(e.contentType.map { " " + field($0) } ?? "")>", false)
+            }
+            return ("<\(e.payload.count) bytes\(e.contentType.map { " " + field($0) } ?? "")>", false)
         }
         if e.payload.isEmpty { return binary() }
         if let type = e.contentType?.lowercased(), binaryTypes.contains(where: { type.hasPrefix($0) }) {

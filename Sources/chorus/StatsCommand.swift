@@ -48,7 +48,7 @@ struct StatsCommand: ParsableCommand {
         var lines: [String] = []
         let mib = Double((b["log_bytes"] as? NSNumber)?.int64Value ?? 0) / 1_048_576
         lines.append(
-            "broker \(b["name"] as? String ?? "?") at \(b["endpoint"] as? String ?? "?")   up \(n(b["uptime_ms"]).dropLast(3))s   sessions \(n(b["sessions"]))   last seq \(n(b["last_seq"]))")
+            "broker \(b["name"] as? String ?? "?") at \(b["endpoint"] as? String ?? "?")   up \(((b["uptime_ms"] as? NSNumber)?.intValue ?? 0) / 1000)s   sessions \(n(b["sessions"]))   last seq \(n(b["last_seq"]))")
         lines.append(String(format: "log    %@ events, %.1f MiB   rate %.0f ev/s (10 s), %.0f ev/s (60 s)",
                             n(b["log_events"]), mib, (b["events_per_second_10s"] as? NSNumber)?.doubleValue ?? 0,
                             (b["events_per_second_60s"] as? NSNumber)?.doubleValue ?? 0))
