@@ -98,7 +98,7 @@ struct RequestCommand: ParsableCommand {
             }
             guard let bytes else { continue }
             let path = "\(folder)/\(name).\(Self.fileExtension(type))"
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             printError("saved \(path) (\(bytes.count) bytes, \(type))")
         }
     }
