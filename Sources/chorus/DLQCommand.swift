@@ -46,9 +46,8 @@ struct DLQCommand: ParsableCommand {
         }
     }
 
-    struct Redrive: ParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Put dead letters back on their group (delivered again, attempts counted from zero).")
+    /// Which dead letters a redrive or purge acts on: a group, and ids or --all.
+    struct Selection: ParsableArguments {
         @Option(name: .long, help: "The group.") var group: String
         @Argument(help: "Dead-letter ids (from 'chorus dlq list').") var ids: [Int] = []
         @Flag(name: .long, help: "Every dead letter of the group.") var all = false
@@ -59,42 +58,33 @@ struct DLQCommand: ParsableCommand {
             throw ValidationError("give dead-letter ids or --all (not both)")
         }
 
-        func run() throws {
+        /// Sends the ADMIN operation and prints `done` with the count the broker returns under `key`.
+        func perform(_ operation: String, key: String, done: String) throws {
             Signals.unblockTermination()
             do {
                 let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
                 defer { c.close() }
-                let r = try c.admin("dlq.redrive", arguments: ["group": group, "ids": ids, "all": all], timeoutMilliseconds: client.timeoutMilliseconds)
-                Output.line("redriven \((r["redriven"] as? NSNumber)?.intValue ?? 0) dead letter(s) on group \(group)")
+                let r = try c.admin(operation, arguments: ["group": group, "ids": ids, "all": all], timeoutMilliseconds: client.timeoutMilliseconds)
+                Output.line("\(done) \((r[key] as? NSNumber)?.intValue ?? 0) dead letter(s) of group \(group)")
             } catch {
                 throw fail(error)
             }
         }
     }
 
+    struct Redrive: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Put dead letters back on their group (delivered again, attempts counted from zero).")
+        @OptionGroup var selection: Selection
+
+        func run() throws { try selection.perform("dlq.redrive", key: "redriven", done: "redriven") }
+    }
+
     struct Purge: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
-        @Option(name: .long, help: "The group.") var group: String
-        @Argument(help: "Dead-letter ids.") var ids: [Int] = []
-        @Flag(name: .long, help: "Every dead letter of the group.") var all = false
-        @OptionGroup var client: ClientOptions
+        @OptionGroup var selection: Selection
 
-        func validate() throws {
-            if ids.isEmpty == all { return }
-            throw ValidationError("give dead-letter ids or --all (not both)")
-        }
-
-        func run() throws {
-            Signals.unblockTermination()
-            do {
-                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
-                defer { c.close() }
-                let r = try c.admin("dlq.purge", arguments: ["group": group, "ids": ids, "all": all], timeoutMilliseconds: client.timeoutMilliseconds)
-                Output.line("purged \((r["purged"] as? NSNumber)?.intValue ?? 0) dead letter(s) of group \(group)")
-            } catch {
-                throw fail(error)
-            }
-        }
+        func run() throws { try selection.perform("dlq.purge", key: "purged", done: "purged") }
     }
 }
 
