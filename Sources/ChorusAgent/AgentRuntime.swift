@@ -18,16 +18,9 @@ import Glibc
 /// their lease extended; a silent broker (no heartbeat for heartbeat x misses) means reconnect with backoff and
 /// carry on; stopping drains: no new work, in-flight jobs finish (or are released at the drain timeout), BYE.
 public final class AgentRuntime {
-    enum Stage {
-        case running
-        case storingBlob(request: [UInt8])
-        case publishing(request: [UInt8])
-    }
-
     final class Job {
         let delivery: Delivery
         let job: AgentJob
-        var stage: Stage = .running
         var output: AgentOutput?
         var blobHash: String?
         var lastExtend: Int64
@@ -61,7 +54,7 @@ public final class AgentRuntime {
         self.handler = handler
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func now() -> Int64 { BrokerConnection.now() }
 
     /// Runs until `stop` is woken, then drains. Call on the thread that created the runtime.
     public func run(stop: WakePipe) throws {
@@ -219,7 +212,6 @@ public final class AgentRuntime {
         let r = c.makeRequestID()
         requests[r] = seq
         if output.isBinary && output.payload.count > manifest.inlineLimit && job.blobHash == nil {
-            job.stage = .storingBlob(request: r)
             try c.send(.putBlob(requestID: r, mediaType: output.contentType, content: output.payload))
             return
         }
@@ -239,7 +231,6 @@ public final class AgentRuntime {
             p.append("h.blob-type", output.contentType)
             payload = []
         }
-        job.stage = .publishing(request: r)
         try c.send(.publish(requestID: r, request: PublishRequest(topic: manifest.resultTopic, properties: p, payload: payload)))
     }
 

@@ -100,7 +100,9 @@ extension Broker {
 
     func publish(_ session: Session, _ requestID: [UInt8], _ request: PublishRequest) {
         do throws(ProtocolError) {
-            try Topic.validate(Array(request.topic.utf8))
+            // One byte copy of the topic serves validation, the join check and the log entry.
+            let topic = Array(request.topic.utf8)
+            try Topic.validate(topic)
             guard request.payload.count <= config.maxPayloadBytes else {
                 throw ProtocolError(
                     .payloadTooLarge,
@@ -123,10 +125,10 @@ extension Broker {
                     return
                 }
             }
-            if let full = joinAtCapacity(forTopic: Array(event.topic.utf8), correlation: event.correlation ?? event.id) {
+            if !config.joins.isEmpty, let full = joinAtCapacity(forTopic: topic, correlation: event.correlation ?? event.id) {
                 throw ProtocolError(.limitReached, "join '\(full.name)' has \(full.maxOpen) open joins (joins.\(full.name).max_open); retry when some close")
             }
-            let seq = append(event)
+            let seq = append(event, topic: topic)
             if let key {
                 batch.keys.append((key, seq, now))
                 batchKeys[key] = seq
@@ -147,12 +149,12 @@ extension Broker {
 
     /// Assigns the next sequence number and queues the event for this iteration's commit.
     @discardableResult
-    func append(_ event: Event) -> UInt64 {
+    func append(_ event: Event, topic: [UInt8]? = nil) -> UInt64 {
         var e = event
         lastSeq += 1
         e.seq = lastSeq
         e.time = now
-        let entry = LogEntry(e)
+        let entry = LogEntry(e, topic: topic)
         batch.events.append(e)
         batchEntries.append(entry)
         recent.append(entry)

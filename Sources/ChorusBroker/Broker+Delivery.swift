@@ -169,7 +169,7 @@ extension Broker {
             return batchEntries[Int(seq - first.seq)]
         }
         do {
-            return try store.readEvent(seq: seq).map(LogEntry.init)
+            return try store.readEvent(seq: seq).map { LogEntry($0) }
         } catch {
             logger.error("reading the log failed", metadata: ["seq": "\(seq)", "error": "\(error)"])
             return nil
@@ -201,7 +201,7 @@ extension Broker {
             group.lookaheadHead = 0
             return nil
         }
-        group.lookahead = page.map(LogEntry.init)
+        group.lookahead = page.map { LogEntry($0) }
         group.lookaheadHead = 1
         return group.lookahead[0]
     }

@@ -81,5 +81,4 @@ final class ConsumerGroup {
         if nextMember >= members.count { nextMember = 0 }
     }
 
-    var inFlightCount: Int { members.reduce(0) { $0 + $1.inFlight.count } }
 }

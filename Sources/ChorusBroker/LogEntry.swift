@@ -11,9 +11,10 @@ final class LogEntry {
     /// The properties frame, encoded on first use.
     private var encodedProperties: [UInt8]?
 
-    init(_ event: Event) {
+    /// `topic` saves a copy when the caller already holds the topic's bytes.
+    init(_ event: Event, topic: [UInt8]? = nil) {
         self.event = event
-        self.topic = Array(event.topic.utf8)
+        self.topic = topic ?? Array(event.topic.utf8)
     }
 
     var seq: UInt64 { event.seq }

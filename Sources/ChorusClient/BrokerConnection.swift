@@ -41,7 +41,8 @@ public final class BrokerConnection {
 
     deinit { socket.close() }
 
-    static func now() -> Int64 {
+    /// Wall-clock milliseconds since the Unix epoch (the unit of event times, deadlines and leases).
+    public static func now() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
         return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000

@@ -65,7 +65,7 @@ struct SubscribeCommand: ParsableCommand {
             while count.map({ seen < $0 }) ?? true {
                 guard let message = try connection.receive(timeoutMilliseconds: 1000) else {
                     // The broker heartbeats every interval; a long silence means it is gone.
-                    if connection.lastHeard == lastHeardCheck, Self.nowMs() - connection.lastHeard > 10_000 {
+                    if connection.lastHeard == lastHeardCheck, BrokerConnection.now() - connection.lastHeard > 10_000 {
                         throw ChorusClientError.noAnswer(endpoint: connection.endpoint, waitedMilliseconds: 10_000)
                     }
                     lastHeardCheck = connection.lastHeard
@@ -89,7 +89,6 @@ struct SubscribeCommand: ParsableCommand {
         }
     }
 
-    static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     func printDelivery(_ d: Delivery) {
         if json {

@@ -80,7 +80,7 @@ struct TailCommand: ParsableCommand {
 
     func validate() throws {
         if let count, count < 0 { throw ValidationError("-n must be 0 or more") }
-        _ = try filter(now: Self.nowMs())
+        _ = try filter(now: BrokerConnection.now())
     }
 
     /// The filter the options describe, with relative times taken from `now`.
@@ -104,7 +104,7 @@ struct TailCommand: ParsableCommand {
         Signals.unblockTermination()
         Output.ignoreBrokenPipe()
         Interruption.exitQuietly()
-        let filter = try filter(now: Self.nowMs())
+        let filter = try filter(now: BrokerConnection.now())
         let reader: any TailSource
         if let endpoint {
             do { reader = try RemoteLog(endpoint: endpoint, timeoutMilliseconds: 10_000) } catch { throw fail(error) }
@@ -135,7 +135,7 @@ struct TailCommand: ParsableCommand {
                 guard follow else { return }
                 // Caught up: wait for the next commit. max(seq) is a lookup at the end of the rowid tree.
                 repeat {
-                    if let until = filter.until, Self.nowMs() > until + Self.untilGraceMilliseconds { return }
+                    if let until = filter.until, BrokerConnection.now() > until + Self.untilGraceMilliseconds { return }
                     usleep(Self.pollMicroseconds)
                     through = try reader.lastSequence()
                 } while through <= position
@@ -148,11 +148,6 @@ struct TailCommand: ParsableCommand {
         }
     }
 
-    static func nowMs() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
-    }
 }
 
 /// Where the log file is: `--log PATH`, or `--data-dir DIR` (the broker's `broker.data_dir`), else
