@@ -83,13 +83,13 @@ extension Broker {
     }
 
     func reply(_ session: Session, _ message: BrokerMessage) {
-        outbox.append([session.routingID] + message.encode())
+        outbox.append(message.encode(routedTo: session.routingID))
     }
 
     func refuse(_ routingID: [UInt8], _ requestID: [UInt8], _ error: ProtocolError) {
         counters.errors[error.code.number, default: 0] += 1
         logger.debug("refused", metadata: ["chorus.code": "\(error.code.name)", "chorus.reason": "\(error.message)"])
-        outbox.append([routingID] + BrokerMessage.error(requestID: requestID, code: error.code, message: error.message).encode())
+        outbox.append(BrokerMessage.error(requestID: requestID, code: error.code, message: error.message).encode(routedTo: routingID))
     }
 
     func refuse(_ session: Session, _ requestID: [UInt8], _ code: ErrorCode, _ message: String) {

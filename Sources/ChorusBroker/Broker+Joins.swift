@@ -40,8 +40,7 @@ extension Broker {
     func openJoin(_ d: JoinDefinition, opening e: Event) {
         let key = JoinKey(name: d.name, correlation: e.correlation ?? e.id)
         // A repeated request (same correlation) does not open a second join.
-        if openJoins[key] != nil || recentlyClosedJoins.contains(key) { return }
-        if (try? store.join(name: d.name, correlation: key.correlation)) != nil { return }
+        if openJoins[key] != nil || recentlyClosedJoins.contains(key) || joinRecorded(key) { return }
         let state = JoinState(
             correlation: key.correlation, openSeq: e.seq, openedAt: now, deadline: PendingDelivery.add(now, d.timeoutMilliseconds),
             partCount: d.parts.count)
@@ -50,6 +49,19 @@ extension Broker {
         batch.joins.append(JoinRecord(name: d.name, correlation: key.correlation, status: "open", openSeq: e.seq, openedAt: now, deadline: state.deadline))
         scheduleJoinTimers(d, key, state)
         counters.joinsOpened += 1
+    }
+
+    /// Whether the log records this join, open or closed, from a read-only connection so that the commit in
+    /// flight need not be waited for: a join opened or closed in that commit is in `openJoins` or
+    /// `recentlyClosedJoins`, and everything older is committed, so the reader sees it.
+    func joinRecorded(_ key: JoinKey) -> Bool {
+        do {
+            if logReader == nil { logReader = try LogReader(path: config.logPath) }
+            if let reader = logReader { return try reader.hasJoin(name: key.name, correlation: key.correlation) }
+        } catch {
+            logger.debug("join lookup through the reader failed; asking the store", metadata: ["error": "\(error)"])
+        }
+        return (try? store.join(name: key.name, correlation: key.correlation)) != nil
     }
 
     func scheduleJoinTimers(_ d: JoinDefinition, _ key: JoinKey, _ state: JoinState) {
@@ -70,7 +82,7 @@ extension Broker {
         }
         guard var state = openJoins[key] else {
             // Not open: a late part of a closed join is recorded; a result for no join at all is not ours.
-            if recentlyClosedJoins.contains(key) || (try? store.join(name: d.name, correlation: key.correlation)) != nil {
+            if recentlyClosedJoins.contains(key) || joinRecorded(key) {
                 record("late")
                 counters.joinLateParts += 1
             }
@@ -158,10 +170,6 @@ extension Broker {
 
     func rememberClosed(_ key: JoinKey) {
         recentlyClosedJoins.insert(key)
-        recentlyClosedOrder.append(key)
-        if recentlyClosedOrder.count > 10_000 {
-            recentlyClosedJoins.remove(recentlyClosedOrder.removeFirst())
-        }
     }
 
     /// Rebuilds open joins after a restart; their timers keep their original times (past ones fire at once).

@@ -23,7 +23,11 @@ import Glibc
 public final class Broker {
     let config: BrokerConfig
     let logger: Logger
-    let store: any EventStore
+    /// The store itself. Broker code goes through `store`, which first waits for the commit in flight.
+    let storage: any EventStore
+    let commits: CommitPipeline
+    /// What waits on the commit in flight: sent, or published on the firehose, once it has committed.
+    var committing = CommittingBatch()
     let router: ZMQSocket
     let firehose: ZMQSocket
     /// The endpoints actually bound (with real ports when `*` was asked for).
@@ -58,9 +62,8 @@ public final class Broker {
     // Joins (Broker+Joins.swift).
     var openJoins: [JoinKey: JoinState] = [:]
     var openJoinCount: [String: Int] = [:]
-    /// Joins closed lately, so a late part needs no store lookup; bounded by `recentlyClosedOrder`.
-    var recentlyClosedJoins: Set<JoinKey> = []
-    var recentlyClosedOrder: [JoinKey] = []
+    /// Joins closed lately, so a late part needs no store lookup.
+    var recentlyClosedJoins = BoundedRecentSet<JoinKey>(capacity: 10_000)
     // AWAIT requests (Broker+Await.swift).
     var waiters: [Int: Waiter] = [:]
     var waitersByCorrelation: [String: [Int]] = [:]
@@ -85,6 +88,8 @@ public final class Broker {
     public var boundMetrics: String? { metricsEndpoint?.address }
     var lastKeyPrune: Int64 = 0
     var hasMoreWork = false
+    /// Batches of fewer messages than this commit on the broker thread; larger ones on the commit thread.
+    static let inlineCommitLimit = 16
 
     /// Opens the store, recovers groups and binds the sockets. Call on the thread that will call `run`.
     /// `renderMetrics` turns the metrics backend's registry into Prometheus text; with `metrics.address` set in
@@ -94,8 +99,9 @@ public final class Broker {
         self.config = config
         self.logger = logger
         try Self.makeDirectory(config.dataDirectory)
-        store = try SQLiteEventStore(path: config.logPath, durability: config.durability, logger: logger)
-        lastSeq = try store.lastSequence()
+        storage = try SQLiteEventStore(path: config.logPath, durability: config.durability, logger: logger)
+        commits = CommitPipeline(store: storage)
+        lastSeq = try storage.lastSequence()
         recent = RecentEvents(capacity: config.recentEvents, maxBytes: config.recentBytes)
 
         router = try ZMQSocket(.router)
@@ -181,12 +187,16 @@ public final class Broker {
         let firehoseIndex = poller.add(.socket(firehose))
         let stopIndex = poller.add(.fd(stop.readFD))
         let metricsIndex = metricsEndpoint.map { poller.add(.socket($0.socket)) }
+        let commitIndex = poller.add(.fd(commits.wake.readFD))
+        defer { commits.stop() }
         while true {
             let timeout = pollTimeout()
             let ready = try poller.poll(timeoutMilliseconds: timeout)
             if ready[stopIndex] && stop.isStopRequested { break }
             now = nowMilliseconds()
             iterationStart = Self.monotonicNanos()
+            // A commit finished while we waited: send what waited on it now, not after this iteration.
+            if ready[commitIndex] { try settleCommit() }
             if ready[firehoseIndex] { drainFirehoseSubscriptions() }
             if let metricsIndex, ready[metricsIndex] { serveMetrics() }
             var handled = 0
@@ -200,9 +210,12 @@ public final class Broker {
             housekeeping()
             sampleRates()
             do { try compact(force: false) } catch { logger.error("compaction failed", metadata: ["error": "\(error)"]) }
-            try flush()
+            // A small batch commits here: handing it to the commit thread and back costs two thread wake-ups,
+            // more than its commit, and at low rates latency is what matters. Large batches overlap.
+            try flush(inline: handled < Self.inlineCommitLimit)
         }
         try flush()
+        try settleCommit()
         logger.info("broker stopped", metadata: ["last_seq": "\(lastSeq)"])
         router.close()
         firehose.close()
@@ -216,47 +229,99 @@ public final class Broker {
         return Int(wait)
     }
 
-    /// Commits the iteration's writes, then sends what waited on them.
-    func flush() throws {
+    /// The store, once the commit in flight has finished (its messages sent): the broker thread never uses the
+    /// store while the commit thread does.
+    var store: any EventStore {
+        get throws {
+            try settleCommit()
+            return storage
+        }
+    }
+
+    /// Hands the iteration's writes to the commit thread; what waited on them is sent when that commit has
+    /// finished. The previous iteration's commit is settled first, so messages leave in order.
+    func flush(inline: Bool = true) throws {
         for g in groupsByID.values where g.cursorDirty {
             batch.cursors[g.id] = g.cursor
             g.cursorDirty = false
         }
-        let newEvents = batchEntries
-        batchEntries.removeAll(keepingCapacity: true)
-        if !batch.isEmpty {
+        try settleCommit()
+        var next = CommittingBatch()
+        swap(&next.outbox, &outbox)
+        swap(&next.entries, &batchEntries)
+        swap(&next.deliveredEventTimes, &deliveredEventTimes)
+        next.published = publishedThisIteration
+        next.iterationStart = iterationStart
+        next.now = now
+        publishedThisIteration = 0
+        batchKeys.removeAll(keepingCapacity: true)
+        if batch.isEmpty {
+            committing = next
+            sendCommitted()
+        } else if inline {
+            committing = next
+            try commitInline()
+        } else {
+            commits.submit(batch)
+            batch = WriteBatch()
+            committing = next
+        }
+    }
+
+    /// Commits the batch on this thread (nothing is in flight) and sends what waited on it.
+    private func commitInline() throws {
+        do {
+            try storage.commit(batch)
+        } catch {
+            logger.critical("log commit failed; stopping so that nothing unconfirmed is sent", metadata: ["error": "\(error)"])
+            throw error
+        }
+        batch = WriteBatch()
+        counters.commits += 1
+        recordPublishToCommit()
+        sendCommitted()
+    }
+
+    private func recordPublishToCommit() {
+        guard committing.published > 0 else { return }
+        let elapsed = Int64(Self.monotonicNanos() - committing.iterationStart)
+        for _ in 0..<committing.published { metrics.publishToCommit.recordNanoseconds(elapsed) }
+    }
+
+    /// Waits for the commit in flight, if any, then sends what waited on it. A failed commit stops the broker.
+    func settleCommit() throws {
+        if commits.inFlight || commits.failed {
             do {
-                try store.commit(batch)
-                counters.commits += 1
-                if publishedThisIteration > 0 {
-                    let elapsed = Int64(Self.monotonicNanos() - iterationStart)
-                    for _ in 0..<publishedThisIteration { metrics.publishToCommit.recordNanoseconds(elapsed) }
-                }
+                try commits.finish()
             } catch {
-                // Confirms in the outbox are dropped with it: their publishers time out and retry against the
+                // Confirms that waited on it are dropped: their publishers time out and retry against the
                 // restarted broker, and idempotency keys make those retries safe.
                 logger.critical("log commit failed; stopping so that nothing unconfirmed is sent", metadata: ["error": "\(error)"])
                 throw error
             }
+            counters.commits += 1
+            recordPublishToCommit()
         }
-        batch = WriteBatch()
-        batchKeys.removeAll(keepingCapacity: true)
-        let messages = outbox
-        outbox.removeAll(keepingCapacity: true)
-        for frames in messages { send(frames) }
-        if !deliveredEventTimes.isEmpty {
-            // Events of this iteration: measured from when their PUBLISH was read (monotonic); older ones from
+        sendCommitted()
+    }
+
+    /// Sends the committed batch's messages and republishes its events on the firehose.
+    private func sendCommitted() {
+        guard !committing.isEmpty else { return }
+        var done = CommittingBatch()
+        swap(&done, &committing)
+        for frames in done.outbox { send(frames) }
+        if !done.deliveredEventTimes.isEmpty {
+            // Events of that iteration: measured from when their PUBLISH was read (monotonic); older ones from
             // their commit time (milliseconds).
             let sentNanos = Self.monotonicNanos()
             let wall = nowMilliseconds()
-            for time in deliveredEventTimes {
-                metrics.publishToDeliver.recordNanoseconds(time == now ? Int64(sentNanos - iterationStart) : (wall - time) * 1_000_000)
+            for time in done.deliveredEventTimes {
+                metrics.publishToDeliver.recordNanoseconds(time == done.now ? Int64(sentNanos - done.iterationStart) : (wall - time) * 1_000_000)
             }
-            deliveredEventTimes.removeAll(keepingCapacity: true)
         }
-        publishedThisIteration = 0
         if firehoseSubscriptions > 0 {
-            for entry in newEvents { publishFirehose(entry) }
+            for entry in done.entries { publishFirehose(entry) }
         }
     }
 

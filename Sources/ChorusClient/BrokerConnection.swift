@@ -78,23 +78,37 @@ public final class BrokerConnection {
     /// Like `receive(timeoutMilliseconds:)`, but also returns nil as soon as `wakeFD` becomes readable, so a
     /// loop that owns this connection can be woken by other threads (a pipe) without touching the socket.
     public func receive(timeoutMilliseconds: Int, wakeFD: Int32?) throws -> BrokerMessage? {
-        if backlogHead < backlog.count {
-            let m = backlog[backlogHead]
-            backlogHead += 1
-            if backlogHead == backlog.count {
-                backlog.removeAll(keepingCapacity: true)
-                backlogHead = 0
-            }
-            return m
+        if backlogHead < backlog.count { return nextFromBacklog() }
+        guard let frames = try receiveFrames(timeoutMilliseconds: timeoutMilliseconds, wakeFD: wakeFD) else { return nil }
+        do {
+            return try BrokerMessage.decode(frames)
+        } catch {
+            throw ChorusClientError.unexpected("\(error)")
         }
+    }
+
+    /// The next message as raw frames (`CHORUS1`, name, ...), not decoded: for clients that read only a few
+    /// frames of each message (a benchmark's consumer reads a DELIVER's seq and token). Heartbeats as `receive`.
+    public func receiveRaw(timeoutMilliseconds: Int) throws -> Frames? {
+        if backlogHead < backlog.count { return nextFromBacklog().encode() }
+        return try receiveFrames(timeoutMilliseconds: timeoutMilliseconds, wakeFD: nil)
+    }
+
+    private func nextFromBacklog() -> BrokerMessage {
+        let m = backlog[backlogHead]
+        backlogHead += 1
+        if backlogHead == backlog.count {
+            backlog.removeAll(keepingCapacity: true)
+            backlogHead = 0
+        }
+        return m
+    }
+
+    private func receiveFrames(timeoutMilliseconds: Int, wakeFD: Int32?) throws -> Frames? {
         // Fast path: a message already waiting needs no poll.
         if let frames = try? socket.receive(dontWait: true) {
             lastHeard = Self.now()
-            do {
-                return try BrokerMessage.decode(frames)
-            } catch {
-                throw ChorusClientError.unexpected("\(error)")
-            }
+            return frames
         }
         let deadline = timeoutMilliseconds < 0 ? Int64.max : Self.now() + Int64(timeoutMilliseconds)
         while true {
@@ -110,11 +124,7 @@ public final class BrokerConnection {
             if ready.count > 1 && ready[1] { return nil }
             if ready[0], let frames = try socket.receive(dontWait: true) {
                 lastHeard = Self.now()
-                do {
-                    return try BrokerMessage.decode(frames)
-                } catch {
-                    throw ChorusClientError.unexpected("\(error)")
-                }
+                return frames
             }
             if Self.now() >= deadline { return nil }
         }

@@ -50,28 +50,45 @@ public enum BrokerMessage: Equatable, Sendable {
     static let duplicate: [UInt8] = Array("duplicate".utf8)
 
     /// Encodes the message as frames (without any routing envelope).
-    public func encode() -> [[UInt8]] {
-        let sig = ProtocolVersion.signature
-        switch self {
-        case .welcome(let r, let p): return [sig, Name.welcome, r, p.encode()]
-        case .confirm(let r, let seq, let dup):
-            return [sig, Name.confirm, r, FrameCoding.number(seq), dup ? Self.duplicate : Self.new]
-        case .subscribed(let r, let g, let p): return [sig, Name.subscribed, r, Array(g.utf8), p.encode()]
-        case .unsubscribed(let r, let g): return [sig, Name.unsubscribed, r, Array(g.utf8)]
-        case .deliver(let d): return d.encode()
-        case .acked(let r, let n): return [sig, Name.acked, r, FrameCoding.number(n)]
-        case .nacked(let r): return [sig, Name.nacked, r]
-        case .extended(let r, let at): return [sig, Name.extended, r, FrameCoding.number(at)]
-        case .error(let r, let code, let message):
-            return [sig, Name.error, r, FrameCoding.number(UInt64(code.number)), Array(code.name.utf8), Array(message.utf8)]
-        case .heartbeat: return [sig, Name.heartbeat]
-        case .event(let r, let e):
-            return [sig, Name.event, r, FrameCoding.number(e.seq), Array(e.topic.utf8), e.encodeProperties(), e.payload]
-        case .blob(let r, let hash, let size, let mediaType, let content):
-            return [sig, Name.blob, r, Array(hash.utf8), FrameCoding.number(size), Array(mediaType.utf8), content]
-        case .result(let r, let json):
-            return [sig, Name.result, r, json]
+    public func encode() -> [[UInt8]] { encode(prefix: nil) }
+
+    /// Encodes the message behind a ROUTER routing id, in one array (the broker's reply path).
+    public func encode(routedTo routingID: [UInt8]) -> [[UInt8]] { encode(prefix: routingID) }
+
+    private func encode(prefix: [UInt8]?) -> [[UInt8]] {
+        if case .deliver(let d) = self {
+            let frames = d.encode()
+            guard let prefix else { return frames }
+            return [prefix] + frames
         }
+        var f: [[UInt8]] = []
+        f.reserveCapacity(8)
+        if let prefix { f.append(prefix) }
+        f.append(ProtocolVersion.signature)
+        switch self {
+        case .welcome(let r, let p): f += [Name.welcome, r, p.encode()]
+        case .confirm(let r, let seq, let dup):
+            f.append(Name.confirm)
+            f.append(r)
+            f.append(FrameCoding.number(seq))
+            f.append(dup ? Self.duplicate : Self.new)
+        case .subscribed(let r, let g, let p): f += [Name.subscribed, r, Array(g.utf8), p.encode()]
+        case .unsubscribed(let r, let g): f += [Name.unsubscribed, r, Array(g.utf8)]
+        case .deliver: break  // above
+        case .acked(let r, let n): f += [Name.acked, r, FrameCoding.number(n)]
+        case .nacked(let r): f += [Name.nacked, r]
+        case .extended(let r, let at): f += [Name.extended, r, FrameCoding.number(at)]
+        case .error(let r, let code, let message):
+            f += [Name.error, r, FrameCoding.number(UInt64(code.number)), Array(code.name.utf8), Array(message.utf8)]
+        case .heartbeat: f.append(Name.heartbeat)
+        case .event(let r, let e):
+            f += [Name.event, r, FrameCoding.number(e.seq), Array(e.topic.utf8), e.encodeProperties(), e.payload]
+        case .blob(let r, let hash, let size, let mediaType, let content):
+            f += [Name.blob, r, Array(hash.utf8), FrameCoding.number(size), Array(mediaType.utf8), content]
+        case .result(let r, let json):
+            f += [Name.result, r, json]
+        }
+        return f
     }
 
     /// Decodes a broker message (used by clients).

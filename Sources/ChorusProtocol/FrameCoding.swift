@@ -3,17 +3,23 @@ public enum FrameCoding {
     /// Encodes an unsigned number as ASCII decimal.
     @inline(__always)
     public static func number(_ value: UInt64) -> [UInt8] {
-        if value == 0 { return [0x30] }
-        var digits = [UInt8](repeating: 0, count: 20)
-        var v = value
-        var i = 20
-        while v > 0 {
-            i -= 1
-            digits[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
-            v /= 10
+        if value < 100 { return small[Int(value)] }
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 { digits += 1; rest /= 10 }
+        // One allocation, written back to front.
+        return [UInt8](unsafeUninitializedCapacity: digits) { buffer, count in
+            var v = value
+            for i in stride(from: digits - 1, through: 0, by: -1) {
+                buffer[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
+                v /= 10
+            }
+            count = digits
         }
-        return Array(digits[i...])
     }
+
+    /// 0 to 99, encoded once (attempt numbers, counts): no allocation for the common small values.
+    private static let small: [[UInt8]] = (0..<100).map { Array(String($0).utf8) }
 
     /// Decodes ASCII decimal (1 to 19 digits, no sign) or throws `MALFORMED` naming the field.
     @inline(__always)

@@ -95,6 +95,15 @@ public final class LogReader {
         return s
     }
 
+    /// Whether a join with this name and correlation id is recorded (open or closed) in what is committed.
+    public func hasJoin(name: String, correlation: String) throws -> Bool {
+        let s = try statement("SELECT 1 FROM joins WHERE name = ? AND correlation = ?")
+        defer { s.reset() }
+        s.bind(1, name)
+        s.bind(2, correlation)
+        return try s.step()
+    }
+
     /// The highest sequence number committed so far, 0 when the log is empty.
     public func lastSequence() throws -> UInt64 {
         UInt64(try db.scalar("SELECT max(seq) FROM events") ?? 0)

@@ -16,6 +16,11 @@ public final class WakePipe: Sendable {
         writeFD = fds[1]
     }
 
+    deinit {
+        close(readFD)
+        close(writeFD)
+    }
+
     /// Wakes the polling thread; safe from any thread, and from a signal handler.
     public func wake() {
         var byte: UInt8 = 1
