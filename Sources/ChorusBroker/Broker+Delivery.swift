@@ -8,8 +8,6 @@ extension Broker {
     /// How many log events one group may look at per loop iteration, so one group far behind with a pattern
     /// that matches little cannot stall the loop for everyone else.
     static let scanBudget = 4096
-    /// Events read from the store at once for a group behind the in-memory window.
-    static let pageSize = 256
 
     func dispatchDirtyGroups() {
         if newEventsAppended {
@@ -162,13 +160,15 @@ extension Broker {
         return s
     }
 
-    /// An event by sequence number: from memory when recent, else from the store.
+    /// An event by sequence number: from memory when recent or read lately, else from the store.
     func fetchEvent(_ seq: UInt64) -> LogEntry? {
         if let e = recent.entry(seq) { return e }
         if let first = batchEntries.first, seq >= first.seq, seq - first.seq < UInt64(batchEntries.count) {
             return batchEntries[Int(seq - first.seq)]
         }
+        if let e = logPages.entry(seq) { return e }
         do {
+            // One row, not a page: a single fetch of an old event should not read up to a page of payloads.
             return try store.readEvent(seq: seq).map { LogEntry($0) }
         } catch {
             logger.error("reading the log failed", metadata: ["seq": "\(seq)", "error": "\(error)"])
@@ -176,7 +176,17 @@ extension Broker {
         }
     }
 
-    /// The event at or after the group's cursor: from memory when recent, else from a page read from the store.
+    /// The aligned page of the log that holds `seq`: from the page cache, else read from the store and cached.
+    /// Only committed events are read (the store waits for the commit in flight).
+    func readPage(at seq: UInt64) throws -> [LogEntry] {
+        if let page = logPages.page(containing: seq) { return page }
+        let start = logPages.pageStart(seq)
+        let page = try store.readEvents(from: start, limit: logPages.pageSize).map { LogEntry($0) }
+        logPages.insert(page, start: start)
+        return page
+    }
+
+    /// The event at or after the group's cursor: from memory when recent, else from a page of the log.
     func nextEvent(for group: ConsumerGroup) -> LogEntry? {
         if let e = recent.entry(group.cursor) {
             group.lookahead.removeAll()
@@ -188,22 +198,28 @@ extension Broker {
             group.lookaheadHead += 1
             if e.seq >= group.cursor { return e }
         }
-        // Events of this iteration are not committed yet and may be beyond the window: wait for the commit.
-        let page: [Event]
-        do {
-            page = try store.readEvents(from: group.cursor, limit: Self.pageSize)
-        } catch {
-            logger.error("reading the log failed; the group waits", metadata: ["chorus.group": "\(group.name)", "error": "\(error)"])
-            page = []
+        // Pages until one has an event at or after the cursor. Only committed events are read: this
+        // iteration's are in `recent`, which the group reaches once it catches up.
+        var from = group.cursor
+        while from <= lastSeq {
+            let page: [LogEntry]
+            do {
+                page = try readPage(at: from)
+            } catch {
+                logger.error("reading the log failed; the group waits", metadata: ["chorus.group": "\(group.name)", "error": "\(error)"])
+                break
+            }
+            if let index = page.firstIndex(where: { $0.seq >= group.cursor }) {
+                group.lookahead = page
+                group.lookaheadHead = index + 1
+                return page[index]
+            }
+            guard let last = page.last else { break }  // nothing at or after `from` is committed yet
+            from = max(last.seq + 1, logPages.pageStart(from) + UInt64(logPages.pageSize))
         }
-        guard !page.isEmpty else {
-            group.lookahead.removeAll()
-            group.lookaheadHead = 0
-            return nil
-        }
-        group.lookahead = page.map { LogEntry($0) }
-        group.lookaheadHead = 1
-        return group.lookahead[0]
+        group.lookahead.removeAll()
+        group.lookaheadHead = 0
+        return nil
     }
 
     func fireTimers() {

@@ -43,6 +43,7 @@ extension Broker {
             // The in-memory window and read-ahead pages may hold removed events; a new group starting at
             // `first` must begin at the oldest event that is really kept.
             recent.removeAll()
+            logPages.removeAll()
             for g in groups.values {
                 g.lookahead.removeAll()
                 g.lookaheadHead = 0

@@ -42,6 +42,8 @@ public final class Broker {
     var dirtyGroups: Set<Int64> = []
     var lastSeq: UInt64
     var recent: RecentEvents
+    /// Pages read back from the log for groups behind `recent`, shared by all of them.
+    var logPages = LogPageCache()
     var timers = TimerHeap()
     var random = FastRandom()
     public internal(set) var counters = BrokerCounters()
