@@ -15,7 +15,8 @@ import Glibc
 ///   2. reads up to `batchSize` messages and handles each, collecting writes into one `WriteBatch` and replies
 ///      into an outbox;
 ///   3. fires due timers (lease expiry, retries) and dispatches to groups with work;
-///   4. commits the batch in one SQLite transaction (group commit);
+///   4. commits the batch in one SQLite transaction (group commit), on the commit thread when the batch is large
+///      (`CommitPipeline`: the next iteration's work overlaps the commit);
 ///   5. only then sends the outbox (CONFIRMs, DELIVERs) and republishes new events on the firehose.
 /// Nothing is confirmed or delivered before it is committed, so a kill -9 at any point loses no confirmed event
 /// and no delivery the broker has not recorded. A failed commit stops the broker (exit status 75 from the CLI):
@@ -235,7 +236,9 @@ public final class Broker {
     /// store while the commit thread does.
     var store: any EventStore {
         get throws {
-            try settleCommit()
+            // Waits only: the messages that waited on that commit go out at the next flush or loop turn, never
+            // in the middle of a command (a failed send ends a session, which must not happen mid-command).
+            try waitForCommit()
             return storage
         }
     }
@@ -292,6 +295,12 @@ public final class Broker {
 
     /// Waits for the commit in flight, if any, then sends what waited on it. A failed commit stops the broker.
     func settleCommit() throws {
+        try waitForCommit()
+        sendCommitted()
+    }
+
+    /// Waits for the commit in flight, if any; what waited on it stays in `committing` until it is sent.
+    private func waitForCommit() throws {
         if commits.inFlight || commits.failed {
             do {
                 try commits.finish()
@@ -304,7 +313,6 @@ public final class Broker {
             counters.commits += 1
             recordPublishToCommit()
         }
-        sendCommitted()
     }
 
     /// Sends the committed batch's messages and republishes its events on the firehose.
