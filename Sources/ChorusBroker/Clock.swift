@@ -1,3 +1,4 @@
+import ChorusProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,20 +14,14 @@ func nowMilliseconds() -> Int64 {
 /// SplitMix64: fast, good-enough randomness for lease tokens and event ids (not for secrets).
 /// Seeded from the system generator, so tokens differ across broker restarts.
 struct FastRandom {
-    private var state: UInt64
+    private var source: SplitMix64
 
     init() {
         var system = SystemRandomNumberGenerator()
-        state = system.next()
+        source = SplitMix64(seed: system.next())
     }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { source.next() }
 
     /// A non-zero token (0 means "no delivery in flight").
     mutating func token() -> UInt64 {

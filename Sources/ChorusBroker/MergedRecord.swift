@@ -1,5 +1,4 @@
 import ChorusProtocol
-import Foundation
 
 /// Builds the merged record a join emits (docs/JOINS.md, "The merged record"): JSON with keys in a fixed order.
 ///
@@ -79,10 +78,8 @@ enum MergedRecord {
         if let engine = header("engine") { out.append(("engine", .string(engine))) }
         guard e.payload.count <= embedLimit, !e.payload.isEmpty else { return out }
         let type = e.contentType ?? ""
-        if type.contains("json"), (try? JSONSerialization.jsonObject(with: Data(e.payload), options: [.fragmentsAllowed])) != nil,
-            let text = String(validating: e.payload, as: UTF8.self)
-        {
-            out.append(("payload", .raw(text.trimmingCharacters(in: .whitespacesAndNewlines))))
+        if let json = e.embeddableJSON {
+            out.append(("payload", .raw(json)))
         } else if type.hasPrefix("text/") || type.isEmpty, let text = String(validating: e.payload, as: UTF8.self) {
             out.append(("text", .string(text)))
         }
@@ -102,7 +99,7 @@ enum JSONValue {
 
     func write(into out: inout [UInt8]) {
         switch self {
-        case .string(let s): Self.quote(s, into: &out)
+        case .string(let s): JSONString.append(s, to: &out)
         case .int(let n): out.append(contentsOf: String(n).utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .raw(let text): out.append(contentsOf: text.utf8)
@@ -117,42 +114,11 @@ enum JSONValue {
             out.append(0x7B)
             for (i, (key, value)) in pairs.enumerated() {
                 if i > 0 { out.append(0x2C) }
-                Self.quote(key, into: &out)
+                JSONString.append(key, to: &out)
                 out.append(0x3A)
                 value.write(into: &out)
             }
             out.append(0x7D)
         }
-    }
-
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
-
-    static func quote(_ s: String, into out: inout [UInt8]) {
-        out.append(0x22)
-        var text = s
-        text.withUTF8 { bytes in
-            // Most text needs no escaping: copy runs of plain bytes at once, escape the rest.
-            var runStart = 0
-            for (i, b) in bytes.enumerated() where b == 0x22 || b == 0x5C || b < 0x20 {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<i]))
-                runStart = i + 1
-                out.append(0x5C)
-                switch b {
-                case 0x22: out.append(0x22)
-                case 0x5C: out.append(0x5C)
-                case 0x0A: out.append(0x6E)
-                case 0x0D: out.append(0x72)
-                case 0x09: out.append(0x74)
-                default:
-                    out.append(0x75)
-                    out.append(0x30)
-                    out.append(0x30)
-                    out.append(hex[Int(b >> 4)])
-                    out.append(hex[Int(b & 0xF)])
-                }
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-        }
-        out.append(0x22)
     }
 }

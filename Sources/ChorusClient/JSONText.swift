@@ -7,27 +7,7 @@ public struct JSONText {
 
     public init() {}
 
-    public static func quote(_ s: String) -> String {
-        // Most strings need no escaping: check the bytes once and skip the per-scalar rebuild.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + s + "\"" }
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += String(format: "\\u%04x", scalar.value)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    public static func quote(_ s: String) -> String { JSONString.quoted(s) }
 
     public mutating func add(_ key: String, string value: String?) {
         guard let value else { return }
@@ -62,10 +42,8 @@ public struct JSONText {
         }
         extra(&j)
         // The payload as JSON when it is JSON, as a string when it is UTF-8 text, else base64.
-        if e.contentType?.contains("json") == true, (try? JSONSerialization.jsonObject(with: Data(e.payload), options: [.fragmentsAllowed])) != nil,
-            let text = String(validating: e.payload, as: UTF8.self)
-        {
-            j.add("payload", raw: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        if let json = e.embeddableJSON {
+            j.add("payload", raw: json)
         } else if let text = String(validating: e.payload, as: UTF8.self) {
             j.add("payload", string: text)
         } else {

@@ -1,26 +1,22 @@
+import ChorusProtocol
+
 /// A small deterministic random source (SplitMix64) seeded from a digest.
 ///
 /// Generators must give byte-identical output for the same prompt on every run and platform, which
 /// `SystemRandomNumberGenerator` cannot, and the standard library's `random(in:using:)` algorithms are not
 /// promised to stay the same across Swift releases; so the helpers here derive values with plain arithmetic.
 struct SeededRandom: RandomNumberGenerator {
-    private var state: UInt64
+    private var source: SplitMix64
 
     /// Seeds from the first eight bytes of `digest` (a SHA-256 digest in practice), little-endian.
     init(digest: [UInt8]) {
         var s: UInt64 = 0
         for (i, b) in digest.prefix(8).enumerated() { s |= UInt64(b) << UInt64(8 * i) }
-        state = s
+        source = SplitMix64(seed: s)
     }
 
     /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { source.next() }
 
     /// A uniform value in [0, 1) with 53 bits of precision.
     mutating func unit() -> Double {
