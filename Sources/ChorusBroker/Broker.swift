@@ -29,6 +29,8 @@ public final class Broker {
     let commits: CommitPipeline
     /// What waits on the commit in flight: sent, or published on the firehose, once it has committed.
     var committing = CommittingBatch()
+    /// An emptied `CommittingBatch` whose arrays keep their storage, so each iteration does not regrow them.
+    var spareCommitting = CommittingBatch()
     let router: ZMQSocket
     let firehose: ZMQSocket
     /// The endpoints actually bound (with real ports when `*` was asked for).
@@ -251,7 +253,8 @@ public final class Broker {
             g.cursorDirty = false
         }
         try settleCommit()
-        var next = CommittingBatch()
+        var next = spareCommitting
+        spareCommitting = CommittingBatch()
         swap(&next.outbox, &outbox)
         swap(&next.entries, &batchEntries)
         swap(&next.deliveredEventTimes, &deliveredEventTimes)
@@ -267,8 +270,9 @@ public final class Broker {
             committing = next
             try commitInline()
         } else {
+            let recycled = commits.takeEmptiedBatch()
             commits.submit(batch)
-            batch = WriteBatch()
+            batch = recycled ?? WriteBatch()
             committing = next
         }
     }
@@ -281,7 +285,7 @@ public final class Broker {
             logger.critical("log commit failed; stopping so that nothing unconfirmed is sent", metadata: ["error": "\(error)"])
             throw error
         }
-        batch = WriteBatch()
+        batch.removeAll()
         counters.commits += 1
         recordPublishToCommit()
         sendCommitted()
@@ -318,8 +322,14 @@ public final class Broker {
     /// Sends the committed batch's messages and republishes its events on the firehose.
     private func sendCommitted() {
         guard !committing.isEmpty else { return }
-        var done = CommittingBatch()
+        var done = spareCommitting
+        spareCommitting = CommittingBatch()
         swap(&done, &committing)
+        defer {
+            // The arrays' storage serves the next iteration's outbox.
+            done.removeAll()
+            spareCommitting = done
+        }
         for frames in done.outbox { send(frames) }
         if !done.deliveredEventTimes.isEmpty {
             // Events of that iteration: measured from when their PUBLISH was read (monotonic); older ones from

@@ -45,7 +45,8 @@ final class CommitPipeline: @unchecked Sendable {
                 } catch {
                     failure = error
                 }
-                batch = nil
+                // Emptied here, off the broker thread, and handed back for reuse by `finish`.
+                batch?.removeAll()
                 wake.wake()
                 finished.signal()
             }
@@ -72,6 +73,13 @@ final class CommitPipeline: @unchecked Sendable {
             wake.drain()
         }
         if let failure { throw failure }
+    }
+
+    /// The last committed batch, emptied but with its storage, for the broker's next batch (nil if none).
+    func takeEmptiedBatch() -> WriteBatch? {
+        precondition(!inFlight, "the batch is still being committed")
+        defer { batch = nil }
+        return batch
     }
 
     /// Ends the writer thread after the batch in flight. The broker calls it when its loop ends.

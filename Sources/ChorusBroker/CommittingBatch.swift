@@ -12,5 +12,13 @@ struct CommittingBatch {
     var iterationStart: UInt64 = 0
     var now: Int64 = 0
 
+    /// Empties it, keeping the arrays' storage for the next iteration.
+    mutating func removeAll() {
+        outbox.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+        deliveredEventTimes.removeAll(keepingCapacity: true)
+        published = 0
+    }
+
     var isEmpty: Bool { outbox.isEmpty && entries.isEmpty && deliveredEventTimes.isEmpty }
 }

@@ -96,6 +96,21 @@ public struct WriteBatch: Sendable {
 
     public init() {}
 
+    /// Empties the batch but keeps its arrays' storage, so the next iteration's batch does not grow its arrays
+    /// (some hundreds of kilobytes under load) from nothing again.
+    public mutating func removeAll() {
+        events.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
+        newGroups.removeAll(keepingCapacity: true)
+        cursors.removeAll(keepingCapacity: true)
+        pending.removeAll(keepingCapacity: true)
+        deadLetters.removeAll(keepingCapacity: true)
+        joins.removeAll(keepingCapacity: true)
+        joinParts.removeAll(keepingCapacity: true)
+        blobs.removeAll(keepingCapacity: true)
+        deadLetterDeletes.removeAll(keepingCapacity: true)
+    }
+
     public var isEmpty: Bool {
         events.isEmpty && keys.isEmpty && newGroups.isEmpty && cursors.isEmpty && pending.isEmpty && deadLetters.isEmpty
             && joins.isEmpty && joinParts.isEmpty && blobs.isEmpty && deadLetterDeletes.isEmpty

@@ -69,6 +69,17 @@ struct CommitPipelineTests {
         #expect(try f.store.lastSequence() == 2, "nothing of the failed batch was committed")
     }
 
+    @Test func theCommittedBatchComesBackEmptyWithItsStorage() throws {
+        let f = try Fixture()
+        f.pipeline.submit(batch(1...100))
+        try f.pipeline.finish()
+        let recycled = try #require(f.pipeline.takeEmptiedBatch())
+        #expect(recycled.isEmpty)
+        #expect(recycled.events.capacity >= 100)
+        #expect(f.pipeline.takeEmptiedBatch() == nil, "handed back once")
+        #expect(try f.store.lastSequence() == 100)
+    }
+
     @Test func finishWithNothingInFlightReturnsAtOnce() throws {
         let f = try Fixture()
         try f.pipeline.finish()
