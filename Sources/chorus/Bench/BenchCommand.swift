@@ -23,7 +23,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Events in the memory backlog.") var backlog = 1_000_000
     @Option(help: "Durability for the broker runs: normal or full.") var durability = "normal"
     @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = "core"
-    @Option(help: "Joins per throughput run (--suite joins).") var joins = 20_000
+    @Option(help: "Joins per throughput run (--suite joins); at most 2,000 are open at once (steady state).") var joins = 20_000
     @Option(help: "Open joins for the memory figure (--suite joins).") var openJoins = 100_000
     @Option(help: "Profile a running broker: only the throughput runs, against this endpoint.") var profile: String?
 
@@ -90,7 +90,7 @@ struct BenchCommand: ParsableCommand {
             let ratio = base.map { String(format: "  (%.4f x raw)", value / $0) } ?? ""
             Output.line(String(format: "%-52@ %12.0f %@%@", label as NSString, value, unit, ratio))
         }
-        Output.line("chorus bench --suite joins: 3 agents answering at once, \(runs) runs each, medians")
+        Output.line("chorus bench --suite joins: 3 agents answering at once, at most 2000 joins open, \(runs) runs each, medians")
         var raw: [Double] = []
         for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: 400_000, size: size)) }
         let base = BenchStats.median(raw)

@@ -2,6 +2,7 @@ import ChorusClient
 import ChorusProtocol
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Joins end to end: a broker with the media join, three agent threads that answer at once, and a requester.
 enum JoinBench {
@@ -52,8 +53,15 @@ enum JoinBench {
         }
     }
 
-    /// Joins per second with `count` requests pipelined: (joins/s, merged records seen).
-    static func throughput(_ broker: BrokerBench, count: Int) throws -> Double {
+    /// Merged records seen so far, shared by the merged-record consumer and the requester.
+    final class Progress: Sendable {
+        let merged = Atomic<Int>(0)
+    }
+
+    /// Joins per second, steady state: `count` requests with at most `window` joins open at once (requests
+    /// published and not yet seen merged), so the measurement does not turn into draining a backlog.
+    static func throughput(_ broker: BrokerBench, count: Int, window: Int = 2000) throws -> Double {
+        let progress = Progress()
         let ready = DispatchSemaphore(value: 0)
         let agents = ["text", "image", "audio"].map { startAgent(broker.endpoint, part: $0, ready: ready, until: count) }
         let endpoint = broker.endpoint
@@ -68,6 +76,7 @@ enum JoinBench {
                 guard let m = try c.receive(timeoutMilliseconds: 60_000) else { throw ValidationFailure("merged records stopped at \(seen)") }
                 if case .deliver(let d) = m {
                     seen += 1
+                    progress.merged.store(seen, ordering: .releasing)
                     acks.append(d.lease)
                     if acks.count >= 256 {
                         try c.ack(group: "bench-merged", leases: acks)
@@ -84,13 +93,21 @@ enum JoinBench {
         let start = BenchStats.nanos()
         var sent = 0
         var confirmed = 0
+        var lastProgress = BenchStats.nanos()
         while confirmed < count {
-            while sent < count && sent - confirmed < 2000 {
+            while sent < count && sent - progress.merged.load(ordering: .acquiring) < window {
                 try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", "j\(sent)")]), payload: Array("{\"prompt\":\"p\"}".utf8))))
                 sent += 1
             }
-            guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("no confirm") }
-            if case .confirm = m { confirmed += 1 }
+            // With every request confirmed and the window full, wait briefly for merged records instead.
+            if let m = try c.receive(timeoutMilliseconds: sent > confirmed ? 30_000 : 1) {
+                if case .confirm = m {
+                    confirmed += 1
+                    lastProgress = BenchStats.nanos()
+                }
+            } else if sent > confirmed || BenchStats.nanos() - lastProgress > 60_000_000_000 {
+                throw ValidationFailure("no progress: \(confirmed) confirmed, \(progress.merged.load(ordering: .acquiring)) merged")
+            }
         }
         let end = try merged()
         for a in agents { _ = try a() }
