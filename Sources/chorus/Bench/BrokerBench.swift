@@ -2,12 +2,18 @@ import ChorusClient
 import ChorusProtocol
 import Dispatch
 import Foundation
+import Synchronization
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 /// Chorus measured end to end: a real broker process, a pipelined publisher and consumers on their own threads.
 final class BrokerBench {
     let process = Process()
     let directory: String
     private(set) var endpoint = ""
+    /// The broker's metrics endpoint (`tcp://HOST:PORT`), when this benchmark started the broker.
+    private(set) var metricsAddress = ""
 
     /// Starts `chorus broker` (this executable) on loopback with a fresh data directory.
     /// Uses a broker that is already running (for profiling it): nothing is started or stopped.
@@ -27,6 +33,8 @@ final class BrokerBench {
             durability = "\(durability)"
             [delivery]
             max_pending = 100000
+            [metrics]
+            address = "127.0.0.1:*"
             \(extraConfig)
             """
         try config.write(toFile: directory + "/bench.toml", atomically: true, encoding: .utf8)
@@ -42,7 +50,9 @@ final class BrokerBench {
             guard Date() < deadline, process.isRunning else { throw ValidationFailure("the broker did not start") }
             usleep(20_000)
         }
-        endpoint = String((try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n")[0])
+        let lines = (try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n", omittingEmptySubsequences: false)
+        endpoint = String(lines[0])
+        metricsAddress = lines.count > 2 ? String(lines[2]) : ""
     }
 
     func stop() {
@@ -183,6 +193,41 @@ final class BrokerBench {
         // The first 10 % warm the broker's caches and the connection; they are not steady state.
         let steady = Array(samples.dropFirst(samples.count / 10)).sorted()
         return (BenchStats.percentile(steady, 50), BenchStats.percentile(steady, 99))
+    }
+
+    /// The broker's own share of publish->deliver latency (from reading the PUBLISH to sending the DELIVER), from
+    /// its `chorus_publish_to_deliver_seconds` histogram: the smallest bucket bounds, in microseconds, that hold
+    /// 50 % and 99 % of its samples. Nil when the metrics endpoint cannot be read.
+    func brokerDeliverBounds() -> (p50: Double, p99: Double)? {
+        guard !metricsAddress.isEmpty,
+            let url = URL(string: metricsAddress.replacingOccurrences(of: "tcp://", with: "http://") + "/metrics")
+        else { return nil }
+        final class Body: Sendable { let data = Mutex<Data?>(nil) }
+        let body = Body()
+        let done = DispatchSemaphore(value: 0)
+        let task = URLSession.shared.dataTask(with: url) { data, _, _ in
+            body.data.withLock { $0 = data }
+            done.signal()
+        }
+        task.resume()
+        guard done.wait(timeout: .now() + 5) == .success, let data = body.data.withLock({ $0 }) else {
+            task.cancel()
+            return nil
+        }
+        let prefix = "chorus_publish_to_deliver_seconds_bucket{le=\""
+        var buckets: [(bound: Double, count: Double)] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") where line.hasPrefix(prefix) {
+            let rest = line.dropFirst(prefix.count)
+            guard let quote = rest.firstIndex(of: "\""), let bound = Double(rest[..<quote]),
+                let count = Double(rest.split(separator: " ").last ?? "")
+            else { continue }
+            buckets.append((bound, count))
+        }
+        guard let total = buckets.map(\.count).max(), total > 0 else { return nil }
+        func bound(_ fraction: Double) -> Double {
+            (buckets.first { $0.count >= fraction * total }?.bound ?? .infinity) * 1e6
+        }
+        return (bound(0.5), bound(0.99))
     }
 
     /// Broker memory after `count` events wait in the log for a group with no consumer: (idle MiB, after MiB, peak MiB).
