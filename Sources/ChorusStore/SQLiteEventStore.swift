@@ -43,8 +43,7 @@ public final class SQLiteEventStore: EventStore {
         self.logger = logger
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=\(durability == .full ? "FULL" : "NORMAL")")
-        // The default 1000-page auto-checkpoint is fine; a bigger page cache keeps recent events hot for groups
-        // that are slightly behind.
+        // A bigger page cache keeps recent events hot for groups that are slightly behind.
         try db.execute("PRAGMA cache_size=-32768")
         try Self.migrate(db)
         // Checkpoints (copying the WAL back into the database, with an fsync) run on a thread of their own with

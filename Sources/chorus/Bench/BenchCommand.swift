@@ -25,7 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = "core"
     @Option(help: "Joins per throughput run (--suite joins); at most 2,000 are open at once (steady state).") var joins = 20_000
     @Option(help: "Open joins for the memory figure (--suite joins).") var openJoins = 100_000
-    @Option(help: "Profile a running broker: only the throughput runs, against this endpoint.") var profile: String?
+    @Option(help: "Profile a running broker at this endpoint: one 1-group throughput run, then the latency run (skipped with --seconds 0).") var profile: String?
 
     func run() throws {
         Signals.unblockTermination()
@@ -34,8 +34,13 @@ struct BenchCommand: ParsableCommand {
             Output.line(String(format: "%-52@ %12.0f %@%@", label as NSString, value, unit, ratio))
         }
         if let profile {
-            let t = try BrokerBench(existing: profile).throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970))
+            let bench = BrokerBench(existing: profile)
+            let t = try bench.throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970))
             Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s", t.publish, t.deliver))
+            if seconds > 0 {
+                let l = try bench.latency(rate: rate, seconds: seconds, size: size)
+                Output.line(String(format: "publish->deliver at %d/s: p50 %.0f us, p99 %.0f us", rate, l.p50, l.p99))
+            }
             return
         }
         if suite == "joins" {
