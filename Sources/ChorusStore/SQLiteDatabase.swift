@@ -61,6 +61,18 @@ public final class SQLiteDatabase {
         return SQLiteStatement(stmt, database: self)
     }
 
+    /// Runs a passive WAL checkpoint: copies what it can into the database file without waiting for readers or
+    /// the writer. Returns the frames in the WAL and how many of them are now copied, or nil when another
+    /// connection was checkpointing.
+    public func checkpointPassive() throws(SQLiteError) -> (walFrames: Int, checkpointed: Int)? {
+        var log: Int32 = 0
+        var done: Int32 = 0
+        let rc = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
+        if rc & 0xff == SQLITE_BUSY { return nil }
+        guard rc == SQLITE_OK else { throw error(rc, "wal_checkpoint(PASSIVE)") }
+        return (Int(log), Int(done))
+    }
+
     /// The value of a single-row, single-column integer query, or nil when it returns no row or NULL.
     public func scalar(_ sql: String) throws(SQLiteError) -> Int64? {
         let stmt = try prepare(sql)

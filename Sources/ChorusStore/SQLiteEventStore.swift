@@ -15,7 +15,9 @@ public final class SQLiteEventStore: EventStore {
 
     let db: SQLiteDatabase
     let logger: Logger
-    private var checkpointer: Checkpointer?
+    private var checkpointer: WALCheckpointer?
+    /// Held by every write transaction; see `CheckpointPolicy`.
+    let writeGate = WriteGate()
 
     deinit { checkpointer?.stop() }
 
@@ -37,7 +39,11 @@ public final class SQLiteEventStore: EventStore {
     private let rollback: SQLiteStatement
 
     /// Opens or creates the store at `path`, creating or checking the schema.
-    public init(path: String, durability: Durability, logger: Logger) throws {
+    /// `checkpoints` and `checkpointInterval` are for tests: the defaults are what the broker runs with.
+    public init(
+        path: String, durability: Durability, logger: Logger, checkpoints: CheckpointPolicy = CheckpointPolicy(),
+        checkpointInterval: Duration = .milliseconds(200)
+    ) throws {
         let db = try SQLiteDatabase(path: path)
         self.db = db
         self.logger = logger
@@ -47,9 +53,11 @@ public final class SQLiteEventStore: EventStore {
         try db.execute("PRAGMA cache_size=-32768")
         try Self.migrate(db)
         // Checkpoints (copying the WAL back into the database, with an fsync) run on a thread of their own with
-        // its own connection, not inside the broker's commits: the broker thread never waits on one.
+        // its own connection, not inside the broker's commits: the broker thread never waits on one, except for
+        // the short gated pass that lets a long WAL start over (WALCheckpointer, CheckpointPolicy).
         try db.execute("PRAGMA wal_autocheckpoint=0")
-        checkpointer = Checkpointer(path: path, logger: logger)
+        try db.execute("PRAGMA journal_size_limit=\(Int64(checkpoints.restartFrames) * 4096 * 4)")
+        checkpointer = WALCheckpointer(path: path, gate: writeGate, policy: checkpoints, interval: checkpointInterval, logger: logger)
         insertEvent = try db.prepare(
             "INSERT INTO events(seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
         )
@@ -206,6 +214,13 @@ public final class SQLiteEventStore: EventStore {
 
     public func commit(_ batch: WriteBatch) throws {
         if batch.isEmpty { return }
+        try writeGate.withLock { try write(batch) }
+    }
+
+    /// Gated passes the checkpoint thread has run (each lets the WAL start over at the next commit).
+    public var walRestarts: Int { checkpointer?.state.restarts.load(ordering: .relaxed) ?? 0 }
+
+    private func write(_ batch: WriteBatch) throws {
         try begin.run()
         do {
             for e in batch.events {
@@ -504,39 +519,5 @@ public final class SQLiteEventStore: EventStore {
             wal = n.int64Value
         }
         return (count, pages * pageSize + wal)
-    }
-}
-
-/// Runs `PRAGMA wal_checkpoint(PASSIVE)` every 200 ms on its own thread and connection while the WAL holds
-/// frames, so the WAL stays small and the writer never pays for a checkpoint. PASSIVE never blocks the writer
-/// or readers; what it cannot copy yet it copies next time.
-final class Checkpointer: Sendable {
-    final class Flag: Sendable {
-        let value = Mutex(false)
-    }
-
-    private let stopped = Flag()
-
-    /// Ends the thread (at its next wake-up); the store calls it when it goes away.
-    func stop() { stopped.value.withLock { $0 = true } }
-
-    init(path: String, logger: Logger) {
-        let stopped = self.stopped
-        let thread = Thread {
-            guard let db = try? SQLiteDatabase(path: path) else {
-                logger.error("checkpoint thread could not open the log; SQLite will not checkpoint", metadata: ["path": "\(path)"])
-                return
-            }
-            while !stopped.value.withLock({ $0 }) {
-                usleep(200_000)
-                do {
-                    try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                } catch {
-                    logger.warning("checkpoint failed", metadata: ["error": "\(error)"])
-                }
-            }
-        }
-        thread.name = "chorus-checkpoint"
-        thread.start()
     }
 }

@@ -25,7 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = "core"
     @Option(help: "Joins per throughput run (--suite joins); at most 2,000 are open at once (steady state).") var joins = 20_000
     @Option(help: "Open joins for the memory figure (--suite joins).") var openJoins = 100_000
-    @Option(help: "Profile a running broker at this endpoint: one 1-group throughput run, then the latency run (skipped with --seconds 0).") var profile: String?
+    @Option(help: "Profile a running broker at this endpoint: one throughput run (1 group; or with --suite joins, unless --joins 0, the joins run: that broker needs the bench's media join), then the latency run (skipped with --seconds 0).") var profile: String?
 
     func run() throws {
         Signals.unblockTermination()
@@ -35,6 +35,18 @@ struct BenchCommand: ParsableCommand {
         }
         if let profile {
             let bench = BrokerBench(existing: profile)
+            if suite == "joins" {
+                // The broker must have the joins bench's `media` join (JoinBench.config) in its configuration.
+                if joins > 0 {
+                    let j = try JoinBench.throughput(bench, count: joins)
+                    Output.line(String(format: "joins %.0f/s", j))
+                }
+                if seconds > 0 {
+                    let l = try JoinBench.latency(bench, rate: 1000, seconds: seconds)
+                    Output.line(String(format: "request->merged at 1000/s: p50 %.0f us, p99 %.0f us", l.0, l.1))
+                }
+                return
+            }
             let t = try bench.throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970))
             Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s", t.publish, t.deliver))
             if seconds > 0 {
