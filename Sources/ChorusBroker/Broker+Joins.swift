@@ -159,7 +159,21 @@ extension Broker {
                 merged.topic = "$dlq.join.\(d.name)"
             }
         }
-        if !merged.topic.isEmpty { resultSeq = append(merged) }
+        if !merged.topic.isEmpty {
+            let seq = append(merged)
+            resultSeq = seq
+            // The record names its parts' blobs in its payload: keep them while the record is in the log, even
+            // after retention removed the part results themselves.
+            for status in state.parts {
+                let partSeq: UInt64
+                switch status {
+                case .ok(let s, _), .failed(let s, _, _): partSeq = s
+                case .pending, .timedOut: continue
+                }
+                guard partSeq > 0, let part = fetchEvent(partSeq)?.event else { continue }
+                for h in part.headers where h.name == "blob" && !h.value.isEmpty { batch.blobRefs.append((seq, h.value)) }
+            }
+        }
         batch.joins.append(
             JoinRecord(name: d.name, correlation: key.correlation, status: status, openSeq: state.openSeq, openedAt: state.openedAt,
                        deadline: state.deadline, closedAt: now, resultSeq: resultSeq, reason: reason))

@@ -4,7 +4,7 @@
 /// WHY. A passive checkpoint copies WAL frames into the database file without ever blocking the writer, but
 /// SQLite only starts the WAL over from its beginning when a write transaction begins while *every* frame has
 /// been copied. With commits every millisecond or so, a pass that takes longer than the gap between two commits
-/// never catches up, and the WAL grows without end (hundreds of MB a minute under the joins benchmark). So, once
+/// never catches up, and the WAL grows without end (about 80 MB a second under the joins benchmark). So, once
 /// the WAL is long, the thread catches up without blocking anyone and then runs one last, short pass while
 /// holding the store's write gate, when no commit can add frames: that pass copies everything, and the next
 /// commit starts the WAL over.

@@ -284,6 +284,11 @@ public final class SQLiteEventStore: EventStore {
                     try insertBlobRef.run()
                 }
             }
+            for r in batch.blobRefs {
+                insertBlobRef.bind(1, Int64(r.seq))
+                insertBlobRef.bind(2, r.hash)
+                try insertBlobRef.run()
+            }
             for k in batch.keys {
                 insertKey.bind(1, k.key)
                 insertKey.bind(2, Int64(k.seq))

@@ -93,6 +93,9 @@ public struct WriteBatch: Sendable {
     public var blobs: [BlobRecord] = []
     /// Dead letters removed (redriven or purged), by id.
     public var deadLetterDeletes: [Int64] = []
+    /// Blobs named by events of this batch other than in a `blob` header (a merged record names its parts'
+    /// blobs in its payload); the `blob` headers of `events` are recorded without being listed here.
+    public var blobRefs: [(seq: UInt64, hash: String)] = []
 
     public init() {}
 
@@ -109,11 +112,12 @@ public struct WriteBatch: Sendable {
         joinParts.removeAll(keepingCapacity: true)
         blobs.removeAll(keepingCapacity: true)
         deadLetterDeletes.removeAll(keepingCapacity: true)
+        blobRefs.removeAll(keepingCapacity: true)
     }
 
     public var isEmpty: Bool {
         events.isEmpty && keys.isEmpty && newGroups.isEmpty && cursors.isEmpty && pending.isEmpty && deadLetters.isEmpty
-            && joins.isEmpty && joinParts.isEmpty && blobs.isEmpty && deadLetterDeletes.isEmpty
+            && joins.isEmpty && joinParts.isEmpty && blobs.isEmpty && deadLetterDeletes.isEmpty && blobRefs.isEmpty
     }
 }
 

@@ -112,3 +112,29 @@ final class RetentionTests {
         #expect(try upgraded.removeUnreferencedBlobs(createdBefore: 100).isEmpty)
     }
 }
+
+@Suite("SQLiteEventStore: blob references listed in a batch")
+final class ListedBlobReferenceTests {
+    let dir: TemporaryDirectory
+    let store: SQLiteEventStore
+
+    init() throws {
+        dir = try TemporaryDirectory()
+        store = try openStore(dir.path("chorus.sqlite"))
+    }
+
+    @Test func aBlobNamedOnlyByAMergedRecordStaysWhileTheRecordDoes() throws {
+        let hash = RetentionTests.hashA
+        var part = event(1, topic: "gen.result.image")
+        part.headers = [("blob", hash)]
+        // Event 2 is the merged record: its payload names the blob, and the broker lists the reference.
+        try store.commit(batch(events: [part, event(2, topic: "gen.merged"), event(3)]) { b in
+            b.blobs = [BlobRecord(hash: hash, size: 8, mediaType: "image/png", created: 0)]
+            b.blobRefs = [(seq: 2, hash: hash)]
+        })
+        #expect(try store.removeEvents(below: 2, olderThan: Int64.max, keepNewest: nil, limit: 100) == 1)
+        #expect(try store.removeUnreferencedBlobs(createdBefore: 100).isEmpty)
+        #expect(try store.removeEvents(below: 3, olderThan: Int64.max, keepNewest: nil, limit: 100) == 1)
+        #expect(try store.removeUnreferencedBlobs(createdBefore: 100) == [hash])
+    }
+}
