@@ -28,8 +28,8 @@ final class WALSizeTests {
         var written = 0
         var seq: UInt64 = 0
         let deadline = Date().addingTimeInterval(60)
-        // At least 30 MiB of frames, and at least two restarts, back to back with no pause between commits.
-        while written < 30 << 20 || store.walRestarts < 2 {
+        // At least 60 MiB of frames, and at least two restarts, back to back with no pause between commits.
+        while written < 60 << 20 || store.walRestarts < 2 {
             try #require(Date() < deadline, "the checkpoint thread never let the WAL start over")
             seq += 1
             try store.commit(batch(events: [event(seq, payload: payload)]))
@@ -37,8 +37,10 @@ final class WALSizeTests {
             if seq % 64 == 0 { largest = max(largest, walBytes(path)) }
         }
         #expect(store.walRestarts >= 2)
-        // 1 MiB to trigger, plus what is written while the catch-up and gated passes run; far below 30 MiB.
-        #expect(largest < 12 << 20, "largest WAL seen: \(largest) bytes")
+        // 1 MiB to trigger, plus what is written while the catch-up and gated passes run (typically a few MiB;
+        // the margin is for a checkpoint thread kept off a busy CI machine's cores). Without the gated pass the WAL
+        // holds all 60 MiB.
+        #expect(largest < 24 << 20, "largest WAL seen: \(largest) bytes")
         #expect(try store.lastSequence() == seq)
     }
 }
