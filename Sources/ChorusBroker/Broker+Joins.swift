@@ -171,7 +171,7 @@ extension Broker {
                 case .pending, .timedOut: continue
                 }
                 guard partSeq > 0, let part = fetchEvent(partSeq)?.event else { continue }
-                for h in part.headers where h.name == "blob" && !h.value.isEmpty { batch.blobRefs.append((seq, h.value)) }
+                for h in part.headers where h.name == "blob" && !h.value.isEmpty { batch.blobRefs.append((seq, h.value.lowercased())) }
             }
         }
         batch.joins.append(

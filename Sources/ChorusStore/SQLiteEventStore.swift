@@ -91,12 +91,11 @@ public final class SQLiteEventStore: EventStore {
 
     /// Creates the schema in a new file, or checks that an existing file is a Chorus log this code can use.
     static func migrate(_ db: SQLiteDatabase) throws {
-        var version = try db.scalar("PRAGMA user_version") ?? 0
+        let version = try db.scalar("PRAGMA user_version") ?? 0
         if version == schemaVersion { return }
         if version == 1 || version == 2 {
             if version == 1 { try db.execute(Self.schemaV2) }
             try migrateToV3(db)
-            version = 3
             return
         }
         if version > schemaVersion {
@@ -117,9 +116,10 @@ public final class SQLiteEventStore: EventStore {
     /// event goes; `blob_refs` says which events name which blob, filled here from the existing log (one scan of
     /// the events that have a `blob` header, at the upgrade only).
     static func migrateToV3(_ db: SQLiteDatabase) throws {
-        try db.execute(
-            """
-            BEGIN;
+        try db.execute("BEGIN")
+        do {
+            try db.execute(
+                """
             CREATE INDEX joins_open_seq ON joins(open_seq);
             CREATE TABLE blob_refs (
                 seq  INTEGER NOT NULL,
@@ -128,7 +128,6 @@ public final class SQLiteEventStore: EventStore {
             ) WITHOUT ROWID;
             CREATE INDEX blob_refs_hash ON blob_refs(hash);
             """)
-        do {
             let select = try db.prepare("SELECT seq, headers FROM events WHERE headers LIKE '%blob=%'")
             let insert = try db.prepare("INSERT OR IGNORE INTO blob_refs(seq, hash) VALUES (?,?)")
             while try select.step() {
@@ -138,6 +137,15 @@ public final class SQLiteEventStore: EventStore {
                     try insert.run()
                 }
             }
+            // A merged record names its parts' blobs in its payload: it references what its parts reference.
+            try db.execute(
+                """
+                INSERT OR IGNORE INTO blob_refs(seq, hash)
+                SELECT j.result_seq, r.hash FROM joins j
+                JOIN join_parts p ON p.name = j.name AND p.correlation = j.correlation AND p.status IN ('ok', 'failed')
+                JOIN blob_refs r ON r.seq = p.seq
+                WHERE j.result_seq IS NOT NULL
+                """)
             try db.execute("PRAGMA user_version = 3; COMMIT;")
         } catch {
             try? db.execute("ROLLBACK")
@@ -147,7 +155,7 @@ public final class SQLiteEventStore: EventStore {
 
     /// The blobs an event names: the values of its headers called `blob` (docs/PROTOCOL.md, section 10.6).
     static func blobHashes(_ headers: [(name: String, value: String)]) -> [String] {
-        headers.compactMap { $0.name == "blob" && !$0.value.isEmpty ? $0.value : nil }
+        headers.compactMap { $0.name == "blob" && !$0.value.isEmpty ? $0.value.lowercased() : nil }
     }
 
     /// The version-1 schema; docs/STORAGE.md explains every column.

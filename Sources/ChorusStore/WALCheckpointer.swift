@@ -20,7 +20,7 @@ final class WALCheckpointer: Sendable {
     /// Shared with the thread.
     final class State: Sendable {
         let stopped = Atomic<Bool>(false)
-        /// Gated passes run.
+        /// Gated passes that copied every frame, so that the next commit started the WAL over.
         let restarts = Atomic<Int>(0)
     }
 
@@ -49,8 +49,12 @@ final class WALCheckpointer: Sendable {
                     let result: (walFrames: Int, checkpointed: Int)?
                     if action == .gatedPass {
                         result = try gate.withLock { try db.checkpointPassive() }
-                        state.restarts.add(1, ordering: .relaxed)
-                        logger.debug("WAL fully checkpointed; the next commit starts it over", metadata: ["frames": "\(result?.walFrames ?? -1)"])
+                        // Counted only when every frame was copied: otherwise (another checkpointer, a reader on an
+                        // old snapshot) the WAL does not start over this time.
+                        if let r = result, r.walFrames > 0, r.checkpointed == r.walFrames {
+                            state.restarts.add(1, ordering: .relaxed)
+                            logger.debug("WAL fully checkpointed; the next commit starts it over", metadata: ["frames": "\(r.walFrames)"])
+                        }
                     } else {
                         result = try db.checkpointPassive()
                     }

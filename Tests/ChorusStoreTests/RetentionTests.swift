@@ -99,8 +99,13 @@ final class RetentionTests {
         let path = dir.path("v2.sqlite")
         do {
             let old = try openStore(path)
-            try old.commit(batch(events: [result(1, correlation: "c1", blob: Self.hashA), event(2)]) { b in
+            // Event 2 is the merged record of join c1, whose image part (event 1) names blob A.
+            try old.commit(batch(events: [result(1, correlation: "c1", blob: Self.hashA), event(2, topic: "gen.merged")]) { b in
                 b.blobs = [BlobRecord(hash: Self.hashA, size: 8, mediaType: "image/png", created: 0)]
+                var j = join("c1", openSeq: 1, status: "complete")
+                j.resultSeq = 2
+                b.joins = [j]
+                b.joinParts = [part("c1", seq: 1)]
             })
         }
         // Make it the version-2 file an earlier Chorus wrote.
@@ -108,7 +113,7 @@ final class RetentionTests {
         let upgraded = try openStore(path)
         let db = try SQLiteDatabase(path: path, readOnly: true)
         #expect(try db.scalar("PRAGMA user_version") == 3)
-        #expect(try db.scalar("SELECT seq FROM blob_refs WHERE hash = '\(Self.hashA)'") == 1)
+        #expect(try db.scalar("SELECT count(*) FROM blob_refs WHERE hash = '\(Self.hashA)' AND seq IN (1, 2)") == 2)
         #expect(try upgraded.removeUnreferencedBlobs(createdBefore: 100).isEmpty)
     }
 }
