@@ -32,8 +32,8 @@ extension Broker {
         let size = try store.size()
         var groupStats: [[String: Any]] = []
         for g in groups.values.sorted(by: { $0.name < $1.name }) {
-            let inFlight = g.pending.values.filter(\.isInFlight).count
-            let unexamined = lastSeq >= g.cursor ? Int(lastSeq - g.cursor + 1) : 0
+            let inFlight = g.inFlightCount
+            let unexamined = g.unexamined(lastSeq: lastSeq)
             groupStats.append([
                 "name": g.name, "patterns": g.patterns.patterns.map(\.text), "cursor": g.cursor,
                 "backlog": unexamined + (g.pending.count - inFlight), "unexamined": unexamined, "waiting": g.pending.count - inFlight,
@@ -46,7 +46,7 @@ extension Broker {
         for d in config.joins {
             var j: [String: Any] = ["name": d.name, "open": openJoinCount[d.name] ?? 0]
             for status in ["complete", "partial", "failed", "discarded", "deadlettered"] {
-                j[status] = counters.joinsClosed["\(d.name).\(status)"] ?? 0
+                j[status] = counters.joinsClosed[d.name]?[status] ?? 0
             }
             joinStats.append(j)
         }
@@ -146,13 +146,20 @@ extension Broker {
         return ["group": group.name, "purged": rows.count]
     }
 
+    /// The read-only connection (`log.read`, join lookups), opened on first use.
+    func readOnlyLog() throws -> LogReader {
+        if let logReader { return logReader }
+        let reader = try LogReader(path: config.logPath)
+        logReader = reader
+        return reader
+    }
+
     /// A page of the log for `chorus tail` on another host: the same reader and filters as the local tail,
     /// over a read-only connection of its own (WAL lets it read beside the writer).
     /// Arguments: `after` (seq), optional `last` (start at the last N matching), `limit`, and the filters
     /// `topics` (list), `correlation`, `producer`, `since`, `until` (ms).
     func readLog(_ args: [String: Any]) throws -> [String: Any] {
-        if logReader == nil { logReader = try LogReader(path: config.logPath) }
-        guard let reader = logReader else { return [:] }
+        let reader = try readOnlyLog()
         var filter = LogFilter(
             correlation: args["correlation"] as? String, producer: args["producer"] as? String,
             fromSequence: (args["from"] as? NSNumber)?.uint64Value)

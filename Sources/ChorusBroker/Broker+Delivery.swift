@@ -79,7 +79,7 @@ extension Broker {
         ])
         group.delivered += 1
         counters.delivered += 1
-        if entry.attempt == 1 { deliveredEventTimes.append(log.event.time) }
+        if measuring && entry.attempt == 1 { firstDeliveries.append((seq, log.event.time)) }
         if entry.attempt > 1 {
             group.redelivered += 1
             counters.redelivered += 1
@@ -265,9 +265,8 @@ extension Broker {
             endSession(session, reason: "no heartbeat for \(now - session.lastSeen) ms")
         }
         if sendHeartbeats {
-            let beat = BrokerMessage.heartbeat.encode()
             for session in sessionsByNumber.values where session.isLive {
-                outbox.append([session.routingID] + beat)
+                outbox.append(BrokerMessage.heartbeat.encode(routedTo: session.routingID))
             }
         }
         if now - lastKeyPrune > 60_000 {

@@ -54,12 +54,15 @@ extension Broker {
     /// Whether the log records this join, open or closed, from a read-only connection so that the commit in
     /// flight need not be waited for: a join opened or closed in that commit is in `openJoins` or
     /// `recentlyClosedJoins`, and everything older is committed, so the reader sees it.
+    /// Once the reader has failed, lookups go to the store (correct, but they wait for the commit in flight).
     func joinRecorded(_ key: JoinKey) -> Bool {
-        do {
-            if logReader == nil { logReader = try LogReader(path: config.logPath) }
-            if let reader = logReader { return try reader.hasJoin(name: key.name, correlation: key.correlation) }
-        } catch {
-            logger.debug("join lookup through the reader failed; asking the store", metadata: ["error": "\(error)"])
+        if !joinLookupsUseStore {
+            do {
+                return try readOnlyLog().hasJoin(name: key.name, correlation: key.correlation)
+            } catch {
+                joinLookupsUseStore = true
+                logger.warning("join lookups through the read-only connection failed; using the store", metadata: ["error": "\(error)"])
+            }
         }
         return (try? store.join(name: key.name, correlation: key.correlation)) != nil
     }
@@ -140,11 +143,17 @@ extension Broker {
     func closeJoin(_ d: JoinDefinition, _ key: JoinKey, _ outcome: JoinState.Outcome, reason: String, timedOut: Bool) {
         guard let state = openJoins.removeValue(forKey: key) else { return }
         openJoinCount[d.name, default: 1] -= 1
-        rememberClosed(key)
+        recentlyClosedJoins.insert(key)
         var status = outcome.rawValue
         var resultSeq: UInt64?
-        let record = MergedRecord.build(definition: d, state: state, outcome: outcome, reason: reason, closedAt: now, fetch: { self.fetchEvent($0)?.event })
-        let opening = fetchEvent(state.openSeq)?.event
+        // The record reads the opening event and every part; keep them, for its causation and its blob references.
+        var fetched: [UInt64: Event] = [:]
+        let record = MergedRecord.build(definition: d, state: state, outcome: outcome, reason: reason, closedAt: now) { seq in
+            let e = self.fetchEvent(seq)?.event
+            fetched[seq] = e
+            return e
+        }
+        let opening = fetched[state.openSeq]
         var merged = Event(
             id: makeEventID(), topic: d.emit, correlation: key.correlation, causation: opening?.id, producer: "chorus.join",
             contentType: "application/json", headers: [("join", d.name), ("status", status)], payload: record)
@@ -164,26 +173,16 @@ extension Broker {
             resultSeq = seq
             // The record names its parts' blobs in its payload: keep them while the record is in the log, even
             // after retention removed the part results themselves.
-            for status in state.parts {
-                let partSeq: UInt64
-                switch status {
-                case .ok(let s, _), .failed(let s, _, _): partSeq = s
-                case .pending, .timedOut: continue
-                }
-                guard partSeq > 0, let part = fetchEvent(partSeq)?.event else { continue }
-                for h in part.headers where h.name == "blob" && !h.value.isEmpty { batch.blobRefs.append((seq, h.value.lowercased())) }
+            for (partSeq, part) in fetched where partSeq != state.openSeq {
+                for hash in part.blobHashes { batch.blobRefs.append((seq, hash)) }
             }
         }
         batch.joins.append(
             JoinRecord(name: d.name, correlation: key.correlation, status: status, openSeq: state.openSeq, openedAt: state.openedAt,
                        deadline: state.deadline, closedAt: now, resultSeq: resultSeq, reason: reason))
-        counters.joinsClosed["\(d.name).\(status)", default: 0] += 1
-        metrics.joinDuration.recordMilliseconds(now - state.openedAt)
+        counters.joinsClosed[d.name, default: [:]][status, default: 0] += 1
+        if measuring { metrics.joinDuration.recordMilliseconds(now - state.openedAt) }
         logger.debug("join closed", metadata: ["chorus.join": "\(d.name)", "correlation": "\(key.correlation)", "status": "\(status)", "reason": "\(reason)"])
-    }
-
-    func rememberClosed(_ key: JoinKey) {
-        recentlyClosedJoins.insert(key)
     }
 
     /// Rebuilds open joins after a restart; their timers keep their original times (past ones fire at once).

@@ -8,10 +8,14 @@ import ZeroMQ
 import Glibc
 #endif
 
-/// The broker: one thread that owns the ROUTER and XPUB sockets, the SQLite store and all routing state.
+/// The broker: one thread that owns the ROUTER and XPUB sockets and all routing state, and a commit thread that
+/// writes large batches to the SQLite store while the broker thread goes on (`CommitPipeline`).
 ///
-/// DESIGN. A single thread, like redis, so no state is shared and nothing is locked. Each loop iteration:
-///   1. waits (zmq_poll) on the ROUTER, the XPUB and the stop pipe, at most until the next timer;
+/// DESIGN. One thread handles every command, like redis, so routing state is never shared or locked; the store is
+/// used by one thread at a time (the broker thread waits for the commit in flight before it touches it). Each loop
+/// iteration:
+///   1. waits (zmq_poll) on the ROUTER, the XPUB, the metrics socket, the stop pipe and the commit thread's wake
+///      pipe, at most until the next timer;
 ///   2. reads up to `batchSize` messages and handles each, collecting writes into one `WriteBatch` and replies
 ///      into an outbox;
 ///   3. fires due timers (lease expiry, retries) and dispatches to groups with work;
@@ -78,17 +82,21 @@ public final class Broker {
     /// (time, last sequence number) once a second, for event rates.
     var rateSamples: [(time: Int64, seq: UInt64)] = []
     var lastCompaction: Int64 = 0
-    /// A read-only connection for `log.read` (remote tail), opened on first use.
+    /// A read-only connection for `log.read` (remote tail) and join lookups, opened on first use (`readOnlyLog`).
     var logReader: LogReader?
+    /// The read-only connection failed a join lookup: they go to the store from then on.
+    var joinLookupsUseStore = false
     // Metrics (BrokerMetrics.swift, MetricsEndpoint.swift).
     let metrics = BrokerMetrics()
     let metricsEndpoint: MetricsEndpoint?
     let renderMetrics: (@Sendable () -> String)?
     /// Monotonic time the current iteration started reading messages.
     var iterationStart: UInt64 = 0
-    /// Events published this iteration (for publish-to-commit) and event times of first deliveries.
+    /// Events published this iteration (for publish-to-commit) and first deliveries (for publish-to-deliver).
     var publishedThisIteration = 0
-    var deliveredEventTimes: [Int64] = []
+    var firstDeliveries: [(seq: UInt64, time: Int64)] = []
+    /// Whether the latency histograms are recorded: only when the metrics endpoint can serve them.
+    let measuring: Bool
     /// The bound metrics address, when the endpoint is on.
     public var boundMetrics: String? { metricsEndpoint?.address }
     var lastKeyPrune: Int64 = 0
@@ -130,6 +138,7 @@ public final class Broker {
 
         blobs = BlobStore(directory: config.dataDirectory + "/blobs")
         metricsEndpoint = try config.metricsAddress.map { try MetricsEndpoint(address: $0) }
+        measuring = metricsEndpoint != nil
         try recover()
     }
 
@@ -199,7 +208,7 @@ public final class Broker {
             let ready = try poller.poll(timeoutMilliseconds: timeout)
             if ready[stopIndex] && stop.isStopRequested { break }
             now = nowMilliseconds()
-            iterationStart = Self.monotonicNanos()
+            iterationStart = measuring ? monotonicNanoseconds() : 0
             // A commit finished while we waited: send what waited on it now, not after this iteration.
             if ready[commitIndex] { try settleCommit() }
             if ready[firehoseIndex] { drainFirehoseSubscriptions() }
@@ -215,12 +224,12 @@ public final class Broker {
             housekeeping()
             sampleRates()
             do { try compact(force: false) } catch { logger.error("compaction failed", metadata: ["error": "\(error)"]) }
-            // A small batch commits here: handing it to the commit thread and back costs two thread wake-ups,
-            // more than its commit, and at low rates latency is what matters. Large batches overlap.
+            // An iteration that read few messages commits here: handing its batch to the commit thread and back
+            // costs two thread wake-ups, more than a small commit, and at low rates latency is what matters. (The
+            // batch can still be large, from timers or a backlog dispatched; the message count is the cheap proxy.)
             try flush(inline: handled < Self.inlineCommitLimit)
         }
         try flush()
-        try settleCommit()
         logger.info("broker stopped", metadata: ["last_seq": "\(lastSeq)"])
         router.close()
         firehose.close()
@@ -245,8 +254,8 @@ public final class Broker {
         }
     }
 
-    /// Hands the iteration's writes to the commit thread; what waited on them is sent when that commit has
-    /// finished. The previous iteration's commit is settled first, so messages leave in order.
+    /// Commits the iteration's writes, on this thread (`inline`) or the commit thread; what waited on them is sent
+    /// when that commit has finished. The previous iteration's commit is settled first, so messages leave in order.
     func flush(inline: Bool = true) throws {
         for g in groupsByID.values where g.cursorDirty {
             batch.cursors[g.id] = g.cursor
@@ -257,10 +266,9 @@ public final class Broker {
         spareCommitting = CommittingBatch()
         swap(&next.outbox, &outbox)
         swap(&next.entries, &batchEntries)
-        swap(&next.deliveredEventTimes, &deliveredEventTimes)
+        swap(&next.firstDeliveries, &firstDeliveries)
         next.published = publishedThisIteration
         next.iterationStart = iterationStart
-        next.now = now
         publishedThisIteration = 0
         batchKeys.removeAll(keepingCapacity: true)
         if batch.isEmpty {
@@ -282,19 +290,26 @@ public final class Broker {
         do {
             try storage.commit(batch)
         } catch {
-            logger.critical("log commit failed; stopping so that nothing unconfirmed is sent", metadata: ["error": "\(error)"])
-            throw error
+            throw commitFailed(error)
         }
         batch.removeAll()
-        counters.commits += 1
-        recordPublishToCommit()
+        committed()
         sendCommitted()
     }
 
-    private func recordPublishToCommit() {
-        guard committing.published > 0 else { return }
-        let elapsed = Int64(Self.monotonicNanos() - committing.iterationStart)
+    /// Counts a finished commit and records its events' publish-to-commit time.
+    private func committed() {
+        counters.commits += 1
+        guard measuring, committing.published > 0 else { return }
+        let elapsed = Int64(monotonicNanoseconds() - committing.iterationStart)
         for _ in 0..<committing.published { metrics.publishToCommit.recordNanoseconds(elapsed) }
+    }
+
+    /// A failed commit stops the broker: nothing that waited on it is sent. Confirms that waited on it are dropped;
+    /// their publishers time out and retry against the restarted broker, and idempotency keys make that safe.
+    private func commitFailed(_ error: any Error) -> any Error {
+        logger.critical("log commit failed; stopping so that nothing unconfirmed is sent", metadata: ["error": "\(error)"])
+        return error
     }
 
     /// Waits for the commit in flight, if any, then sends what waited on it. A failed commit stops the broker.
@@ -309,13 +324,9 @@ public final class Broker {
             do {
                 try commits.finish()
             } catch {
-                // Confirms that waited on it are dropped: their publishers time out and retry against the
-                // restarted broker, and idempotency keys make those retries safe.
-                logger.critical("log commit failed; stopping so that nothing unconfirmed is sent", metadata: ["error": "\(error)"])
-                throw error
+                throw commitFailed(error)
             }
-            counters.commits += 1
-            recordPublishToCommit()
+            committed()
         }
     }
 
@@ -331,13 +342,14 @@ public final class Broker {
             spareCommitting = done
         }
         for frames in done.outbox { send(frames) }
-        if !done.deliveredEventTimes.isEmpty {
-            // Events of that iteration: measured from when their PUBLISH was read (monotonic); older ones from
-            // their commit time (milliseconds).
-            let sentNanos = Self.monotonicNanos()
+        if !done.firstDeliveries.isEmpty {
+            // Events of that iteration (at or after its first new seq): measured from when their PUBLISH was read
+            // (monotonic); older ones from their accept time (milliseconds).
+            let sentNanos = monotonicNanoseconds()
             let wall = nowMilliseconds()
-            for time in done.deliveredEventTimes {
-                metrics.publishToDeliver.recordNanoseconds(time == done.now ? Int64(sentNanos - done.iterationStart) : (wall - time) * 1_000_000)
+            let firstNew = done.entries.first?.seq ?? .max
+            for d in done.firstDeliveries {
+                metrics.publishToDeliver.recordNanoseconds(d.seq >= firstNew ? Int64(sentNanos - done.iterationStart) : (wall - d.time) * 1_000_000)
             }
         }
         if firehoseSubscriptions > 0 {
@@ -372,30 +384,19 @@ public final class Broker {
         }
     }
 
-    static func monotonicNanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
     /// Answers scrapes: the counters become gauges first, so a scrape sees this instant's state.
     func serveMetrics() {
         guard let endpoint = metricsEndpoint else { return }
         endpoint.serve {
             let joins = config.joins.map { d in
-                (name: d.name, open: openJoinCount[d.name] ?? 0,
-                 closed: counters.joinsClosed.filter { $0.key.hasPrefix(d.name + ".") }.reduce(into: [String: UInt64]()) {
-                    $0[String($1.key.dropFirst(d.name.count + 1))] = $1.value
-                 })
+                (name: d.name, open: openJoinCount[d.name] ?? 0, closed: counters.joinsClosed[d.name] ?? [:])
             }
             metrics.publish(
                 counters, groups: Array(groups.values), joins: joins, lastSeq: lastSeq, sessions: sessionsByNumber.count,
-                logBytes: (try? store.size().bytes) ?? 0)
+                logBytes: (try? store.fileBytes()) ?? 0)
             return renderMetrics?() ?? "# no metrics backend\n"
         }
     }
 
-    func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
-    }
+    func hex(_ bytes: [UInt8]) -> String { SHA256.hex(bytes) }
 }

@@ -2,7 +2,7 @@ import ChorusConfig
 import ChorusStore
 
 /// Everything a broker is configured with. docs/CONFIGURATION.md documents each key; brokers/reference.toml
-/// shows every key with its default.
+/// shows every key, with its default where it has one.
 public struct BrokerConfig: Sendable {
     /// Per-group delivery settings, from `[groups.NAME]`, overriding `[delivery]`.
     public struct GroupSettings: Sendable, Equatable {

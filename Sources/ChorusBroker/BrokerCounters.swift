@@ -14,8 +14,8 @@ public struct BrokerCounters: Sendable, Equatable {
     public var firehoseDropped: UInt64 = 0
     public var sessionsExpired: UInt64 = 0
     public var joinsOpened: UInt64 = 0
-    /// Closed joins by `NAME.STATUS` (status: complete, partial, failed, discarded, deadlettered).
-    public var joinsClosed: [String: UInt64] = [:]
+    /// Closed joins by join name, then status (complete, partial, failed, discarded, deadlettered).
+    public var joinsClosed: [String: [String: UInt64]] = [:]
     public var joinDuplicateParts: UInt64 = 0
     public var joinLateParts: UInt64 = 0
     public var blobsStored: UInt64 = 0

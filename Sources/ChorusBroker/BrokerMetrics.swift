@@ -31,8 +31,8 @@ struct BrokerMetrics {
         for (code, n) in c.errors { gauge("chorus_errors_total", Double(n), [("code", ErrorCode.from(number: code).name)]) }
         for g in groups {
             let d = [("group", g.name)]
-            let inFlight = g.pending.values.filter(\.isInFlight).count
-            gauge("chorus_group_backlog", Double((g.cursor <= lastSeq ? Int(lastSeq - g.cursor + 1) : 0) + g.pending.count - inFlight), d)
+            let inFlight = g.inFlightCount
+            gauge("chorus_group_backlog", Double(g.unexamined(lastSeq: lastSeq) + g.pending.count - inFlight), d)
             gauge("chorus_group_in_flight", Double(inFlight), d)
             gauge("chorus_group_consumers", Double(g.members.count), d)
             gauge("chorus_group_delivered_total", Double(g.delivered), d)

@@ -11,6 +11,14 @@ func nowMilliseconds() -> Int64 {
     return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
 }
 
+/// Monotonic nanoseconds, for durations measured inside the broker (the metrics' histograms).
+@inline(__always)
+func monotonicNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}
+
 /// SplitMix64: fast, good-enough randomness for lease tokens and event ids (not for secrets).
 /// Seeded from the system generator, so tokens differ across broker restarts.
 struct FastRandom {

@@ -4,21 +4,22 @@ struct CommittingBatch {
     var outbox: [[[UInt8]]] = []
     /// New events, for the firehose.
     var entries: [LogEntry] = []
-    /// Event times of first deliveries, for the publish-to-deliver histogram.
-    var deliveredEventTimes: [Int64] = []
+    /// First deliveries (the event's seq and time), for the publish-to-deliver histogram; only kept while the
+    /// metrics endpoint is on.
+    var firstDeliveries: [(seq: UInt64, time: Int64)] = []
     /// Events published in that iteration, for the publish-to-commit histogram.
     var published = 0
-    /// When that iteration started reading (monotonic ns) and its clock (ms).
+    /// When that iteration started reading (monotonic ns).
     var iterationStart: UInt64 = 0
-    var now: Int64 = 0
 
     /// Empties it, keeping the arrays' storage for the next iteration.
     mutating func removeAll() {
         outbox.removeAll(keepingCapacity: true)
         entries.removeAll(keepingCapacity: true)
-        deliveredEventTimes.removeAll(keepingCapacity: true)
+        firstDeliveries.removeAll(keepingCapacity: true)
         published = 0
     }
 
-    var isEmpty: Bool { outbox.isEmpty && entries.isEmpty && deliveredEventTimes.isEmpty }
+    /// Nothing to send (every first delivery has its DELIVER in the outbox).
+    var isEmpty: Bool { outbox.isEmpty && entries.isEmpty }
 }

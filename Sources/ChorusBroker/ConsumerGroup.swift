@@ -44,6 +44,12 @@ final class ConsumerGroup {
         self.maxPending = maxPending
     }
 
+    /// Deliveries in flight now: a scan of `pending`, for stats and metrics only.
+    var inFlightCount: Int { pending.values.reduce(0) { $0 + ($1.isInFlight ? 1 : 0) } }
+
+    /// Events up to `lastSeq` this group has not looked at yet.
+    func unexamined(lastSeq: UInt64) -> Int { lastSeq >= cursor ? Int(lastSeq - cursor + 1) : 0 }
+
     /// The next member with free credit, round robin so members share the load.
     func nextMemberWithCredit() -> Subscription? {
         let n = members.count

@@ -66,7 +66,7 @@ enum MergedRecord {
         if let type = e.contentType { out.append(("content_type", .string(type))) }
         func header(_ name: String) -> String? { e.headers.first { $0.name == name }?.value }
         if let attempt = header("attempt").flatMap(Int64.init) { out.append(("attempt", .int(attempt))) }
-        if let hash = header("blob") {
+        if let hash = e.blobHashes.first {
             out.append((
                 "blob",
                 .object([

@@ -68,6 +68,15 @@ public struct Event: Equatable, Sendable {
         headers.isEmpty ? nil : headers.map { "\($0.name)=\($0.value)" }.joined(separator: "\n")
     }
 
+    /// The blobs this event names: the values of its headers called `blob` (docs/PROTOCOL.md, section 10.6), in
+    /// lower case as blob hashes are written.
+    public var blobHashes: [String] { Self.blobHashes(in: headers) }
+
+    /// The blobs named by these headers (see `blobHashes`).
+    public static func blobHashes(in headers: [(name: String, value: String)]) -> [String] {
+        headers.compactMap { $0.name == "blob" && !$0.value.isEmpty ? $0.value.lowercased() : nil }
+    }
+
     /// Parses the log's `headers` column.
     public static func parseHeaders(_ text: String?) -> [(name: String, value: String)] {
         guard let text, !text.isEmpty else { return [] }

@@ -44,6 +44,10 @@ public struct CheckpointPolicy: Sendable, Equatable {
     /// Passive passes in a row, without the gate, before the gated pass runs anyway.
     public var maxCatchUpPasses: Int
 
+    /// SQLite's `journal_size_limit`: a WAL file that grew past four times the restart size (64 MiB by default,
+    /// with SQLite's default 4 KiB pages) is cut back to it when it starts over.
+    public var journalSizeLimitBytes: Int64 { Int64(restartFrames) * 4096 * 4 }
+
     /// Passes without the gate since the last sleep.
     public private(set) var catchUpPasses = 0
 

@@ -41,6 +41,9 @@ public protocol EventStore: AnyObject {
     func removeEvents(below floor: UInt64, olderThan: Int64?, keepNewest: Int?, limit: Int) throws -> Int
     /// Blob records created before `before` (ms) that no remaining event references; their rows are deleted.
     func removeUnreferencedBlobs(createdBefore before: Int64) throws -> [String]
-    /// Events in the log and the bytes of the database file with its WAL.
+    /// Events in the log (a count over the whole log: for `stats`, not for every metrics scrape) and the bytes of
+    /// the database file with its WAL.
     func size() throws -> (events: Int, bytes: Int64)
+    /// The bytes of the database file with its WAL, without counting events.
+    func fileBytes() throws -> Int64
 }

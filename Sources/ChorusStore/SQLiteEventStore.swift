@@ -15,11 +15,11 @@ public final class SQLiteEventStore: EventStore {
 
     let db: SQLiteDatabase
     let logger: Logger
-    private var checkpointer: WALCheckpointer?
+    private let checkpointer: WALCheckpointer
     /// Held by every write transaction; see `CheckpointPolicy`.
     let writeGate = WriteGate()
 
-    deinit { checkpointer?.stop() }
+    deinit { checkpointer.stop() }
 
     private let insertEvent: SQLiteStatement
     private let insertKey: SQLiteStatement
@@ -28,6 +28,7 @@ public final class SQLiteEventStore: EventStore {
     private let upsertPending: SQLiteStatement
     private let deletePending: SQLiteStatement
     private let insertDeadLetter: SQLiteStatement
+    private let deleteDeadLetter: SQLiteStatement
     private let selectEvents: SQLiteStatement
     private let selectKey: SQLiteStatement
     private let upsertJoin: SQLiteStatement
@@ -57,8 +58,7 @@ public final class SQLiteEventStore: EventStore {
         // its own connection, not inside the broker's commits: the broker thread never waits on one, except for
         // the short gated pass that lets a long WAL start over (WALCheckpointer, CheckpointPolicy).
         try db.execute("PRAGMA wal_autocheckpoint=0")
-        try db.execute("PRAGMA journal_size_limit=\(Int64(checkpoints.restartFrames) * 4096 * 4)")
-        checkpointer = WALCheckpointer(path: path, gate: writeGate, policy: checkpoints, interval: checkpointInterval, logger: logger)
+        try db.execute("PRAGMA journal_size_limit=\(checkpoints.journalSizeLimitBytes)")
         insertEvent = try db.prepare(
             "INSERT INTO events(seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
         )
@@ -71,6 +71,7 @@ public final class SQLiteEventStore: EventStore {
         deletePending = try db.prepare("DELETE FROM pending WHERE group_id = ? AND seq = ?")
         insertDeadLetter = try db.prepare(
             "INSERT INTO dead_letters(group_name, seq, reason, attempts, history, time) VALUES (?,?,?,?,?,?)")
+        deleteDeadLetter = try db.prepare("DELETE FROM dead_letters WHERE id = ?")
         selectEvents = try db.prepare(
             "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"
         )
@@ -87,6 +88,8 @@ public final class SQLiteEventStore: EventStore {
         begin = try db.prepare("BEGIN IMMEDIATE")
         commitStatement = try db.prepare("COMMIT")
         rollback = try db.prepare("ROLLBACK")
+        // Last: once its thread runs, nothing here may throw (a failed init would leave the thread running).
+        checkpointer = WALCheckpointer(path: path, gate: writeGate, policy: checkpoints, interval: checkpointInterval, logger: logger)
     }
 
     /// Creates the schema in a new file, or checks that an existing file is a Chorus log this code can use.
@@ -131,7 +134,7 @@ public final class SQLiteEventStore: EventStore {
             let select = try db.prepare("SELECT seq, headers FROM events WHERE headers LIKE '%blob=%'")
             let insert = try db.prepare("INSERT OR IGNORE INTO blob_refs(seq, hash) VALUES (?,?)")
             while try select.step() {
-                for hash in blobHashes(Event.parseHeaders(select.string(1))) {
+                for hash in Event.blobHashes(in: Event.parseHeaders(select.string(1))) {
                     insert.bind(1, select.int64(0))
                     insert.bind(2, hash)
                     try insert.run()
@@ -153,10 +156,6 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
-    /// The blobs an event names: the values of its headers called `blob` (docs/PROTOCOL.md, section 10.6).
-    static func blobHashes(_ headers: [(name: String, value: String)]) -> [String] {
-        headers.compactMap { $0.name == "blob" && !$0.value.isEmpty ? $0.value.lowercased() : nil }
-    }
 
     /// The version-1 schema; docs/STORAGE.md explains every column.
     static let schema = """
@@ -266,8 +265,8 @@ public final class SQLiteEventStore: EventStore {
         try writeGate.withLock { try write(batch) }
     }
 
-    /// Gated passes the checkpoint thread has run (each lets the WAL start over at the next commit).
-    public var walRestarts: Int { checkpointer?.state.restarts.load(ordering: .relaxed) ?? 0 }
+    /// Gated checkpoint passes that copied every frame, each letting the WAL start over at the next commit.
+    public var walRestarts: Int { checkpointer.state.restarts.load(ordering: .relaxed) }
 
     private func write(_ batch: WriteBatch) throws {
         try begin.run()
@@ -286,7 +285,7 @@ public final class SQLiteEventStore: EventStore {
                 s.bind(10, e.headersText)
                 s.bind(11, blob: e.payload)
                 try s.run()
-                for hash in Self.blobHashes(e.headers) {
+                for hash in e.blobHashes {
                     insertBlobRef.bind(1, Int64(e.seq))
                     insertBlobRef.bind(2, hash)
                     try insertBlobRef.run()
@@ -370,12 +369,9 @@ public final class SQLiteEventStore: EventStore {
                 s.bind(9, p.error)
                 try s.run()
             }
-            if !batch.deadLetterDeletes.isEmpty {
-                let s = try db.prepare("DELETE FROM dead_letters WHERE id = ?")
-                for id in batch.deadLetterDeletes {
-                    s.bind(1, id)
-                    try s.run()
-                }
+            for id in batch.deadLetterDeletes {
+                deleteDeadLetter.bind(1, id)
+                try deleteDeadLetter.run()
             }
             for b in batch.blobs {
                 insertBlob.bind(1, b.hash)
@@ -505,7 +501,7 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func join(name: String, correlation: String) throws -> JoinRecord? {
-        let s = selectJoin  // looked up for every opening event and every result of a join not open
+        let s = selectJoin  // the broker's fallback when its read-only connection cannot answer
         defer { s.reset() }
         s.bind(1, name)
         s.bind(2, correlation)
@@ -611,13 +607,16 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func size() throws -> (events: Int, bytes: Int64) {
-        let count = Int(try db.scalar("SELECT count(*) FROM events") ?? 0)
+        (Int(try db.scalar("SELECT count(*) FROM events") ?? 0), try fileBytes())
+    }
+
+    public func fileBytes() throws -> Int64 {
         let pages = try db.scalar("PRAGMA page_count") ?? 0
         let pageSize = try db.scalar("PRAGMA page_size") ?? 4096
         var wal: Int64 = 0
         if let attributes = try? FileManager.default.attributesOfItem(atPath: db.path + "-wal"), let n = attributes[.size] as? NSNumber {
             wal = n.int64Value
         }
-        return (count, pages * pageSize + wal)
+        return pages * pageSize + wal
     }
 }

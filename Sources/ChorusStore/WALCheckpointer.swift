@@ -40,7 +40,7 @@ final class WALCheckpointer: Sendable {
             // call reports "not in WAL mode" and copies nothing.
             try? db.execute("SELECT count(*) FROM sqlite_master")
             // After the WAL starts over, a file that grew past this is cut back to it (SQLite's own limit).
-            try? db.execute("PRAGMA journal_size_limit=\(Int64(policy.restartFrames) * 4096 * 4)")
+            try? db.execute("PRAGMA journal_size_limit=\(policy.journalSizeLimitBytes)")
             var policy = policy
             var action = CheckpointPolicy.Action.sleep
             while !state.stopped.load(ordering: .acquiring) {

@@ -30,10 +30,11 @@ public final class WakePipe: Sendable {
     /// Empties the pipe; returns whether anything was in it.
     @discardableResult
     public func drain() -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 64)
-        var any = false
-        while read(readFD, &buffer, 64) > 0 { any = true }
-        return any
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
+            var any = false
+            while read(readFD, buffer.baseAddress, 64) > 0 { any = true }
+            return any
+        }
     }
 }
 
