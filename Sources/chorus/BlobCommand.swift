@@ -24,9 +24,7 @@ struct BlobCommand: ParsableCommand {
 
         func run() throws {
             Signals.unblockTermination()
-            do {
-                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
-                defer { c.close() }
+            try client.withConnection { c in
                 let (type, content) = try c.getBlob(hash.lowercased(), timeoutMilliseconds: max(client.timeoutMilliseconds, 30_000))
                 if let output {
                     guard FileManager.default.createFile(atPath: output, contents: Data(content)) else {
@@ -37,10 +35,6 @@ struct BlobCommand: ParsableCommand {
                 } else {
                     FileHandle.standardOutput.write(Data(content))
                 }
-            } catch let e as ExitCode {
-                throw e
-            } catch {
-                throw fail(error)
             }
         }
     }
@@ -62,12 +56,8 @@ struct BlobCommand: ParsableCommand {
                 printError("chorus blob put: cannot read \(file)")
                 throw ChorusExit.ioError
             }
-            do {
-                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
-                defer { c.close() }
+            try client.withConnection { c in
                 Output.line(try c.putBlob(Array(data), mediaType: type, timeoutMilliseconds: max(client.timeoutMilliseconds, 30_000)))
-            } catch {
-                throw fail(error)
             }
         }
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChorusClient
 import Foundation
 
 /// Options every client subcommand shares.
@@ -14,4 +15,20 @@ struct ClientOptions: ParsableArguments {
     }
 
     var timeoutMilliseconds: Int { Int(timeout * 1000) }
+}
+
+extension ClientOptions {
+    /// Connects to the broker, runs `body` and closes the connection. A client error is printed the way people
+    /// should read it and becomes its exit status (`fail`); an `ExitCode` that `body` throws passes through.
+    func withConnection<T>(_ body: (BrokerConnection) throws -> T) throws -> T {
+        do {
+            let connection = try BrokerConnection(endpoint: resolvedEndpoint)
+            defer { connection.close() }
+            return try body(connection)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            throw fail(error)
+        }
+    }
 }

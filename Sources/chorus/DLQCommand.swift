@@ -20,9 +20,7 @@ struct DLQCommand: ParsableCommand {
         func run() throws {
             Signals.unblockTermination()
             Output.ignoreBrokenPipe()
-            do {
-                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
-                defer { c.close() }
+            try client.withConnection { c in
                 var args: [String: Any] = ["limit": limit]
                 if let group { args["group"] = group }
                 let rows = try c.admin("dlq.list", arguments: args, timeoutMilliseconds: client.timeoutMilliseconds)["dead_letters"] as? [[String: Any]] ?? []
@@ -40,8 +38,6 @@ struct DLQCommand: ParsableCommand {
                     }
                 }
                 if rows.isEmpty && !json { printError("no dead letters\(group.map { " in group \($0)" } ?? "")") }
-            } catch {
-                throw fail(error)
             }
         }
     }
@@ -61,13 +57,9 @@ struct DLQCommand: ParsableCommand {
         /// Sends the ADMIN operation and prints `done` with the count the broker returns under `key`.
         func perform(_ operation: String, key: String, done: String) throws {
             Signals.unblockTermination()
-            do {
-                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
-                defer { c.close() }
+            try client.withConnection { c in
                 let r = try c.admin(operation, arguments: ["group": group, "ids": ids, "all": all], timeoutMilliseconds: client.timeoutMilliseconds)
                 Output.line("\(done) \((r[key] as? NSNumber)?.intValue ?? 0) dead letter(s) of group \(group)")
-            } catch {
-                throw fail(error)
             }
         }
     }
@@ -99,13 +91,9 @@ struct LogCommand: ParsableCommand {
 
         func run() throws {
             Signals.unblockTermination()
-            do {
-                let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
-                defer { c.close() }
+            try client.withConnection { c in
                 let r = try c.admin("log.compact", timeoutMilliseconds: max(client.timeoutMilliseconds, 60_000))
                 Output.line("removed \((r["events_removed"] as? NSNumber)?.intValue ?? 0) event(s) and \((r["blobs_removed"] as? NSNumber)?.intValue ?? 0) blob(s); events from seq \((r["floor"] as? NSNumber)?.intValue ?? 0) on are still needed")
-            } catch {
-                throw fail(error)
             }
         }
     }

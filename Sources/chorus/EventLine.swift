@@ -126,7 +126,7 @@ struct EventLine {
     static func preview(_ e: Event, limit: Int = previewLength) -> (text: String, isText: Bool) {
         func binary() -> (String, Bool) {
             // A claim-checked artifact: show the blob it points at, not the empty payload.
-            if e.payload.isEmpty, let hash = e.headers.first(where: { $0.name == "blob" })?.value {
+            if e.payload.isEmpty, let hash = e.blobHashes.first {
                 let size = e.headers.first { $0.name == "blob-size" }?.value ?? "?"
                 return ("<blob \(hash.prefix(12))… \(size) bytes\(e.contentType.map { " " + field($0) } ?? "")>", false)
             }

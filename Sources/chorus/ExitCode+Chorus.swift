@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import ChorusClient
 
-/// Exit statuses of every subcommand (docs/CLI.md, "Exit codes"); numbers follow BSD sysexits.h.
+/// Exit statuses of the subcommands (each one's `--help` lists those it uses); numbers follow BSD sysexits.h.
 enum ChorusExit {
     /// The broker refused the request (invalid topic, payload too large, stale lease...).
     static let refused = ExitCode(65)

@@ -6,7 +6,7 @@ import ChorusStore
 struct InspectCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspect",
-        abstract: "Tell the story of one request: its events, failed deliveries and dead letters, in time order.",
+        abstract: "Tell the story of one request: its events, failed deliveries, dead letters and joins, in time order.",
         discussion: """
             Reads the log read-only, like 'chorus tail'. Shows every event carrying the correlation id (the \
             request, its results, its '$dlq.GROUP' dead letters) in one timeline with the delivery attempts that \
@@ -14,8 +14,8 @@ struct InspectCommand: ParsableCommand {
             then the deliveries still unsettled. A delivery that was acked leaves no trace in the log: its failed \
             attempts are shown only while it is unsettled or after it was dead-lettered.
 
-            --json prints one JSON document: {"correlation", "events", "dead_letters", "pending"}; see \
-            docs/CLI-OPERATORS.md for every field.
+            --json prints one JSON document: {"correlation", "events", "dead_letters", "joins", "join_parts", \
+            "pending"}; see docs/CLI-OPERATORS.md for every field.
 
             Exit codes: 0 found, 1 no event has this correlation id, 64 usage, 65 not a Chorus log, 66 no log \
             file, 74 read error.

@@ -85,9 +85,7 @@ struct PublishCommand: ParsableCommand {
     func run() throws {
         Signals.unblockTermination()
         Output.ignoreBrokenPipe()
-        do {
-            let connection = try BrokerConnection(endpoint: client.resolvedEndpoint)
-            defer { connection.close() }
+        try client.withConnection { connection in
             if lines {
                 try publishLines(connection)
                 return
@@ -105,10 +103,6 @@ struct PublishCommand: ParsableCommand {
             let (seq, dup) = try connection.publish(
                 topic: topic, payload: payload, properties: properties(line: nil), timeoutMilliseconds: client.timeoutMilliseconds)
             Output.line(dup ? "\(seq) duplicate" : "\(seq)")
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            throw fail(error)
         }
     }
 

@@ -46,9 +46,7 @@ struct RequestCommand: ParsableCommand {
         Signals.unblockTermination()
         Output.ignoreBrokenPipe()
         let id = correlation ?? "req-" + UUID().uuidString.lowercased().prefix(13)
-        do {
-            let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
-            defer { c.close() }
+        try client.withConnection { c in
             let (seq, _) = try c.publish(
                 topic: topic, payload: Array(data.utf8),
                 properties: Properties([("correlation", String(id)), ("content-type", "application/json"), ("producer", "chorus-request")]),
@@ -65,10 +63,6 @@ struct RequestCommand: ParsableCommand {
             }
             Output.line(Self.pretty(reply.payload) ?? JSONText.event(reply))
             if let save { try saveArtifacts(reply, c, into: save) }
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            throw fail(error)
         }
     }
 

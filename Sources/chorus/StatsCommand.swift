@@ -16,16 +16,18 @@ struct StatsCommand: ParsableCommand {
     )
 
     @Flag(name: .long, help: "Refresh until Ctrl-C.") var watch = false
-    @Option(name: .long, help: "Seconds between refreshes with --watch.") var interval: Double = 2
+    @Option(name: .long, help: "Seconds between refreshes with --watch (more than 0, at most 3600).") var interval: Double = 2
     @Flag(name: .long, help: "Print the JSON document.") var json = false
     @OptionGroup var client: ClientOptions
+
+    func validate() throws {
+        guard interval > 0 && interval <= 3600 else { throw ValidationError("--interval must be more than 0 and at most 3600 seconds") }
+    }
 
     func run() throws {
         Signals.unblockTermination()
         Output.ignoreBrokenPipe()
-        do {
-            let c = try BrokerConnection(endpoint: client.resolvedEndpoint)
-            defer { c.close() }
+        try client.withConnection { c in
             repeat {
                 let s = try c.admin("stats", timeoutMilliseconds: client.timeoutMilliseconds)
                 if json {
@@ -37,8 +39,6 @@ struct StatsCommand: ParsableCommand {
                 }
                 if watch { usleep(UInt32(interval * 1_000_000)) }
             } while watch
-        } catch {
-            throw fail(error)
         }
     }
 

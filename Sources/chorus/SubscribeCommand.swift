@@ -53,9 +53,7 @@ struct SubscribeCommand: ParsableCommand {
     func run() throws {
         Signals.unblockTermination()
         Output.ignoreBrokenPipe()
-        do {
-            let connection = try BrokerConnection(endpoint: client.resolvedEndpoint)
-            defer { connection.close() }
+        try client.withConnection { connection in
             try connection.hello(name: name, timeoutMilliseconds: client.timeoutMilliseconds)
             try connection.subscribe(
                 group: group, patterns: patterns, credit: credit, start: try StartPosition(start),
@@ -82,10 +80,6 @@ struct SubscribeCommand: ParsableCommand {
                     break
                 }
             }
-        } catch let e as ExitCode {
-            throw e
-        } catch {
-            throw fail(error)
         }
     }
 

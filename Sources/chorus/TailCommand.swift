@@ -15,7 +15,7 @@ struct TailCommand: ParsableCommand {
         abstract: "Print events from the log file, and follow new ones as they are committed.",
         discussion: """
             Reads the SQLite log directly, read-only, whether or not a broker is running (WAL lets a reader work \
-            beside the broker). Without -n, --from or --since it prints the last 10 matching events, like \
+            beside the broker); with --endpoint it asks a running broker instead (another host, say). Without -n, --from or --since it prints the last 10 matching events, like \
             tail(1); '--from 1' prints the whole log. Filters combine with AND; several --topic patterns are \
             OR'ed ('*' one token, '>' the rest; '$dlq.>' for dead letters, which '>' alone does not match). \
             With --follow, new events appear within about 100 ms of their commit, until Ctrl-C (or --until passes).
@@ -24,8 +24,8 @@ struct TailCommand: ParsableCommand {
             --json one JSON object per line with fields seq, id, topic, correlation, causation, producer, time, \
             content_type, deadline, headers, payload (payload_base64 for binary). See docs/CLI-OPERATORS.md.
 
-            Exit codes: 0 done (or a closed pipe), 130 Ctrl-C, 64 usage, 65 not a Chorus log, 66 no log file, \
-            74 read error.
+            Exit codes: 0 done (or a closed pipe), 130 Ctrl-C, 64 usage, 65 not a Chorus log (or, with \
+            --endpoint, the broker refused), 66 no log file, 69 no broker answered (--endpoint), 74 read error.
             """
     )
 

@@ -22,20 +22,21 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds of the latency run.") var seconds = 5.0
     @Option(help: "Events in the memory backlog.") var backlog = 1_000_000
     @Option(help: "Durability for the broker runs: normal or full.") var durability = "normal"
-    @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = "core"
+    /// What to measure.
+    enum Suite: String, ExpressibleByArgument, CaseIterable {
+        case core, joins
+    }
+
+    @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = Suite.core
     @Option(help: "Joins per throughput run (--suite joins); at most 2,000 are open at once (steady state).") var joins = 20_000
     @Option(help: "Open joins for the memory figure (--suite joins).") var openJoins = 100_000
     @Option(help: "Profile a running broker at this endpoint: one throughput run (1 group; or with --suite joins, unless --joins 0, the joins run: that broker needs the bench's media join), then the latency run (skipped with --seconds 0).") var profile: String?
 
     func run() throws {
         Signals.unblockTermination()
-        func report(_ label: String, _ value: Double, _ unit: String, ratioTo base: Double? = nil) {
-            let ratio = base.map { String(format: "  (%.3f x raw)", value / $0) } ?? ""
-            Output.line(String(format: "%-52@ %12.0f %@%@", label as NSString, value, unit, ratio))
-        }
         if let profile {
             let bench = BrokerBench(existing: profile)
-            if suite == "joins" {
+            if suite == .joins {
                 // The broker must have the joins bench's `media` join (JoinBench.config) in its configuration.
                 if joins > 0 {
                     let j = try JoinBench.throughput(bench, count: joins)
@@ -55,7 +56,7 @@ struct BenchCommand: ParsableCommand {
             }
             return
         }
-        if suite == "joins" {
+        if suite == .joins {
             try runJoins()
             return
         }
@@ -113,12 +114,14 @@ struct BenchCommand: ParsableCommand {
         report("(d) broker peak RSS during the backlog", m.peak, "MiB")
     }
 
+    /// One figure, with its ratio to the raw libzmq baseline of the same run (4 decimals: joins are far below it).
+    func report(_ label: String, _ value: Double, _ unit: String, ratioTo base: Double? = nil) {
+        let ratio = base.map { String(format: "  (%.4f x raw)", value / $0) } ?? ""
+        Output.line(String(format: "%-52@ %12.0f %@%@", label as NSString, value, unit, ratio))
+    }
+
     /// Issue 3's figures: joins per second, request-to-merged latency at 1,000 requests/s, memory with joins open.
     func runJoins() throws {
-        func report(_ label: String, _ value: Double, _ unit: String, ratioTo base: Double? = nil) {
-            let ratio = base.map { String(format: "  (%.4f x raw)", value / $0) } ?? ""
-            Output.line(String(format: "%-52@ %12.0f %@%@", label as NSString, value, unit, ratio))
-        }
         Output.line("chorus bench --suite joins: 3 agents answering at once, at most 2000 joins open, \(runs) runs each, medians")
         var raw: [Double] = []
         for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: 400_000, size: size)) }

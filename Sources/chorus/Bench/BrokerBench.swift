@@ -243,7 +243,4 @@ final class BrokerBench {
     }
 }
 
-struct ValidationFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
+
