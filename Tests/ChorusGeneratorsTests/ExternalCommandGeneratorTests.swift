@@ -79,8 +79,15 @@ struct ExternalCommandGeneratorTests {
     }
 
     @Test func childStartsWithSIGTERMDeliverable() {
-        // Test threads block SIGTERM; the command must not inherit that (see CommandRunner's DESIGN note),
-        // otherwise this shell would sleep and exit 0 instead of dying by its own SIGTERM.
+        // An agent's threads block SIGTERM (its drain handles it); the command must not inherit that (see
+        // CommandRunner's DESIGN note), otherwise this shell would sleep and exit 0 instead of dying by its own
+        // SIGTERM. Block it here, as the agent does, so the test fails if the mask leaks.
+        var term = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&term)
+        sigaddset(&term, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &term, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         #expect(throws: GeneratorError(.commandFailed, "/bin/sh was killed by signal 15")) {
             try ExternalCommandGenerator(command: ["/bin/sh", "-c", "kill -TERM $$; sleep 5"], timeout: .seconds(20))
                 .generate([])

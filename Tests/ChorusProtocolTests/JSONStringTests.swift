@@ -11,6 +11,20 @@ struct JSONStringTests {
         #expect(JSONString.quoted("héllo ☃") == "\"héllo ☃\"")
     }
 
+    @Test func controlsAndEdgesAreEscaped() {
+        #expect(JSONString.quoted("\u{1}\u{1f}") == #""\u0001\u001f""#)
+        #expect(JSONString.quoted("\"") == #""\"""#)
+        #expect(JSONString.quoted("end\\") == #""end\\""#)
+    }
+
+    @Test func everyQuotedStringParsesBackToItself() throws {
+        let samples = ["", "x", "\"\\\n\r\t\u{0}\u{7}", "mixed \"q\" and \\ and \u{2} done", String(repeating: "ab\"", count: 100)]
+        for s in samples {
+            let parsed = try JSONSerialization.jsonObject(with: Data("[\(JSONString.quoted(s))]".utf8)) as? [String]
+            #expect(parsed == [s], "round trip of \(s.debugDescription)")
+        }
+    }
+
     @Test func appendsAfterWhatIsThere() {
         var out = Array("[".utf8)
         JSONString.append("x\"", to: &out)

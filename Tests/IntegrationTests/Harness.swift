@@ -2,6 +2,9 @@ import ChorusClient
 import ChorusProtocol
 import Foundation
 import Testing
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 
 #if canImport(Glibc)
 import Glibc
@@ -91,6 +94,9 @@ final class ChildProcess {
 
 /// A broker process on loopback with its own data directory.
 final class BrokerProcess {
+    /// The heartbeat the tests' brokers run with: a silent client is dropped after interval x misses.
+    static let heartbeatMilliseconds = 300
+    static let heartbeatMisses = 5
     let directory: TempDir
     let configText: String
     private(set) var child: ChildProcess?
@@ -108,8 +114,8 @@ final class BrokerProcess {
             data_dir = "data"
             log_level = "info"
             [delivery]
-            heartbeat = "300ms"
-            heartbeat_misses = 5
+            heartbeat = "\(Self.heartbeatMilliseconds)ms"
+            heartbeat_misses = \(Self.heartbeatMisses)
 
             """ + config
         try configText.write(toFile: directory.file("broker.toml"), atomically: true, encoding: .utf8)
@@ -182,4 +188,30 @@ extension BrokerConnection {
         }
         return out
     }
+}
+
+/// The body of a 200 answer to GET `url`, or nil (no server, an error status, or no answer within `timeout`).
+func httpGet(_ url: String, timeout: Double) -> String? {
+    guard let u = URL(string: url) else { return nil }
+    var request = URLRequest(url: u)
+    request.timeoutInterval = timeout
+    let result = HTTPBodyBox()
+    let done = DispatchSemaphore(value: 0)
+    let task = URLSession.shared.dataTask(with: request) { data, response, _ in
+        if (response as? HTTPURLResponse)?.statusCode == 200, let data { result.set(String(decoding: data, as: UTF8.self)) }
+        done.signal()
+    }
+    task.resume()
+    if done.wait(timeout: .now() + timeout + 1) == .timedOut {
+        task.cancel()
+        return nil
+    }
+    return result.get()
+}
+
+private final class HTTPBodyBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: String?
+    func set(_ v: String) { lock.lock(); value = v; lock.unlock() }
+    func get() -> String? { lock.lock(); defer { lock.unlock() }; return value }
 }

@@ -25,8 +25,10 @@ import Testing
         """
     }
 
-    static func result(_ c: BrokerConnection, _ part: String, _ correlation: String, _ body: String, status: String = "ok", error: String? = nil) throws -> UInt64 {
-        var p = Properties([("correlation", correlation), ("content-type", "text/plain"), ("producer", "\(part)-agent"), ("h.attempt", "1"), ("h.status", status)])
+    static func result(
+        _ c: BrokerConnection, _ part: String, _ correlation: String, _ body: String, status: String = "ok", error: String? = nil, attempt: Int = 1
+    ) throws -> UInt64 {
+        var p = Properties([("correlation", correlation), ("content-type", "text/plain"), ("producer", "\(part)-agent"), ("h.attempt", String(attempt)), ("h.status", status)])
         if let error { p.append("h.error", error) }
         return try c.publish(topic: "gen.result.\(part)", payload: Array(body.utf8), properties: p).seq
     }
@@ -198,25 +200,29 @@ import Testing
         try agent.nack(group: "text", lease: first.lease, mode: .requeue, reason: "GPU busy")
         let second = try #require(try agent.deliveries(1, within: 10).first)
         #expect(second.attempt == 2)
-        let p = Properties([("correlation", "story-1"), ("content-type", "text/plain"), ("producer", "text-agent"), ("h.attempt", "2"), ("h.status", "ok")])
-        _ = try agent.publish(topic: "gen.result.text", payload: Array("words".utf8), properties: p)
+        // The agent reports the attempt it was given, as the runtime does.
+        let textSeq = try JoinTests.result(agent, "text", "story-1", "words", attempt: Int(second.attempt))
         try agent.ack(group: "text", leases: [second.lease], confirm: true)
         _ = try JoinTests.result(c, "image", "story-1", "pixels")
         _ = try JoinTests.result(c, "audio", "story-1", "sound")
         _ = try #require(try c.awaitEvent(correlation: "story-1", pattern: "@reply", afterSeq: request.seq, timeoutMilliseconds: 10_000))
         let late = try JoinTests.result(c, "audio", "story-1", "late sound")
-        let inspect = try ChildProcess(["inspect", "story-1", "--log", broker.directory.file("data/chorus.sqlite")], directory: broker.directory, label: "inspect")
+        let inspect = try TailTests.run(["inspect", "story-1", "--log", TailTests.logPath(broker)], in: broker.directory, label: "inspect")
         #expect(inspect.waitForExit(10) == 0, "\(inspect.stderr)")
         let out = inspect.stdout
         #expect(out.contains("[join media] opened by #\(request.seq)"))
-        #expect(out.contains("part text ok") && out.contains("(attempt 2)"), "the redelivered part shows its attempt: \(out)")
+        #expect(
+            inspect.stdoutLines.contains { $0.contains("part text ok #\(textSeq)") && $0.contains("(attempt 2)") },
+            "the redelivered part shows its attempt: \(out)")
         #expect(out.contains("closed complete"))
         #expect(out.contains("part audio late #\(late)"))
-        let json = try ChildProcess(["inspect", "story-1", "--json", "--log", broker.directory.file("data/chorus.sqlite")], directory: broker.directory, label: "inspect-json")
+        let json = try TailTests.run(["inspect", "story-1", "--json", "--log", TailTests.logPath(broker)], in: broker.directory, label: "inspect-json")
         #expect(json.waitForExit(10) == 0)
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
         #expect((doc["joins"] as? [[String: Any]])?.first?["status"] as? String == "complete")
-        #expect((doc["join_parts"] as? [[String: Any]])?.contains { $0["status"] as? String == "late" } == true)
+        let joinParts = doc["join_parts"] as? [[String: Any]] ?? []
+        #expect(joinParts.contains { $0["status"] as? String == "late" })
+        #expect(OperatorTests.int(joinParts.first { $0["part"] as? String == "text" }?["attempt"]) == 2)
     }
 }
 

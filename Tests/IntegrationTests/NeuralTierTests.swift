@@ -22,7 +22,7 @@ import Glibc
     static let offline = ["OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"]
 
     /// The broker config: the media join of AgentTests with room for a CPU-bound model (240 s), default
-    /// heartbeats (the test config's 200 ms is too tight next to a model server on 2 cores), any free ports.
+    /// heartbeats (the other tests' shorter ones are too tight next to a model server on 2 cores), any free ports.
     static func brokerConfig(dataDir: String) -> String {
         """
         [broker]
@@ -71,7 +71,7 @@ import Glibc
         }
 
         // 2. Nothing else may hold the model server's port: the manifests fix it.
-        guard Self.httpGet("http://127.0.0.1:\(Self.serverPort)/health", timeout: 2) == nil else {
+        guard httpGet("http://127.0.0.1:\(Self.serverPort)/health", timeout: 2) == nil else {
             Issue.record("something already answers on 127.0.0.1:\(Self.serverPort) (another `chorus up --agents agents/neural`?); stop it and rerun")
             return
         }
@@ -100,14 +100,14 @@ import Glibc
 
         // 4. The model server answers /health (polled, bounded) and every agent has joined its group.
         let serverUp = waitUntil(min(240, left()), pollMilliseconds: 500) {
-            Self.httpGet("http://127.0.0.1:\(Self.serverPort)/health", timeout: 2)?.contains("ok") == true || !up.isRunning
+            httpGet("http://127.0.0.1:\(Self.serverPort)/health", timeout: 2)?.contains("ok") == true || !up.isRunning
         }
         guard serverUp, up.isRunning else {
             Issue.record("transformers serve did not answer /health within 240 s: \(up.output.suffix(4000))")
             return
         }
         let serverSeconds = Date().timeIntervalSince(runStart)
-        let models = Self.httpGet("http://127.0.0.1:\(Self.serverPort)/v1/models", timeout: 5) ?? ""
+        let models = httpGet("http://127.0.0.1:\(Self.serverPort)/v1/models", timeout: 5) ?? ""
         #expect(models.contains(".venv-neural/smollm2-135m-hf"), "the model id in text.toml must be the one the server lists: \(models)")
         let joined = waitUntil(min(120, left()), pollMilliseconds: 200) {
             let log = up.output
@@ -171,31 +171,6 @@ import Glibc
         log.split(separator: "\n").contains { $0.contains(label) && $0.contains("subscribed") }
     }
 
-    /// The body of a 200 answer to GET `url`, or nil (no server, an error status, or no answer within `timeout`).
-    static func httpGet(_ url: String, timeout: Double) -> String? {
-        guard let u = URL(string: url) else { return nil }
-        var request = URLRequest(url: u)
-        request.timeoutInterval = timeout
-        let result = Box()
-        let done = DispatchSemaphore(value: 0)
-        let task = URLSession.shared.dataTask(with: request) { data, response, _ in
-            if (response as? HTTPURLResponse)?.statusCode == 200, let data { result.set(String(decoding: data, as: UTF8.self)) }
-            done.signal()
-        }
-        task.resume()
-        if done.wait(timeout: .now() + timeout + 1) == .timedOut {
-            task.cancel()
-            return nil
-        }
-        return result.get()
-    }
-
-    private final class Box: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value: String?
-        func set(_ v: String) { lock.lock(); value = v; lock.unlock() }
-        func get() -> String? { lock.lock(); defer { lock.unlock() }; return value }
-    }
 }
 
 /// A process started in a given folder (ChildProcess always runs `chorus` in its temp folder), with stdout and

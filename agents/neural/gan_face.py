@@ -10,7 +10,7 @@ UNCONDITIONAL: the generator is the DCGAN from the `gan-face-generate` package (
 weights ship inside the wheel). It knows nothing about text. The prompt only picks the random latent vector:
 sha256(prompt) seeds torch and numpy, so the same prompt always gives the same face, a different prompt gives a
 different face, and "a lighthouse at dusk" gives a face too. No text-to-image weights can be installed offline
-on these machines (see ../shared/GENERATORS.md); this is a real neural image, not a picture of the prompt.
+on these machines (docs/GENERATORS.md); this is a real neural image, not a picture of the prompt.
 
 The network makes 64x64 images; Pillow upscales them to 256x256 (bicubic). Runs on the CPU with one thread
 (OMP_NUM_THREADS=1); the inference itself takes ~15 ms, the rest of a call is importing torch (~2-4 s).

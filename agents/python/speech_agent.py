@@ -26,8 +26,8 @@ from __future__ import annotations
 import os
 
 # Keep numeric libraries to one thread each before any of them is imported (Piper pulls in numpy and
-# onnxruntime lazily, later). Set for this process and for the espeak-ng children it starts.
-os.environ["OMP_NUM_THREADS"] = "1"
+# onnxruntime lazily, later), unless the user chose otherwise.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import collections
@@ -47,6 +47,7 @@ import tempfile
 import threading
 import time
 import wave
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
@@ -63,7 +64,6 @@ LOG = logging.getLogger("speech-agent")
 NOT_SUBSCRIBED = 200
 STALE_LEASE = 201
 LIMIT_REACHED = 204
-PAYLOAD_TOO_LARGE = 106
 
 MAX_VALUE_BYTES = 4096  # a property value (section 4.1)
 MAX_REASON_BYTES = 4096  # a NACK reason (section 6.6)
@@ -89,6 +89,17 @@ def parse_properties(frame: bytes) -> Dict[str, str]:
     return props
 
 
+def int_property(props: Dict[str, str], name: str) -> Optional[int]:
+    """A number property (section 2.5: decimal digits), or None when absent or not a number."""
+    value = props.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+def retry_later(code: int) -> bool:
+    """Whether an error says "not now" (a full join, or a 3xx broker-side failure) rather than "never"."""
+    return code == LIMIT_REACHED or code >= 300
+
+
 def clip_utf8(text: str, limit: int) -> str:
     """Cuts `text` to at most `limit` UTF-8 bytes without splitting a character."""
     data = text.encode("utf-8")
@@ -99,7 +110,7 @@ def clip_utf8(text: str, limit: int) -> str:
 
 def property_value(text: str, limit: int = MAX_VALUE_BYTES) -> str:
     """A value that is legal in a properties frame: no CR or LF, at most 4096 bytes."""
-    return clip_utf8(" ".join(str(text).splitlines()).replace("\r", " ").replace("\n", " "), limit)
+    return clip_utf8(" ".join(str(text).splitlines()), limit)
 
 
 def encode_properties(pairs: List[Tuple[str, str]]) -> bytes:
@@ -141,7 +152,6 @@ def is_transient(error: BaseException) -> bool:
 class Audio:
     wav: bytes
     seconds: float
-    sample_rate: int
 
 
 def inspect_wav(data: bytes) -> Audio:
@@ -153,7 +163,7 @@ def inspect_wav(data: bytes) -> Audio:
         raise SynthesisError(f"the engine produced no valid WAV: {error}") from error
     if frames <= 0 or rate <= 0:
         raise SynthesisError("the engine produced an empty WAV")
-    return Audio(wav=data, seconds=frames / rate, sample_rate=rate)
+    return Audio(wav=data, seconds=frames / rate)
 
 
 class PiperEngine:
@@ -251,7 +261,6 @@ def choose_engine(args) -> object:
 
 @dataclass
 class Job:
-    epoch: int  # which session (socket) the lease belongs to
     group: bytes
     seq: bytes
     token: bytes
@@ -259,11 +268,9 @@ class Job:
     topic: str
     props: Dict[str, str]
     payload: bytes
-    received: float = field(default_factory=time.monotonic)
     lease_renewed: float = field(default_factory=time.monotonic)
     # Set by the socket thread once the outcome is back:
     outcome: Optional["Outcome"] = None
-    publish_request: Optional[bytes] = None
     publish_sent: float = 0.0
     publish_tries: int = 0
     result_status: str = ""
@@ -316,9 +323,10 @@ def prompt_text(payload: bytes) -> str:
 class Workers:
     """`count` threads that synthesize jobs; outcomes go to `done`, and a byte on a pipe wakes the I/O thread."""
 
-    def __init__(self, engine, count: int, max_chars: int, cache_size: int):
+    def __init__(self, engine, count: int, max_chars: int, cache_size: int, hold_seconds: float = 0.0):
         self.engine = engine
         self.max_chars = max_chars
+        self.hold_seconds = hold_seconds
         self.jobs: "queue.Queue[Optional[Job]]" = queue.Queue()
         self.done: "queue.Queue[Tuple[Job, Outcome]]" = queue.Queue()
         self.wake_read, self.wake_write = os.pipe()
@@ -378,12 +386,13 @@ class Workers:
         with self.cache_lock:
             cached = self.cache.get(key)
         if cached is not None:
-            return Outcome(status=cached.status, engine=cached.engine, audio=cached.audio, error=cached.error,
-                           seconds=0.0, cached=True)
+            return dataclasses.replace(cached, seconds=0.0, cached=True)
         started = time.monotonic()
+        if self.hold_seconds:
+            time.sleep(self.hold_seconds)  # --hold-seconds: a job that is reliably in hand, for tests
         try:
-            deadline = job.props.get("deadline")
-            if deadline and deadline.isdigit() and int(deadline) <= now_ms():
+            deadline = int_property(job.props, "deadline")
+            if deadline is not None and deadline <= now_ms():
                 raise SynthesisError(f"the request's deadline {deadline} passed before synthesis started")
             text = prompt_text(job.payload).strip()
             if not text:
@@ -417,7 +426,8 @@ class Agent:
         self.name = args.name
         self.group = args.group.encode()
         self.patterns = "\n".join(args.pattern).encode()
-        self.workers = Workers(engine, args.concurrency, args.max_chars, cache_size=max(8, 4 * args.concurrency))
+        self.workers = Workers(engine, args.concurrency, args.max_chars, cache_size=max(8, 4 * args.concurrency),
+                               hold_seconds=args.hold_seconds)
         self.ctx = zmq.Context()
         self.sock = None
         self.epoch = 0
@@ -428,7 +438,6 @@ class Agent:
         self.max_payload: Optional[int] = None
         self.max_attempts: Optional[int] = None
         self.ack_timeout_ms: Optional[int] = None
-        self.welcomed = False
         self.subscribed = False
         self.heard = self.sent = self.opened = time.monotonic()
         self.backoff = args.backoff_min
@@ -465,7 +474,7 @@ class Agent:
         self.sock.setsockopt(zmq.SNDHWM, 10_000)
         self.sock.setsockopt(zmq.RCVHWM, 10_000)
         self.sock.connect(self.args.endpoint)
-        self.welcomed = self.subscribed = False
+        self.subscribed = False
         self.hello_request = self.request_id()
         self.send(b"HELLO", self.hello_request, encode_properties([("name", self.name)]))
         self.subscribe_request = self.request_id()
@@ -595,7 +604,8 @@ class Agent:
         if self.ack_timeout_ms:
             half = self.ack_timeout_ms / 2000
             for job in self.held.values():
-                if job.outcome is None and now - job.lease_renewed > half:
+                # Also once the result is made: confirming it and acking can still take a while.
+                if now - job.lease_renewed > half:
                     job.lease_renewed = now
                     self.send(b"EXTEND", b"", job.group, job.seq, job.token, str(self.ack_timeout_ms).encode())
                     LOG.info("lease extended by %d ms for %s", self.ack_timeout_ms, job.label)
@@ -633,13 +643,12 @@ class Agent:
             LOG.debug("ignored broker message %r", kind)  # later versions may add messages (section 2.3)
 
     def on_welcome(self, props: Dict[str, str]):
-        self.welcomed = True
-        if props.get("heartbeat", "").isdigit() and int(props["heartbeat"]) > 0:
-            self.interval = int(props["heartbeat"]) / 1000
-        if props.get("heartbeat-misses", "").isdigit() and int(props["heartbeat-misses"]) > 0:
-            self.misses = int(props["heartbeat-misses"])
-        if props.get("max-payload", "").isdigit():
-            self.max_payload = int(props["max-payload"])
+        if int_property(props, "heartbeat"):
+            self.interval = int_property(props, "heartbeat") / 1000
+        if int_property(props, "heartbeat-misses"):
+            self.misses = int_property(props, "heartbeat-misses")
+        if int_property(props, "max-payload") is not None:
+            self.max_payload = int_property(props, "max-payload")
         LOG.info("welcome from broker %s (protocol %s): heartbeat %d ms x %d, max payload %s bytes",
                  props.get("broker", "?"), props.get("version", "?"), int(self.interval * 1000), self.misses,
                  props.get("max-payload", "?"))
@@ -647,10 +656,10 @@ class Agent:
     def on_subscribed(self, props: Dict[str, str]):
         self.subscribed = True
         self.backoff = self.args.backoff_min  # a working session resets the back-off
-        if props.get("max-attempts", "").isdigit():
-            self.max_attempts = int(props["max-attempts"])
-        if props.get("ack-timeout", "").isdigit():
-            self.ack_timeout_ms = int(props["ack-timeout"])
+        if int_property(props, "max-attempts") is not None:
+            self.max_attempts = int_property(props, "max-attempts")
+        if int_property(props, "ack-timeout") is not None:
+            self.ack_timeout_ms = int_property(props, "ack-timeout")
         LOG.info("subscribed to group %s (%s) created=%s cursor=%s credit=%s max-attempts=%s ack-timeout=%s ms",
                  self.args.group, ",".join(self.args.pattern), props.get("created"), props.get("cursor"),
                  props.get("credit"), props.get("max-attempts"), props.get("ack-timeout"))
@@ -660,7 +669,7 @@ class Agent:
             LOG.warning("ignored a DELIVER with %d frames (expected 9)", len(frames))
             return
         _, _, group, seq, token, attempt, topic, props, payload = frames
-        job = Job(epoch=self.epoch, group=group, seq=seq, token=token,
+        job = Job(group=group, seq=seq, token=token,
                   attempt=int(attempt) if attempt.isdigit() else 0, topic=topic.decode(errors="replace"),
                   props=parse_properties(props), payload=payload)
         if group != self.group:
@@ -706,7 +715,7 @@ class Agent:
             return
         if request == self.hello_request or request == self.subscribe_request:
             what = "HELLO" if request == self.hello_request else "SUBSCRIBE"
-            if code == LIMIT_REACHED or code >= 300:
+            if retry_later(code):
                 self.lose_session(f"{what} refused: {code} {name}: {message}")
             else:  # 1xx or other 2xx: our configuration is wrong; retrying will not help
                 LOG.error("%s refused: %d %s: %s", what, code, name, message)
@@ -734,8 +743,9 @@ class Agent:
                 job, outcome = self.workers.done.get_nowait()
             except queue.Empty:
                 return
-            if job.epoch != self.epoch or self.held.get(job.lease) is not job or self.sock is None:
-                LOG.info("finished %s after its session ended: not published; a redelivery will reuse it", job.label)
+            if self.held.get(job.lease) is not job or self.sock is None:
+                LOG.info("finished %s after its session ended: not published%s", job.label,
+                         "" if outcome.status == "retry" else "; a redelivery will reuse it")
                 continue
             job.outcome = outcome
             if outcome.status == "retry":
@@ -765,7 +775,7 @@ class Agent:
             ("correlation", request.get("correlation") or job.event_id),
             ("causation", job.event_id),
             ("producer", self.name),
-            ("content-type", "audio/wav"),
+            ("content-type", "audio/wav" if status == "ok" else "text/plain"),
             ("key", self.result_key(job)),
             ("h.attempt", str(job.attempt)),
             ("h.status", status),
@@ -788,7 +798,6 @@ class Agent:
 
     def publish(self, job: Job):
         request = self.request_id()
-        job.publish_request = request
         job.publish_sent = time.monotonic()
         job.publish_tries += 1
         self.publishing[request] = job
@@ -797,12 +806,12 @@ class Agent:
 
     def on_publish_refused(self, job: Job, code: int, name: str, message: str):
         LOG.warning("result of %s refused: %d %s: %s", job.label, code, name, message)
-        if job.result_payload and code < 300 and code != LIMIT_REACHED:
+        if retry_later(code):
+            self.nack(job, f"delay={self.args.retry_delay}".encode(), f"result refused: {name}: {message}")
+        elif job.result_payload:
             # The audio itself could not be published (too large, say): publish the failure instead.
             self.set_result(job, "error", f"the result was refused by the broker: {name}: {message}", b"")
             self.publish(job)
-        elif code >= 300 or code == LIMIT_REACHED:
-            self.nack(job, f"delay={self.args.retry_delay}".encode(), f"result refused: {name}: {message}")
         else:
             # Even the error result is refused: nothing this agent can publish. Dead-letter the request.
             self.nack(job, b"reject", f"the result was refused by the broker: {name}: {message}")
@@ -843,6 +852,7 @@ class Agent:
             for job in self.workers.take_unstarted():
                 if self.held.get(job.lease) is job:
                     LOG.info("giving back %s (not started)", job.label)
+                    self.bounced.add(job.seq)  # if it comes straight back, it is held unstarted (on_deliver)
                     self.nack(job, b"requeue", f"{self.name} is shutting down")
         forced = self.signals > 1
         timed_out = now - self.drain_started > self.args.drain_timeout
@@ -868,7 +878,7 @@ class Agent:
 TOKEN = r"[A-Za-z0-9_\-:@]+"
 TOPIC_RE = re.compile(rf"{TOKEN}(\.{TOKEN})*")
 PATTERN_RE = re.compile(rf"(\$?{TOKEN}|\*|>)(\.({TOKEN}|\*|>))*")
-GROUP_RE = re.compile(r"[A-Za-z0-9_\-:@.]{1,64}")
+GROUP_RE = re.compile(rf"{TOKEN}(\.{TOKEN})*")
 
 
 def result_topic(value: str) -> str:
@@ -886,8 +896,9 @@ def topic_pattern(value: str) -> str:
 
 
 def group_name(value: str) -> str:
-    if not GROUP_RE.fullmatch(value):
-        raise argparse.ArgumentTypeError("1 to 64 characters from A-Z a-z 0-9 _ - : @ .")
+    """A group name (PROTOCOL.md section 2.5): tokens joined by single dots, 1 to 64 bytes."""
+    if len(value.encode()) > 64 or not GROUP_RE.fullmatch(value):
+        raise argparse.ArgumentTypeError("1 to 64 bytes: tokens of A-Z a-z 0-9 _ - : @ joined by single dots")
     return value
 
 
@@ -960,6 +971,9 @@ def parse_args(argv: Optional[List[str]] = None):
                         help="seconds to wait for a CONFIRM before publishing again (default: %(default)s)")
     parser.add_argument("--drain-timeout", type=positive(float), default=60.0,
                         help="seconds a drain waits for the jobs in hand (default: %(default)s)")
+    parser.add_argument("--hold-seconds", type=float, default=0.0,
+                        help="seconds each job waits before synthesis starts, so that a test can stop the agent with "
+                             "a job in hand (default: %(default)s)")
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(argv)
     args.pattern = args.pattern or ["gen.request"]
