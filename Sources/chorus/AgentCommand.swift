@@ -10,11 +10,12 @@ struct AgentCommand: ParsableCommand {
         commandName: "agent",
         abstract: "Run one agent from its manifest (agents/NAME.toml).",
         discussion: """
-            The agent joins its group with credit equal to its concurrency, runs its generator for each request,
-            publishes the result (correlation and causation set; binary artifacts above the inline limit go to
-            the broker's blob store), and acks once the result is confirmed. It heartbeats, extends leases of
-            long jobs, reconnects with backoff when the broker restarts, and on SIGTERM/SIGINT drains: it takes
+            The agent joins its group with credit equal to its concurrency, runs its generator for each request, \
+            publishes the result (correlation and causation set; binary artifacts above the inline limit go to \
+            the broker's blob store), and acks once the result is confirmed. It heartbeats, extends leases of \
+            long jobs, reconnects with backoff when the broker restarts, and on SIGTERM/SIGINT drains: it takes \
             no new work, finishes what it holds (up to agent.drain_timeout), and exits 0.
+
             Exit codes: 0 after a clean stop, 65 refused by the broker, 78 manifest error.
             """
     )

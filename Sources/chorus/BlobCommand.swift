@@ -40,7 +40,15 @@ struct BlobCommand: ParsableCommand {
     }
 
     struct Put: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Store a file as a blob and print its SHA-256.")
+        static let configuration = CommandConfiguration(
+            abstract: "Store a file as a blob and print its SHA-256.",
+            discussion: """
+                Storing the same content twice stores it once and returns the same hash. An event refers to the \
+                blob with the header h.blob=HASH, which keeps it from retention while the event lives.
+
+                Exit codes: 0 stored, 65 refused by the broker (e.g. over its blob size limit), 69 no broker, 74 \
+                cannot read the file.
+                """)
 
         @Argument(help: "The file to store.")
         var file: String

@@ -11,9 +11,10 @@ struct BrokerCommand: ParsableCommand {
         commandName: "broker",
         abstract: "Run a broker.",
         discussion: """
-            Loads the config (brokers/default.toml when present, else built-in defaults), opens the SQLite log in
-            the data directory, binds the main ROUTER endpoint and the XPUB firehose, and serves until SIGINT or
+            Loads the config (brokers/default.toml when present, else built-in defaults), opens the SQLite log in \
+            the data directory, binds the main ROUTER endpoint and the XPUB firehose, and serves until SIGINT or \
             SIGTERM. Flags override the config so several brokers can run side by side.
+
             Exit codes: 0 after a clean stop, 75 if the log cannot be written, 78 for a configuration error.
             """
     )

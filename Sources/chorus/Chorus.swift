@@ -16,10 +16,12 @@ struct Chorus: ParsableCommand {
         commandName: "chorus",
         abstract: "An event broker for multi-agent generative-AI systems, on ZeroMQ with a durable SQLite log.",
         discussion: """
-            Bring everything up with 'chorus up'; send a request with 'chorus request'; watch with 'chorus tail'.
-            Start a broker alone with 'chorus broker', publish with 'chorus publish', consume with 'chorus subscribe'.
-            Clients find the broker with --endpoint or the CHORUS_ENDPOINT environment variable
-            (default tcp://127.0.0.1:7750). Exit codes: 0 ok, 64 usage, 65 refused by the broker (or not a Chorus log), 66 no log file,
+            Bring everything up with 'chorus up'; send a request with 'chorus request'; watch with 'chorus tail'. \
+            Start a broker alone with 'chorus broker', publish with 'chorus publish', consume with 'chorus subscribe'. \
+            Clients find the broker with --endpoint or the CHORUS_ENDPOINT environment variable \
+            (default tcp://127.0.0.1:7750).
+
+            Exit codes: 0 ok, 64 usage, 65 refused by the broker (or not a Chorus log), 66 no log file, \
             69 broker unavailable, 70 no reply in time, 74 I/O error, 75 broker storage failure, 78 configuration error.
             """,
         subcommands: [

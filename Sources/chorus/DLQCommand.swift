@@ -11,7 +11,14 @@ struct DLQCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List dead letters (newest first) with their reason and attempt history.")
+            abstract: "List dead letters (newest first) with their reason and attempt history.",
+            discussion: """
+                Asks the broker (ADMIN dlq.list). Each dead letter shows its id (for redrive and purge), group, seq, \
+                topic, correlation, attempts, the reason, and one line per attempt; --json prints one object per \
+                dead letter. With none, a note goes to standard error and the status is still 0.
+
+                Exit codes: 0 ok, 65 refused by the broker, 69 no broker.
+                """)
         @Option(name: .long, help: "Only this group.") var group: String?
         @Option(name: .long, help: "At most this many.") var limit = 50
         @Flag(name: .long, help: "One JSON object per dead letter.") var json = false
@@ -66,14 +73,29 @@ struct DLQCommand: ParsableCommand {
 
     struct Redrive: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Put dead letters back on their group (delivered again, attempts counted from zero).")
+            abstract: "Put dead letters back on their group (delivered again, attempts counted from zero).",
+            discussion: """
+                The events go back to the group's queue and are delivered again to its members; the dead-letter \
+                records are removed. Give the ids from 'chorus dlq list', or --all for the whole group.
+
+                Exit codes: 0 done, 64 usage (ids and --all, or neither), 65 refused (e.g. unknown group), 69 no \
+                broker.
+                """)
         @OptionGroup var selection: Selection
 
         func run() throws { try selection.perform("dlq.redrive", key: "redriven", done: "redriven") }
     }
 
     struct Purge: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
+        static let configuration = CommandConfiguration(
+            abstract: "Delete dead letters for good.",
+            discussion: """
+                Removes the dead-letter records; the events stay in the log until retention removes them. Give the \
+                ids from 'chorus dlq list', or --all for the whole group.
+
+                Exit codes: 0 done, 64 usage (ids and --all, or neither), 65 refused (e.g. unknown group), 69 no \
+                broker.
+                """)
         @OptionGroup var selection: Selection
 
         func run() throws { try selection.perform("dlq.purge", key: "purged", done: "purged") }
@@ -86,7 +108,14 @@ struct LogCommand: ParsableCommand {
 
     struct Compact: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Apply retention now: remove events past [retention] limits that nothing still needs.")
+            abstract: "Apply retention now: remove events past [retention] limits that nothing still needs.",
+            discussion: """
+                Asks the broker (ADMIN log.compact) to run its retention pass now instead of at the next interval, \
+                and prints how many events and blobs it removed and the oldest seq still needed. Events a group has \
+                not finished with, open joins and their blobs are kept (docs/STORAGE.md).
+
+                Exit codes: 0 done, 65 refused by the broker, 69 no broker.
+                """)
         @OptionGroup var client: ClientOptions
 
         func run() throws {

@@ -8,11 +8,12 @@ struct PublishCommand: ParsableCommand {
         commandName: "publish",
         abstract: "Publish events and print their confirmed sequence numbers.",
         discussion: """
-            Exactly one of --data, --file or --lines. A sequence number is printed only after the broker has
-            committed the event to its log. With --lines, every line of standard input is one event; they are
-            pipelined (up to --window unconfirmed at once) and one line is printed per confirmation, in order.
-            A duplicate (same --key within the broker's idempotency window) prints the first sequence number
+            Exactly one of --data, --file or --lines. A sequence number is printed only after the broker has \
+            committed the event to its log. With --lines, every line of standard input is one event; they are \
+            pipelined (up to --window unconfirmed at once) and one line is printed per confirmation, in order. \
+            A duplicate (same --key within the broker's idempotency window) prints the first sequence number \
             followed by ' duplicate'.
+
             Exit codes: 0 all confirmed, 65 refused by the broker, 69 no broker, 74 cannot read the input.
             """
     )

@@ -8,10 +8,11 @@ struct RequestCommand: ParsableCommand {
         commandName: "request",
         abstract: "Publish a request and, with --wait, print its reply: the merged record of its join, or the single answer.",
         discussion: """
-            The request gets a fresh correlation id unless --correlation gives one. With --wait [SECONDS]
-            (default 60) the command long-polls the broker (AWAIT @reply) and prints the merged record of the
-            join the request opened, or, for a topic without a join, the first event that answers it. With
+            The request gets a fresh correlation id unless --correlation gives one. With --wait [SECONDS] \
+            (default 60) the command long-polls the broker (AWAIT @reply) and prints the merged record of the \
+            join the request opened, or, for a topic without a join, the first event that answers it. With \
             --save DIR each part's artifact is written to DIR (text.txt, image.png, audio.wav, ...).
+
             Exit codes: 0 replied (or published, without --wait), 65 refused, 69 no broker, 70 no reply in time.
             """
     )

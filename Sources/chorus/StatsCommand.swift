@@ -7,10 +7,11 @@ struct StatsCommand: ParsableCommand {
         commandName: "stats",
         abstract: "Show the running broker's health: groups (backlog, in flight, acks, dead letters), joins, log size, rates.",
         discussion: """
-            Asks the broker (ADMIN stats). Per group: backlog (events not yet looked at plus deliveries waiting
-            to be retried), in flight, consumers, delivered, acked, redelivered, dead-lettered; per join: open,
-            complete, partial, failed. Counters run since the broker started. --watch refreshes in place every
+            Asks the broker (ADMIN stats). Per group: backlog (events not yet looked at plus deliveries waiting \
+            to be retried), in flight, consumers, delivered, acked, redelivered, dead-lettered; per join: open, \
+            complete, partial, failed. Counters run since the broker started. --watch refreshes in place every \
             --interval seconds; --json prints the broker's document (one line per refresh with --watch).
+
             Exit codes: 0 ok, 69 no broker.
             """
     )

@@ -8,12 +8,14 @@ struct SubscribeCommand: ParsableCommand {
         commandName: "subscribe",
         abstract: "Join a consumer group, print events as they arrive, and ack them.",
         discussion: """
-            Patterns: '*' matches one token, '>' the rest (e.g. 'jobs.>' or 'jobs.*.done'). Every group whose
-            patterns match gets every event; members of one group share the events. A new group starts where
+            Patterns: '*' matches one token, '>' the rest (e.g. 'jobs.>' or 'jobs.*.done'). Every group whose \
+            patterns match gets every event; members of one group share the events. A new group starts where \
             --start says (default: new events only). Each event is acked after it is printed, unless --no-ack.
-            Output: one line per event (sequence, topic, correlation, attempt, payload preview), or with --json
-            one JSON object per line with fields seq, id, topic, correlation, causation, producer, time,
+
+            Output: one line per event (sequence, topic, correlation, attempt, payload preview), or with --json \
+            one JSON object per line with fields seq, id, topic, correlation, causation, producer, time, \
             content_type, deadline, headers, group, attempt, payload (payload_base64 for binary).
+
             Exit codes: 0 after --count events or Ctrl-C, 65 refused (e.g. GROUP_MISMATCH), 69 no broker.
             """
     )

@@ -6,11 +6,12 @@ struct BenchCommand: ParsableCommand {
         commandName: "bench",
         abstract: "Measure Chorus against raw libzmq on this machine, in one run.",
         discussion: """
-            Measures, with 256-byte events on tcp loopback: (a) raw libzmq DEALER->ROUTER throughput, the
-            baseline; (b) Chorus durable publish throughput (confirmed after commit) and delivery throughput to
-            1 group and to 3 groups; (c) publish-to-deliver latency p50/p99 at a steady rate; (d) broker memory
-            after a backlog of events waiting in the log. Each figure is the median of --runs runs and is also
+            Measures, with 256-byte events on tcp loopback: (a) raw libzmq DEALER->ROUTER throughput, the \
+            baseline; (b) Chorus durable publish throughput (confirmed after commit) and delivery throughput to \
+            1 group and to 3 groups; (c) publish-to-deliver latency p50/p99 at a steady rate; (d) broker memory \
+            after a backlog of events waiting in the log. Each figure is the median of --runs runs and is also \
             given as a ratio to (a). The broker is this executable, started as a child process.
+
             Build in release for meaningful numbers: swift run -c release chorus bench
             """
     )
