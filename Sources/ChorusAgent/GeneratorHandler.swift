@@ -1,10 +1,12 @@
 import ChorusGenerators
 import Foundation
+import Logging
 
 /// Builds the handler for a manifest's `[generator]`: built in, an external command, or an OpenAI-compatible
 /// server. Errors a retry could fix (a server not answering) are retryable; the rest are permanent.
 public enum GeneratorHandler {
-    public static func make(_ g: AgentManifest.Generator) throws -> AgentHandler {
+    /// `logger` hears about settings that will not work as their author meant (an API key variable not set).
+    public static func make(_ g: AgentManifest.Generator, logger: Logger) throws -> AgentHandler {
         let timeout = Duration.milliseconds(g.timeoutMilliseconds)
         switch g.kind {
         case .builtinText:
@@ -43,7 +45,12 @@ public enum GeneratorHandler {
             }
         case .openaiChat, .openaiImage, .openaiSpeech:
             guard let url = URL(string: g.url ?? "") else { throw AgentFailure.permanent("generator.url is not a URL") }
-            let apiKey = g.apiKeyEnvironment.flatMap { ProcessInfo.processInfo.environment[$0] }
+            let apiKey = g.apiKeyEnvironment.flatMap { ProcessInfo.processInfo.environment[$0] }.flatMap { $0.isEmpty ? nil : $0 }
+            if let name = g.apiKeyEnvironment, apiKey == nil {
+                // Local servers need no key, so this is not an error; but naming a variable that is not set is
+                // most likely a shell that forgot to export it, and the 401s would come much later.
+                logger.warning("generator.api_key_env names \(name), which is not set (or empty) in this agent's environment; requests go without an Authorization header")
+            }
             let client = OpenAICompatibleGenerator(baseURL: url, model: g.model, apiKey: apiKey, timeout: timeout)
             let kind = g.kind
             let voice = g.voice ?? "alloy"

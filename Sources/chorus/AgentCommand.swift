@@ -38,15 +38,15 @@ struct AgentCommand: ParsableCommand {
             printError("chorus agent: \(error)")
             throw ChorusExit.configError
         }
+        var logger = Logger(label: "chorus.agent.\(m.name)") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let handler: AgentHandler
         do {
-            handler = try GeneratorHandler.make(m.generator)
+            handler = try GeneratorHandler.make(m.generator, logger: logger)
         } catch {
             printError("chorus agent: \(manifest): \(error)")
             throw ChorusExit.configError
         }
-        var logger = Logger(label: "chorus.agent.\(m.name)") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
         let ep = endpoint ?? m.endpoint ?? ProcessInfo.processInfo.environment["CHORUS_ENDPOINT"] ?? "tcp://127.0.0.1:7750"
         let stop = WakePipe()
         Signals.forward([SIGINT, SIGTERM]) { stop.wake() }

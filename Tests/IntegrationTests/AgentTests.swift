@@ -132,6 +132,34 @@ import Testing
         #expect((audio["error"] as? String)?.contains("weights are missing") == true)
     }
 
+    /// `api_key_env` naming a variable the agent's environment lacks is most likely a forgotten export: the
+    /// agent says so when it starts (not at the first 401), and does not when the variable is there.
+    @Test func anAPIKeyVariableThatIsNotSetIsWarnedAboutAtStart() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let manifest = try Self.writeManifest(broker, "remote", """
+            [agent]
+            name = "remote-text"
+            group = "text"
+            topics = ["gen.request"]
+            result_topic = "gen.result.text"
+            [generator]
+            kind = "openai-chat"
+            url = "http://127.0.0.1:9"
+            api_key_env = "CHORUS_TEST_API_KEY"
+            """)
+        let unset = try ChildProcess(["agent", manifest, "--endpoint", broker.endpoint], directory: broker.directory, label: "unset",
+                                     environment: ["CHORUS_TEST_API_KEY": ""])
+        defer { unset.terminate() }
+        #expect(waitUntil(20) { unset.stderr.contains("subscribed") })
+        #expect(unset.stderr.contains("generator.api_key_env names CHORUS_TEST_API_KEY, which is not set"))
+        let set = try ChildProcess(["agent", manifest, "--endpoint", broker.endpoint], directory: broker.directory, label: "set",
+                                   environment: ["CHORUS_TEST_API_KEY": "sk-test"])
+        defer { set.terminate() }
+        #expect(waitUntil(20) { set.stderr.contains("subscribed") })
+        #expect(!set.stderr.contains("api_key_env"))
+    }
+
     @Test func anAgentKilledMidJobHasItsJobRedeliveredToAnotherMember() throws {
         let broker = try BrokerProcess(config: Self.joinConfig)
         defer { broker.stop() }
