@@ -68,6 +68,7 @@ let package = Package(
             dependencies: ["ChorusStore", "ChorusProtocol", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "ChorusBrokerTests", dependencies: ["ChorusBroker", "ChorusProtocol", "ChorusStore", "ChorusConfig"]),
+        .testTarget(name: "ChorusAgentTests", dependencies: ["ChorusAgent"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["ChorusClient", "ChorusProtocol", "ZeroMQ"],

@@ -6,7 +6,7 @@ import ChorusClient
 enum ChorusExit {
     /// The broker refused the request (invalid topic, payload too large, stale lease...).
     static let refused = ExitCode(65)
-    /// No broker answered at the endpoint within the timeout.
+    /// No broker answered at the endpoint within the timeout (clients); `chorus up` gave up on its broker.
     static let unavailable = ExitCode(69)
     /// Reading a file or standard input failed.
     static let ioError = ExitCode(74)

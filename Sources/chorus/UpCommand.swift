@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChorusAgent
 import ChorusConfig
 import Foundation
 
@@ -11,11 +12,19 @@ struct UpCommand: ParsableCommand {
         commandName: "up",
         abstract: "Run the broker and every agent in a folder as supervised child processes.",
         discussion: """
-            Starts 'chorus broker' with the config, waits until it listens, then runs 'chorus agent' for each
-            *.toml in the agents folder (a manifest with a [process] section runs its own command instead, with
-            CHORUS_ENDPOINT set: an agent in another language, or a model server). A child that dies is restarted with backoff (1 s doubling to 32 s; reset
-            after a minute of good health). Ctrl-C (or SIGTERM) stops the agents first — they drain — then the
-            broker, and exits 0. Child output goes to this terminal, each line as its process writes it.
+            Starts 'chorus broker' with the config, waits until it listens, then runs 'chorus agent' for each \
+            *.toml in the agents folder (a manifest with a [process] section runs its own command instead, with \
+            CHORUS_ENDPOINT set: an agent in another language, or a model server; a bare program name is looked \
+            up on PATH first). Child output goes to this terminal, each line as its process writes it.
+
+            A child that ends is restarted after a back-off: 1 s, doubling to 32 s, back to 1 s once a run has \
+            lasted a minute. A child that ends (or cannot be launched) within 10 s of starting 5 times in a row \
+            is given up on: one line says so, and the other children keep running. If that child is the broker, \
+            the agents are stopped and 'chorus up' exits 69. Ctrl-C (or SIGTERM) stops the agents (they drain) \
+            first, then the broker, and exits 0.
+
+            Exit codes: 0 after Ctrl-C or SIGTERM; 69 the broker was given up on; 78 the broker did not start, \
+            or a manifest cannot be read, or its [process] program is not on PATH or cannot be started.
             """
     )
 
@@ -27,13 +36,14 @@ struct UpCommand: ParsableCommand {
 
     final class Child {
         let name: String
-        let arguments: [String]
-        /// The program to run; nil runs this executable (`chorus broker`, `chorus agent`).
+        var arguments: [String]
+        /// The program to run (a path); nil runs this executable (`chorus broker`, `chorus agent`).
         let program: String?
         var process: Process?
-        var backoff: Double = 1
-        var restartAt: Date?
-        var startedAt = Date()
+        var policy = RestartPolicy()
+        var startedAt = 0.0
+        var restartAt: Double?
+        var givenUp = false
 
         init(name: String, arguments: [String], program: String? = nil) {
             self.name = name
@@ -50,9 +60,8 @@ struct UpCommand: ParsableCommand {
         let ready = readyFile ?? FileManager.default.temporaryDirectory.appendingPathComponent("chorus-up-\(getpid())").path
         try? FileManager.default.removeItem(atPath: ready)
         var brokerArgs = ["broker", "--config", config, "--ready-file", ready]
-        if let endpoint { brokerArgs += ["--endpoint", endpoint] }
         if let dataDir { brokerArgs += ["--data-dir", dataDir] }
-        let broker = Child(name: "broker", arguments: brokerArgs)
+        let broker = Child(name: "broker", arguments: brokerArgs + (endpoint.map { ["--endpoint", $0] } ?? []))
         try start(broker, executable: me)
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: ready) {
@@ -63,7 +72,11 @@ struct UpCommand: ParsableCommand {
             }
             usleep(50_000)
         }
-        let brokerEndpoint = (try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n").first.map(String.init) ?? "tcp://127.0.0.1:7750"
+        let bound = (try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n").map(String.init)
+        let brokerEndpoint = bound.first ?? "tcp://127.0.0.1:7750"
+        // A restarted broker must come back where the agents already look for it, even when the config asked
+        // for any free port.
+        broker.arguments = brokerArgs + ["--endpoint", brokerEndpoint] + (bound.count > 1 ? ["--firehose", bound[1]] : [])
         let manifests = ((try? FileManager.default.contentsOfDirectory(atPath: agents)) ?? []).filter { $0.hasSuffix(".toml") }.sorted()
         var children = [broker]
         // A bad manifest or a program that cannot start stops everything already started, not just `up`.
@@ -74,15 +87,21 @@ struct UpCommand: ParsableCommand {
         }
         for m in manifests {
             let path = "\(agents)/\(m)"
+            let name = String(m.dropLast(5))
             let child: Child
             let processCommand: [String]?
             do { processCommand = try Self.processCommand(path) } catch { throw abandon(error) }
             if let command = processCommand, let program = command.first {
                 // A manifest with [process] runs its own program (an agent in another language, a model server),
-                // supervised like the rest, with CHORUS_ENDPOINT set.
-                child = Child(name: String(m.dropLast(5)), arguments: Array(command.dropFirst()), program: program)
+                // supervised like the rest, with CHORUS_ENDPOINT set. Looked up now, so that a typo stops
+                // `up` with its name instead of exiting 127 at every restart.
+                guard let resolved = Self.resolve(program) else {
+                    let searched = ProcessInfo.processInfo.environment["PATH"] ?? Self.defaultPath
+                    throw abandon(ValidationFailure("\(path): [process] command: program '\(program)' not found on PATH (\(searched))"))
+                }
+                child = Child(name: name, arguments: Array(command.dropFirst()), program: resolved)
             } else {
-                child = Child(name: String(m.dropLast(5)), arguments: ["agent", path, "--endpoint", brokerEndpoint])
+                child = Child(name: name, arguments: ["agent", path, "--endpoint", brokerEndpoint])
             }
             do { try start(child, executable: me, endpoint: brokerEndpoint) } catch { throw abandon(ValidationFailure("\(path): cannot start: \(error)")) }
             children.append(child)
@@ -92,29 +111,45 @@ struct UpCommand: ParsableCommand {
             chorus up: try   chorus request gen.request --data '{"prompt":"a lighthouse at dusk"}' --wait --save out
                        and   chorus tail --follow        (Ctrl-C here stops everything)
             """)
-        while !stop.isSet {
-            for child in children {
-                guard let p = child.process else {
-                    if let at = child.restartAt, Date() >= at { try start(child, executable: me, endpoint: brokerEndpoint) }
-                    continue
-                }
-                if !p.isRunning {
-                    let healthy = Date().timeIntervalSince(child.startedAt) > 60
-                    if healthy { child.backoff = 1 }
-                    printError("chorus up: \(child.name) exited with status \(p.terminationStatus); restarting in \(Int(child.backoff)) s")
+
+        func ended(_ child: Child, _ event: RestartPolicy.Event) {
+            switch child.policy.record(event) {
+            case .restart(let delay):
+                printError("chorus up: \(child.name) \(event); restarting in \(Self.seconds(delay))")
+                child.restartAt = Self.now() + delay
+            case .giveUp(let reason):
+                printError("chorus up: \(child.name) \(reason); not restarting it. Fix it and run chorus up again.")
+                child.givenUp = true
+            }
+        }
+        while !stop.isSet && !broker.givenUp {
+            for child in children where !child.givenUp {
+                if let p = child.process {
+                    guard !p.isRunning else { continue }
                     child.process = nil
-                    child.restartAt = Date().addingTimeInterval(child.backoff)
-                    child.backoff = min(child.backoff * 2, 32)
+                    let uptime = Self.now() - child.startedAt
+                    ended(child, p.terminationReason == .uncaughtSignal
+                        ? .killed(signal: p.terminationStatus, uptime: uptime) : .exited(status: p.terminationStatus, uptime: uptime))
+                } else if let at = child.restartAt, Self.now() >= at {
+                    // Whatever stops a restart from launching is one more failed start, never the end of `up`.
+                    do { try start(child, executable: me, endpoint: brokerEndpoint) } catch { ended(child, .launchFailed(reason: "\(error)")) }
                 }
             }
             usleep(100_000)
         }
-        printError("chorus up: stopping agents, then the broker")
+        if broker.givenUp {
+            // Agents without a broker only retry their connections; stop them rather than leave a system that
+            // looks up and does nothing.
+            printError("chorus up: without the broker nothing can run; stopping the agents")
+        } else {
+            printError("chorus up: stopping agents, then the broker")
+        }
         for child in children.dropFirst() { child.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } } }
         for child in children.dropFirst() { child.process?.waitUntilExit() }
         broker.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } }
         broker.process?.waitUntilExit()
         if readyFile == nil { try? FileManager.default.removeItem(atPath: ready) }
+        if broker.givenUp { throw ChorusExit.unavailable }
     }
 
     /// The `[process] command` of a manifest, if it has one.
@@ -123,27 +158,39 @@ struct UpCommand: ParsableCommand {
         return try reader.stringArray("process.command")
     }
 
+    /// What execvp uses when PATH is not set.
+    static let defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+    /// The file a shell would run for `program`: a name with a `/` is a path, relative to the current folder; a
+    /// bare name is the first executable regular file of that name in the PATH folders (an empty entry is the
+    /// current folder). Nil when no folder has one.
+    static func resolve(_ program: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
+        let here = FileManager.default.currentDirectoryPath
+        if program.contains("/") { return program.hasPrefix("/") ? program : here + "/" + program }
+        for folder in (path ?? defaultPath).split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (folder.isEmpty ? here : folder.hasPrefix("/") ? String(folder) : here + "/" + folder) + "/" + program
+            var info = stat()
+            if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
+        }
+        return nil
+    }
+
+    /// Monotonic seconds: uptimes must not jump with the wall clock.
+    static func now() -> Double { ProcessInfo.processInfo.systemUptime }
+
+    static func seconds(_ s: Double) -> String { s == s.rounded() ? "\(Int(s)) s" : "\(s) s" }
+
     func start(_ child: Child, executable: String, endpoint: String? = nil) throws {
         let p = Process()
-        if let program = child.program {
-            if program.contains("/") {
-                p.executableURL = URL(fileURLWithPath: program.hasPrefix("/") ? program : FileManager.default.currentDirectoryPath + "/" + program)
-            } else {
-                // A bare name is looked up on PATH, as a shell would.
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                p.arguments = [program] + child.arguments
-            }
-        } else {
-            p.executableURL = URL(fileURLWithPath: executable)
-        }
+        p.executableURL = URL(fileURLWithPath: child.program ?? executable)
+        p.arguments = child.arguments
         var environment = ProcessInfo.processInfo.environment
         if let endpoint { environment["CHORUS_ENDPOINT"] = endpoint }
         environment["OMP_NUM_THREADS"] = environment["OMP_NUM_THREADS"] ?? "1"
         p.environment = environment
-        if p.arguments == nil { p.arguments = child.arguments }
         try p.run()
         child.process = p
-        child.startedAt = Date()
+        child.startedAt = Self.now()
         child.restartAt = nil
     }
 }
