@@ -15,6 +15,11 @@ struct ClientOptions: ParsableArguments {
     }
 
     var timeoutMilliseconds: Int { Int(timeout * 1000) }
+
+    func validate() throws {
+        // Int(timeout * 1000) traps on infinity and NaN; zero or less would give up before asking.
+        if !(timeout > 0 && timeout <= 86_400) { throw ValidationError("--timeout must be more than 0 and at most 86400 seconds") }
+    }
 }
 
 extension ClientOptions {

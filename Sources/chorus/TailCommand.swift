@@ -34,6 +34,9 @@ struct TailCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Read from a running broker at this endpoint instead of the file (another host, say).", valueName: "endpoint"))
     var endpoint: String?
 
+    @Option(name: .long, help: ArgumentHelp("With --endpoint: seconds to wait for each answer from the broker.", valueName: "seconds"))
+    var timeout: Double = 10
+
     @Flag(name: [.customShort("f"), .long], help: "Keep running and print new events as they are committed.")
     var follow = false
 
@@ -80,6 +83,7 @@ struct TailCommand: ParsableCommand {
 
     func validate() throws {
         if let count, count < 0 { throw ValidationError("-n must be 0 or more") }
+        if !(timeout > 0 && timeout <= 86_400) { throw ValidationError("--timeout must be more than 0 and at most 86400 seconds") }
         _ = try filter(now: BrokerConnection.now())
     }
 
@@ -107,7 +111,7 @@ struct TailCommand: ParsableCommand {
         let filter = try filter(now: BrokerConnection.now())
         let reader: any TailSource
         if let endpoint {
-            do { reader = try RemoteLog(endpoint: endpoint, timeoutMilliseconds: 10_000) } catch { throw fail(error) }
+            do { reader = try RemoteLog(endpoint: endpoint, timeoutMilliseconds: Int(timeout * 1000)) } catch { throw fail(error) }
         } else {
             reader = try location.open(command: "tail")
         }

@@ -14,6 +14,27 @@ import Testing
         #expect(nowMs() - start < 5000)
     }
 
+    @Test(arguments: ["0", "inf", "nan", "100000"])
+    func aTimeoutOutOfRangeIsAUsageErrorNotACrash(_ value: String) throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        for command in [["publish", "x.y", "--data", "1"], ["stats"], ["tail", "--endpoint", "tcp://127.0.0.1:9"]] {
+            let p = try ChildProcess(command + ["--timeout", value], directory: dir, label: "t")
+            #expect(p.waitForExit(10) == 64, "\(command[0]) --timeout \(value)")
+            #expect(p.stderr.contains("--timeout must be more than 0"), "\(command[0]) --timeout \(value): \(p.stderr)")
+        }
+    }
+
+    @Test func tailFromABrokerThatIsNotThereGivesUpAfterItsTimeout() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let start = nowMs()
+        let p = try ChildProcess(["tail", "--endpoint", "tcp://127.0.0.1:9", "--timeout", "0.5"], directory: dir, label: "tail")
+        #expect(p.waitForExit(10) == 69)
+        #expect(p.stderr.contains("within 0.5 s"))
+        #expect(nowMs() - start < 5000)
+    }
+
     @Test func configErrorsNameTheFileAndTheKey() throws {
         let dir = TempDir()
         defer { dir.remove() }
@@ -36,6 +57,28 @@ import Testing
             let path = root.appendingPathComponent("brokers/\(name)").path
             let p = try ChildProcess(["broker", "--config", path, "--check"], directory: dir, label: name)
             #expect(p.waitForExit(10) == 0, "\(name): \(p.stderr)")
+        }
+    }
+
+    /// Every leaf command's --help says what it does in whole paragraphs (argument-parser wraps them to the
+    /// terminal; a hard line break in the source would leave a ragged half line) and lists its exit codes.
+    @Test(arguments: [
+        ["broker"], ["up"], ["agent"], ["publish"], ["subscribe"], ["request"], ["tail"], ["inspect"], ["stats"],
+        ["dlq", "list"], ["dlq", "redrive"], ["dlq", "purge"], ["log", "compact"], ["blob", "get"], ["blob", "put"],
+    ])
+    func helpIsWholeParagraphsWithExitCodes(_ command: [String]) throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let p = try ChildProcess(command + ["--help"], directory: dir, label: "help", environment: ["COLUMNS": "80"])
+        #expect(p.waitForExit(10) == 0)
+        let text = p.stdout
+        let description = text.components(separatedBy: "USAGE:").first ?? ""
+        #expect(description.contains("Exit codes:"), "\(command.joined(separator: " ")) --help names no exit codes")
+        let lines = description.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for (line, next) in zip(lines, lines.dropFirst()) where !line.isEmpty && line.count < 45 {
+            // A short line whose sentence goes on in the next line is a paragraph cut in two.
+            let continues = next.first.map { $0.isLowercase || $0 == "(" } ?? false
+            #expect(!continues, "\(command.joined(separator: " ")) --help breaks a paragraph after: \(line)")
         }
     }
 
