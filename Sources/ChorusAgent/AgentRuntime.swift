@@ -42,6 +42,10 @@ public final class AgentRuntime {
     private var ackTimeout: Int64 = 30 * 60_000
     private var heartbeat: Int64 = 1000
     private var misses: Int64 = 3
+    /// The broker's limits from WELCOME: a PUBLISH payload above `maxPayload` is refused, so a larger result goes
+    /// by claim check; content above `maxBlob` cannot go at all.
+    private var maxPayload = Int.max
+    private var maxBlob = Int.max
     private var draining = false
     private var drainDeadline: Int64 = 0
     /// Jobs handled, for logs and tests.
@@ -107,6 +111,8 @@ public final class AgentRuntime {
                 let welcome = try c.hello(name: manifest.name, timeoutMilliseconds: 2000)
                 heartbeat = welcome["heartbeat"].flatMap(Int64.init) ?? 1000
                 misses = welcome["heartbeat-misses"].flatMap(Int64.init) ?? 3
+                maxPayload = welcome["max-payload"].flatMap(Int.init) ?? Int.max
+                maxBlob = welcome["max-blob"].flatMap(Int.init) ?? Int.max
                 var extra: [(String, String)] = []
                 if let m = manifest.maxAttempts { extra.append(("max-attempts", String(m))) }
                 if let t = manifest.ackTimeoutMilliseconds { extra.append(("ack-timeout", String(t))) }
@@ -211,7 +217,19 @@ public final class AgentRuntime {
         guard let c = connection, let output = job.output else { return }
         let r = c.makeRequestID()
         requests[r] = seq
-        if output.isBinary && output.payload.count > manifest.inlineLimit && job.blobHash == nil {
+        // Binary artifacts above the manifest's inline limit go by claim check; so does anything the broker
+        // would refuse inline (PROTOCOL 10.4: a payload MUST NOT exceed max-payload).
+        let inlineLimit = output.isBinary ? min(manifest.inlineLimit, maxPayload) : maxPayload
+        if output.payload.count > inlineLimit && job.blobHash == nil {
+            guard output.payload.count <= maxBlob else {
+                // BLOB_TOO_LARGE would refuse it; far enough above, libzmq would drop the connection instead.
+                logger.warning("result too large for the blob store; publishing the error", metadata: ["seq": "\(seq)", "bytes": "\(output.payload.count)"])
+                job.output = AgentOutput(
+                    payload: [], contentType: "text/plain",
+                    headers: ["status": "error", "error": "the result is \(output.payload.count) bytes, over the broker's max-blob of \(maxBlob)"])
+                requests[r] = nil
+                return try advance(seq, job)
+            }
             try c.send(.putBlob(requestID: r, mediaType: output.contentType, content: output.payload))
             return
         }

@@ -39,6 +39,7 @@ extension Broker {
             p.append("heartbeat", String(config.heartbeatMilliseconds))
             p.append("heartbeat-misses", String(config.heartbeatMisses))
             p.append("max-payload", String(config.maxPayloadBytes))
+            p.append("max-blob", String(config.maxBlobBytes))
             p.append("last-seq", String(lastSeq))
             reply(session, .welcome(requestID: requestID, properties: p))
         case .subscribe(let requestID, let group, let patterns, let properties):

@@ -160,6 +160,53 @@ import Testing
         #expect(!set.stderr.contains("api_key_env"))
     }
 
+    /// The broker's limits come in WELCOME, and the agent runtime keeps to them: a result under the manifest's
+    /// inline limit but over the broker's max-payload goes by claim check (not refused as PAYLOAD_TOO_LARGE), and
+    /// one over max-blob becomes an error result without being sent.
+    @Test func resultsKeepToTheLimitsTheBrokerAnnounces() throws {
+        let broker = try BrokerProcess(config: "[storage]\nmax_payload = 2048\nmax_blob = 300000\n")
+        defer { broker.stop() }
+        let c = try broker.connect()
+        let welcome = try c.hello(name: "limits-test")
+        #expect(welcome["max-payload"] == "2048")
+        #expect(welcome["max-blob"] == "300000")
+        func manifest(_ name: String, bytes: Int) throws -> String {
+            try Self.writeManifest(broker, name, """
+                [agent]
+                name = "\(name)"
+                group = "\(name)"
+                topics = ["limits.\(name)"]
+                result_topic = "limits.\(name).result"
+                inline_limit = 1000000
+                [generator]
+                kind = "command"
+                command = ["/bin/sh", "-c", "head -c \(bytes) /dev/zero"]
+                content_type = "application/octet-stream"
+                """)
+        }
+        let agents = [
+            try Self.agent(broker, manifest: try manifest("medium", bytes: 5000), label: "medium"),
+            try Self.agent(broker, manifest: try manifest("huge", bytes: 400_000), label: "huge"),
+        ]
+        defer { agents.forEach { $0.terminate() } }
+        #expect(Self.waitSubscribed(agents))
+        func result(_ name: String) throws -> Event {
+            let seq = try c.publish(topic: "limits.\(name)", payload: Array("{\"prompt\":\"x\"}".utf8), properties: Properties([("correlation", "lim-\(name)")])).seq
+            return try #require(try c.awaitEvent(correlation: "lim-\(name)", pattern: "limits.\(name).result", afterSeq: seq, timeoutMilliseconds: 15_000))
+        }
+        func header(_ e: Event, _ name: String) -> String? { e.headers.first { $0.name == name }?.value }
+        let medium = try result("medium")
+        #expect(header(medium, "status") == "ok")
+        #expect(medium.payload.isEmpty)
+        #expect(header(medium, "blob-size") == "5000")
+        let hash = try #require(header(medium, "blob"))
+        #expect(try c.getBlob(hash).content == [UInt8](repeating: 0, count: 5000))
+        let huge = try result("huge")
+        #expect(header(huge, "status") == "error")
+        #expect(header(huge, "error")?.contains("max-blob of 300000") == true)
+        #expect(header(huge, "blob") == nil)
+    }
+
     @Test func anAgentKilledMidJobHasItsJobRedeliveredToAnotherMember() throws {
         let broker = try BrokerProcess(config: Self.joinConfig)
         defer { broker.stop() }

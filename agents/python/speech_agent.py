@@ -77,7 +77,7 @@ WAV_TYPE = "audio/wav"
 # Audio above this many bytes goes to the blob store by default: the default `agent.inline_limit` of the Swift
 # agent runtime (docs/AGENTS.md), so that both kinds of agent put the same results in blobs.
 DEFAULT_INLINE_LIMIT = 65_536
-# `storage.max_blob`'s default (PROTOCOL.md section 13.1). WELCOME does not say the broker's real value.
+# `storage.max_blob`'s default (PROTOCOL.md section 13.1), used until WELCOME says the broker's own `max-blob`.
 DEFAULT_MAX_BLOB = 67_108_864
 
 
@@ -452,6 +452,7 @@ class Agent:
         self.interval = 1.0
         self.misses = args.heartbeat_misses
         self.max_payload: Optional[int] = None
+        self.max_blob: int = args.max_blob  # replaced by WELCOME's max-blob when the broker sends it
         self.max_attempts: Optional[int] = None
         self.ack_timeout_ms: Optional[int] = None
         self.subscribed = False
@@ -684,6 +685,8 @@ class Agent:
             self.misses = int_property(props, "heartbeat-misses")
         if int_property(props, "max-payload") is not None:
             self.max_payload = int_property(props, "max-payload")
+        if int_property(props, "max-blob") is not None:
+            self.max_blob = int_property(props, "max-blob")
         LOG.info("welcome from broker %s (protocol %s): heartbeat %d ms x %d, max payload %s bytes",
                  props.get("broker", "?"), props.get("version", "?"), int(self.interval * 1000), self.misses,
                  props.get("max-payload", "?"))
@@ -814,11 +817,11 @@ class Agent:
             self.set_result(job, "error", outcome.error, b"")
         elif len(audio) <= self.inline_limit():
             self.set_result(job, "ok", "", audio)
-        elif len(audio) > self.args.max_blob:
+        elif len(audio) > self.max_blob:
             # The broker would refuse it (BLOB_TOO_LARGE), or, above max(2 x max_payload, max_blob) + 1 MiB,
             # libzmq would drop the connection without a word (section 10.4): do not send it.
             self.set_result(job, "error", f"the audio is {len(audio)} bytes, over the blob store's limit of "
-                                          f"{self.args.max_blob} bytes (--max-blob); ask for a shorter text", b"")
+                                          f"{self.max_blob} bytes; ask for a shorter text", b"")
         else:
             self.store_blob(job)
             return  # published when the BLOB answer comes (on_blob)
@@ -1084,8 +1087,9 @@ def parse_args(argv: Optional[List[str]] = None):
                              "max-payload) is stored with PUTBLOB and the result names it in h.blob. 0: always a "
                              "blob (default: %(default)s, the Swift agent runtime's inline_limit)")
     parser.add_argument("--max-blob", type=positive(int), default=DEFAULT_MAX_BLOB,
-                        help="the broker's storage.max_blob, which WELCOME does not tell: larger audio becomes an "
-                             "error result without being sent (default: %(default)s)")
+                        help="largest audio stored as a blob, until the broker's WELCOME says its own max-blob (brokers "
+                             "before it did not): larger audio becomes an error result without being sent "
+                             "(default: %(default)s)")
     parser.add_argument("--synth-timeout", type=positive(float), default=120.0,
                         help="seconds one espeak-ng run may take (default: %(default)s)")
     parser.add_argument("--retry-delay", type=positive(int), default=1000,
