@@ -78,8 +78,7 @@ public final class SQLiteEventStore: EventStore {
         selectKey = try db.prepare("SELECT seq FROM idempotency WHERE key = ? AND time >= ?")
         upsertJoin = try db.prepare(
             "INSERT OR REPLACE INTO joins(name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason) VALUES (?,?,?,?,?,?,?,?,?)")
-        insertJoinPart = try db.prepare(
-            "INSERT INTO join_parts(name, correlation, part, seq, status, producer, attempt, received_at, error) VALUES (?,?,?,?,?,?,?,?,?)")
+        insertJoinPart = try db.prepare(Self.insertJoinPartSQL)
         // Storing the same content again refreshes `created`, so retention's grace period starts over for it.
         insertBlob = try db.prepare(
             "INSERT INTO blobs(hash, size, media_type, created) VALUES (?,?,?,?) ON CONFLICT(hash) DO UPDATE SET created = excluded.created")
@@ -152,7 +151,8 @@ public final class SQLiteEventStore: EventStore {
             try db.execute("PRAGMA user_version = 3; COMMIT;")
         } catch {
             try? db.execute("ROLLBACK")
-            throw error
+            // Say which file and which step: the failing statement alone does not.
+            throw SQLiteError(code: error.code, message: error.message, context: "upgrade \(db.path) to schema version 3")
         }
     }
 
@@ -343,6 +343,7 @@ public final class SQLiteEventStore: EventStore {
                 insertDeadLetter.bind(6, d.time)
                 try insertDeadLetter.run()
             }
+            // Before the parts: a part row is written only if its join's row exists.
             for j in batch.joins {
                 let s = upsertJoin
                 s.bind(1, j.name)
@@ -553,6 +554,14 @@ public final class SQLiteEventStore: EventStore {
         }
     }
 
+    /// A part row is written only while its join's row exists (the batch writes its joins first). Retention finds
+    /// part rows through their join, so a row written after retention removed the join (a late result the broker
+    /// still knew as recently closed) would stay forever.
+    static let insertJoinPartSQL = """
+        INSERT INTO join_parts(name, correlation, part, seq, status, producer, attempt, received_at, error)
+        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 FROM joins WHERE name = ?1 AND correlation = ?2
+        """
+
     /// What one retention slice runs, in order, given the query that selects the events to remove. The events go
     /// last (so the query selects the same events each time), and the slice reports that statement's count.
     static func retentionStatements(doomed: String) -> [String] {
@@ -567,11 +576,12 @@ public final class SQLiteEventStore: EventStore {
         ]
     }
 
-    /// The query plan (`EXPLAIN QUERY PLAN` detail lines) of each retention statement and of the unreferenced-blob
-    /// query, for tests that hold them to index searches.
+    /// The query plan (`EXPLAIN QUERY PLAN` detail lines) of each retention statement, of the unreferenced-blob
+    /// query and of the join-part insert (whose check for the join keeps retention complete), for tests that hold
+    /// them to index searches.
     public func retentionPlans() throws -> [[String]] {
         let statements = Self.retentionStatements(doomed: "SELECT seq FROM events WHERE seq < 100 AND (time < 5) ORDER BY seq LIMIT 10")
-        return try (statements + [Self.unreferencedBlobs]).map { sql in
+        return try (statements + [Self.unreferencedBlobs, Self.insertJoinPartSQL]).map { sql in
             let s = try db.prepare("EXPLAIN QUERY PLAN " + sql)
             var lines: [String] = []
             while try s.step() { lines.append(s.string(3) ?? "") }

@@ -87,7 +87,8 @@ public struct WriteBatch: Sendable {
     public var deadLetters: [DeadLetterRecord] = []
     /// Joins opened or closed (insert or replace), in order.
     public var joins: [JoinRecord] = []
-    /// Join part results to record.
+    /// Join part results to record. One whose join has no row, neither in the log nor in `joins`, is not written:
+    /// retention finds part rows through their join and would never remove it.
     public var joinParts: [JoinPartRecord] = []
     /// Blobs whose files are written and synced.
     public var blobs: [BlobRecord] = []

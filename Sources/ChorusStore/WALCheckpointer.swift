@@ -7,8 +7,19 @@ import Synchronization
 /// pages.
 final class WriteGate: Sendable {
     private let mutex = Mutex(())
+    /// Write transactions begun so far: the checkpoint thread compares it across its gated passes.
+    let writes = Atomic<Int>(0)
 
+    /// For a write transaction: holds the gate and counts the write.
     func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        try mutex.withLock { _ in
+            writes.add(1, ordering: .relaxed)
+            return try body()
+        }
+    }
+
+    /// For the checkpoint thread's gated pass: holds the gate without counting a write.
+    func withLockForCheckpoint<T>(_ body: () throws -> T) rethrows -> T {
         try mutex.withLock { _ in try body() }
     }
 }
@@ -43,15 +54,24 @@ final class WALCheckpointer: Sendable {
             try? db.execute("PRAGMA journal_size_limit=\(policy.journalSizeLimitBytes)")
             var policy = policy
             var action = CheckpointPolicy.Action.sleep
+            // The gate's write count when a gated pass last copied every frame.
+            var writesAtFullCopy = -1
             while !state.stopped.load(ordering: .acquiring) {
                 if action == .sleep { usleep(micros) }
                 do {
                     let result: (walFrames: Int, checkpointed: Int)?
-                    if action == .gatedPass {
-                        result = try gate.withLock { try db.checkpointPassive() }
+                    if action == .gatedPass && gate.writes.load(ordering: .relaxed) == writesAtFullCopy {
+                        // Nothing written since the last gated pass copied everything: the WAL is still all copied
+                        // and starts over at the next commit. Another pass would count a restart that has not
+                        // happened, every other interval for as long as the store stays idle.
+                        result = nil
+                    } else if action == .gatedPass {
+                        let (pass, writes) = try gate.withLockForCheckpoint { (try db.checkpointPassive(), gate.writes.load(ordering: .relaxed)) }
+                        result = pass
                         // Counted only when every frame was copied: otherwise (another checkpointer, a reader on an
                         // old snapshot) the WAL does not start over this time.
                         if let r = result, r.walFrames > 0, r.checkpointed == r.walFrames {
+                            writesAtFullCopy = writes
                             state.restarts.add(1, ordering: .relaxed)
                             logger.debug("WAL fully checkpointed; the next commit starts it over", metadata: ["frames": "\(r.walFrames)"])
                         }

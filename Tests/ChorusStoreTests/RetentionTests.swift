@@ -52,6 +52,31 @@ final class RetentionTests {
         #expect(try store.firstSequence() == 5)
     }
 
+    @Test func aLatePartForAJoinRetentionAlreadyRemovedLeavesNoRowBehind() throws {
+        // Join c1 opens at 1 and closes with its part at 2; c2 opens at 3 and closes with its part at 4.
+        try store.commit(batch(events: (1...4).map { event($0) }) { b in
+            b.joins = [join("c1", openSeq: 1, status: "complete"), join("c2", openSeq: 3, status: "complete")]
+            b.joinParts = [part("c1", seq: 2), part("c2", seq: 4)]
+        })
+        #expect(try store.removeEvents(below: 3, olderThan: Int64.max, keepNewest: nil, limit: 100) == 2)
+        #expect(try count("SELECT count(*) FROM joins WHERE correlation = 'c1'") == 0)
+        // Late results for both: the broker still remembers c1 as closed (its last 10,000 closed joins), so it
+        // records one for c1 too. c2's row is kept; c1's would have no join, and retention finds part rows only
+        // through their join: nothing would ever delete it.
+        var late1 = part("c1", seq: 5)
+        late1.status = "late"
+        var late2 = part("c2", seq: 6)
+        late2.status = "late"
+        try store.commit(batch(events: [result(5, correlation: "c1"), result(6, correlation: "c2")]) { b in b.joinParts = [late1, late2] })
+        let orphans = "SELECT count(*) FROM join_parts p WHERE NOT EXISTS (SELECT 1 FROM joins j WHERE j.name = p.name AND j.correlation = p.correlation)"
+        #expect(try count(orphans) == 0)
+        #expect(try count("SELECT count(*) FROM join_parts WHERE correlation = 'c2' AND status = 'late'") == 1)
+        // Once every event is gone, so is every part row.
+        #expect(try store.removeEvents(below: 7, olderThan: Int64.max, keepNewest: nil, limit: 100) == 4)
+        #expect(try count("SELECT count(*) FROM join_parts") == 0)
+        #expect(try count("SELECT count(*) FROM joins") == 0)
+    }
+
     @Test func aBlobStaysWhileAnEventNamesItAndGoesAfter() throws {
         try store.commit(batch(events: [result(1, correlation: "c1", blob: Self.hashA), result(2, correlation: "c2", blob: Self.hashB)]) { b in
             b.blobs = [
@@ -87,12 +112,14 @@ final class RetentionTests {
 
     @Test func everyRetentionStatementSearchesAnIndexInsteadOfScanningATable() throws {
         let plans = try store.retentionPlans()
-        #expect(plans.count == 5)
+        #expect(plans.count == 6)
         for plan in plans {
             let scans = plan.filter { $0.hasPrefix("SCAN ") && !$0.hasPrefix("SCAN blobs") }
             // The blob query walks `blobs` (few rows, one per artifact) but must not scan `blob_refs` or `events`.
             #expect(scans.isEmpty, "\(plan)")
         }
+        // The join-part insert, run for every part result, checks for its join by the join's key.
+        #expect(plans.last?.contains { $0.hasPrefix("SEARCH joins USING PRIMARY KEY (name=? AND correlation=?)") } == true, "\(plans.last ?? [])")
     }
 
     @Test func upgradingAVersion2LogFillsTheBlobReferencesFromItsEvents() throws {
