@@ -20,8 +20,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Events per throughput run.") var count = 200_000
     @Option(help: "Payload size in bytes.") var size = 256
     @Option(help: "Steady rate for the latency run, events/s.") var rate = 5000
-    @Option(help: "Seconds of the latency run.") var seconds = 5.0
-    @Option(help: "Events in the memory backlog.") var backlog = 1_000_000
+    @Option(help: "Seconds of the latency run. 0 skips it.") var seconds = 5.0
+    @Option(help: "Events in the memory backlog. 0 skips it.") var backlog = 1_000_000
     @Option(help: "Durability for the broker runs: normal or full.") var durability = "normal"
     /// What to measure.
     enum Suite: String, ExpressibleByArgument, CaseIterable {
@@ -29,9 +29,19 @@ struct BenchCommand: ParsableCommand {
     }
 
     @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = Suite.core
-    @Option(help: "Joins per throughput run (--suite joins); at most 2,000 are open at once (steady state).") var joins = 20_000
-    @Option(help: "Open joins for the memory figure (--suite joins).") var openJoins = 100_000
+    @Option(help: "Joins per throughput run (--suite joins); at most 2,000 are open at once (steady state). 0 skips it.") var joins = 20_000
+    @Option(help: "Open joins for the memory figure (--suite joins). 0 skips it.") var openJoins = 100_000
     @Option(help: "Profile a running broker at this endpoint: one throughput run (1 group; or with --suite joins, unless --joins 0, the joins run: that broker needs the bench's media join), then the latency run (skipped with --seconds 0).") var profile: String?
+
+    func validate() throws {
+        guard runs >= 1 else { throw ValidationError("--runs must be 1 or more") }
+        guard count >= 1 else { throw ValidationError("--count must be 1 or more") }
+        guard (0...(64 << 20)).contains(size) else { throw ValidationError("--size must be 0 to 67108864 bytes") }
+        guard rate >= 1 else { throw ValidationError("--rate must be 1 or more events/s") }
+        guard seconds >= 0 && seconds <= 3600 else { throw ValidationError("--seconds must be 0 (no latency run) to 3600") }
+        guard backlog >= 0, joins >= 0, openJoins >= 0 else { throw ValidationError("--backlog, --joins and --open-joins must be 0 or more") }
+        guard durability == "normal" || durability == "full" else { throw ValidationError("--durability must be normal or full") }
+    }
 
     func run() throws {
         Signals.unblockTermination()
@@ -81,6 +91,18 @@ struct BenchCommand: ParsableCommand {
             report("(b) deliver to each of \(groups) group(s) (slowest)", BenchStats.median(del), "ev/s", ratioTo: base)
         }
 
+        if seconds > 0 { try coreLatency(base: base) }
+        guard backlog > 0 else { return }
+        let broker = try BrokerBench(durability: durability)
+        defer { broker.stop() }
+        let m = try broker.backlogMemory(count: backlog, size: size)
+        report("(d) broker RSS idle", m.idle, "MiB")
+        report("(d) broker RSS after \(backlog)-event backlog", m.after, "MiB")
+        report("(d) broker peak RSS during the backlog", m.peak, "MiB")
+    }
+
+    /// Figure (c): publish-to-deliver latency at `--rate`, end to end and inside the broker.
+    private func coreLatency(base: Double) throws {
         var p50: [Double] = []
         var p99: [Double] = []
         var inside50: [Double] = []
@@ -106,13 +128,6 @@ struct BenchCommand: ParsableCommand {
                 format: "    (inside the broker, PUBLISH read -> DELIVER sent, its histogram: p50 <= %.0f us, p99 <= %.0f us)",
                 BenchStats.median(inside50), BenchStats.median(inside99)))
         }
-
-        let broker = try BrokerBench(durability: durability)
-        defer { broker.stop() }
-        let m = try broker.backlogMemory(count: backlog, size: size)
-        report("(d) broker RSS idle", m.idle, "MiB")
-        report("(d) broker RSS after \(backlog)-event backlog", m.after, "MiB")
-        report("(d) broker peak RSS during the backlog", m.peak, "MiB")
     }
 
     /// One figure, with its ratio to the raw libzmq baseline of the same run (4 decimals: joins are far below it).
@@ -128,26 +143,31 @@ struct BenchCommand: ParsableCommand {
         for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: 400_000, size: size)) }
         let base = BenchStats.median(raw)
         report("raw libzmq DEALER->ROUTER, tcp", base, "msg/s")
-        var rates: [Double] = []
-        for _ in 0..<runs {
-            let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
-            defer { broker.stop() }
-            rates.append(try JoinBench.throughput(broker, count: joins))
+        if joins > 0 {
+            var rates: [Double] = []
+            for _ in 0..<runs {
+                let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
+                defer { broker.stop() }
+                rates.append(try JoinBench.throughput(broker, count: joins))
+            }
+            let j = BenchStats.median(rates)
+            report("joins/s (each: request + 3 results + merged record)", j, "joins/s", ratioTo: base)
+            report("  = durable events/s through the broker", j * 5, "ev/s", ratioTo: base)
         }
-        let j = BenchStats.median(rates)
-        report("joins/s (each: request + 3 results + merged record)", j, "joins/s", ratioTo: base)
-        report("  = durable events/s through the broker", j * 5, "ev/s", ratioTo: base)
-        var p50: [Double] = []
-        var p99: [Double] = []
-        for _ in 0..<runs {
-            let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
-            defer { broker.stop() }
-            let l = try JoinBench.latency(broker, rate: 1000, seconds: seconds)
-            p50.append(l.0)
-            p99.append(l.1)
+        if seconds > 0 {
+            var p50: [Double] = []
+            var p99: [Double] = []
+            for _ in 0..<runs {
+                let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
+                defer { broker.stop() }
+                let l = try JoinBench.latency(broker, rate: 1000, seconds: seconds)
+                p50.append(l.0)
+                p99.append(l.1)
+            }
+            report("request -> merged record p50 at 1,000 req/s", BenchStats.median(p50), "us")
+            report("request -> merged record p99 at 1,000 req/s", BenchStats.median(p99), "us")
         }
-        report("request -> merged record p50 at 1,000 req/s", BenchStats.median(p50), "us")
-        report("request -> merged record p99 at 1,000 req/s", BenchStats.median(p99), "us")
+        guard openJoins > 0 else { return }
         let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
         defer { broker.stop() }
         let m = try JoinBench.openJoinsMemory(broker, count: openJoins)
