@@ -131,7 +131,7 @@ extension Broker {
             let history = d.history + (d.history.isEmpty ? "" : "\n") + "0\t\(now)\t\tredriven\tby an operator"
             let entry = PendingDelivery(seq: d.seq, attempt: 0, phase: .waiting(notBefore: now), history: history)
             group.pending[d.seq] = entry
-            batch.pending.append(.upsert(record(entry, group)))
+            persist(entry, in: group)
             group.markReady(d.seq)
             redriven += 1
         }

@@ -285,7 +285,7 @@ extension Broker {
             case .settle:
                 group.pending[lease.seq] = nil
                 if let holder { sessionsByNumber[holder]?.subscriptions[groupName]?.inFlight.remove(lease.seq) }
-                batch.pending.append(.delete(groupID: group.id, seq: lease.seq))
+                forget(lease.seq, in: group)
                 group.acked += 1
                 counters.acked += 1
                 settled += 1

@@ -34,7 +34,7 @@ extension Broker {
                 guard let entry0 = fetchEvent(seq) else {
                     // Gone from the log (removed by retention): nothing left to deliver.
                     group.pending[seq] = nil
-                    batch.pending.append(.delete(groupID: group.id, seq: seq))
+                    forget(seq, in: group)
                     continue
                 }
                 if let deadline = entry0.event.deadline, deadline <= now {
@@ -72,7 +72,7 @@ extension Broker {
         group.pending[seq] = entry
         member.inFlight.insert(seq)
         timers.push(expires, .lease(groupID: group.id, seq: seq, token: token))
-        batch.pending.append(.upsert(record(entry, group)))
+        persist(entry, in: group)
         outbox.append([
             member.session.routingID, ProtocolVersion.signature, BrokerMessage.Name.deliver, group.nameBytes, FrameCoding.number(seq),
             Lease(seq: seq, token: token).tokenBytes, FrameCoding.number(UInt64(entry.attempt)), log.topic, log.properties, log.event.payload,
@@ -83,6 +83,27 @@ extension Broker {
         if entry.attempt > 1 {
             group.redelivered += 1
             counters.redelivered += 1
+        }
+    }
+
+    /// Queues what the log must know about `entry` now: a first delivery in flight goes in its group's list of
+    /// them; anything else (a failed attempt behind it, a wait for a retry) is its pending row.
+    func persist(_ entry: PendingDelivery, in group: ConsumerGroup) {
+        if entry.isUnfailedFirstDelivery {
+            if group.firstDeliveriesInFlight.insert(entry.seq) { group.firstDeliveriesDirty = true }
+        } else {
+            if group.firstDeliveriesInFlight.remove(entry.seq) { group.firstDeliveriesDirty = true }
+            batch.pending.append(.upsert(record(entry, group)))
+        }
+    }
+
+    /// Queues the removal of `seq` from what the log keeps of `group`'s unsettled deliveries (acked, dead-lettered,
+    /// gone from the log): out of the list of first deliveries, or its pending row deleted.
+    func forget(_ seq: UInt64, in group: ConsumerGroup) {
+        if group.firstDeliveriesInFlight.remove(seq) {
+            group.firstDeliveriesDirty = true
+        } else {
+            batch.pending.append(.delete(groupID: group.id, seq: seq))
         }
     }
 
@@ -103,18 +124,18 @@ extension Broker {
         switch action {
         case .retry(let notBefore):
             group.pending[entry.seq] = entry
-            batch.pending.append(.upsert(record(entry, group)))
+            persist(entry, in: group)
             scheduleRetry(group, entry.seq, notBefore: notBefore)
         case .deadLetter(let reason):
             if let log = fetchEvent(entry.seq) {
                 deadLetter(log.event, entry: entry, in: group, reason: reason)
             } else {
                 group.pending[entry.seq] = nil
-                batch.pending.append(.delete(groupID: group.id, seq: entry.seq))
+                forget(entry.seq, in: group)
             }
         case .settle:
             group.pending[entry.seq] = nil
-            batch.pending.append(.delete(groupID: group.id, seq: entry.seq))
+            forget(entry.seq, in: group)
         case .stale, .none, .extended:
             group.pending[entry.seq] = entry
         }
@@ -133,7 +154,7 @@ extension Broker {
     /// Records a dead letter and republishes the event on `$dlq.GROUP` with the reason in its headers.
     func deadLetter(_ event: Event, entry: PendingDelivery, in group: ConsumerGroup, reason: String) {
         if group.pending.removeValue(forKey: event.seq) != nil || entry.attempt > 0 {
-            batch.pending.append(.delete(groupID: group.id, seq: event.seq))
+            forget(event.seq, in: group)
         }
         batch.deadLetters.append(
             DeadLetterRecord(groupName: group.name, seq: event.seq, reason: reason, attempts: entry.attempt, history: entry.history, time: now))

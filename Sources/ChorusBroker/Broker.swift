@@ -167,7 +167,18 @@ public final class Broker {
             groups[group.name] = group
             groupsByID[group.id] = group
             var released = 0
-            for row in try store.loadPending(groupID: group.id) {
+            let rows = try store.loadPending(groupID: group.id)
+            let withRows = Set(rows.map(\.seq))
+            // First deliveries in flight have no row: they are released like in-flight rows, and from then on
+            // have one (a failed attempt is recorded). Who held them is not kept.
+            for seq in record.firstDeliveriesInFlight where !withRows.contains(seq) {
+                var entry = PendingDelivery(seq: seq, attempt: 1, phase: .inFlight(session: 0, token: random.token(), expires: now))
+                let action = entry.handle(.released(reason: "broker restarted", now: now), maxAttempts: group.maxAttempts)
+                apply(action, to: entry, in: group, holder: nil)
+                released += 1
+            }
+            if !record.firstDeliveriesInFlight.isEmpty { group.firstDeliveriesDirty = true }
+            for row in rows {
                 if row.token != 0 {
                     var entry = PendingDelivery(
                         seq: row.seq, attempt: row.attempt, phase: .inFlight(session: 0, token: row.token, expires: row.due),
@@ -186,6 +197,7 @@ public final class Broker {
                 metadata: ["chorus.group": "\(group.name)", "cursor": "\(group.cursor)", "pending": "\(group.pending.count)", "released": "\(released)"])
         }
         try recoverJoins()
+        queueGroupPositions()
         try store.commit(batch)
         batch = WriteBatch()
         dirtyGroups = Set(groupsByID.keys)
@@ -254,13 +266,20 @@ public final class Broker {
         }
     }
 
+    /// Queues the cursors and the lists of first deliveries in flight that changed, for the next commit.
+    func queueGroupPositions() {
+        for g in groupsByID.values where g.cursorDirty || g.firstDeliveriesDirty {
+            if g.cursorDirty { batch.cursors[g.id] = g.cursor }
+            if g.firstDeliveriesDirty { batch.firstDeliveriesInFlight[g.id] = g.firstDeliveriesInFlight.ascending }
+            g.cursorDirty = false
+            g.firstDeliveriesDirty = false
+        }
+    }
+
     /// Commits the iteration's writes, on this thread (`inline`) or the commit thread; what waited on them is sent
     /// when that commit has finished. The previous iteration's commit is settled first, so messages leave in order.
     func flush(inline: Bool = true) throws {
-        for g in groupsByID.values where g.cursorDirty {
-            batch.cursors[g.id] = g.cursor
-            g.cursorDirty = false
-        }
+        queueGroupPositions()
         try settleCommit()
         var next = spareCommitting
         spareCommitting = CommittingBatch()

@@ -13,6 +13,11 @@ final class ConsumerGroup {
     /// The next sequence number this group has not looked at.
     var cursor: UInt64
     var cursorDirty = false
+    /// Deliveries in flight at their first attempt, with nothing failed yet (`PendingDelivery.isUnfailedFirstDelivery`):
+    /// they have no pending row, and the log keeps this set instead (`groups.in_flight`). At most `maxPending`.
+    var firstDeliveriesInFlight = FirstDeliveries()
+    /// Whether `firstDeliveriesInFlight` changed since the group was last written.
+    var firstDeliveriesDirty = false
     var maxAttempts: Int
     var ackTimeout: Int64
     let maxPending: Int

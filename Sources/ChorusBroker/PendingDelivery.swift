@@ -63,6 +63,11 @@ struct PendingDelivery: Equatable {
         self.consumer = consumer
     }
 
+    /// Attempt 1, in flight, nothing failed yet: such a delivery has no pending row; the log knows it through its
+    /// group's list of first deliveries in flight (`groups.in_flight`), which is cheaper to keep than a row per
+    /// delivered event.
+    var isUnfailedFirstDelivery: Bool { attempt == 1 && history.isEmpty && isInFlight }
+
     var isInFlight: Bool {
         if case .inFlight = phase { return true }
         return false

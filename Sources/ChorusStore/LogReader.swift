@@ -29,6 +29,8 @@ public final class LogReader {
     public let path: String
     let db: SQLiteDatabase
     private var statements: [String: SQLiteStatement] = [:]
+    /// The file's schema version (`PRAGMA user_version`): older logs lack some tables and columns.
+    private var schemaVersion: Int64 = 0
 
     static let columns =
         "seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload"
@@ -82,6 +84,7 @@ public final class LogReader {
                 .notALog, path: path,
                 tables.isEmpty ? "an empty SQLite database" : "an SQLite database of some other program")
         }
+        schemaVersion = version
         let missing = ["events", "groups", "pending", "dead_letters"].filter { !tables.contains($0) }
         if !missing.isEmpty {
             throw LogReaderError(.notALog, path: path, "no \(missing.joined(separator: ", ")) table")
@@ -217,6 +220,19 @@ public final class LogReader {
                 history: pending.string(7) ?? "")
             story.pending.append(GroupPending(groupName: pending.string(0) ?? "", record: record))
         }
+        // First deliveries in flight have no pending row (schema version 4): they are in their group's list.
+        if schemaVersion >= 4 && !story.events.isEmpty {
+            let seqs = Set(story.events.map(\.seq))
+            let groups = try statement("SELECT id, name, in_flight FROM groups WHERE in_flight != '' ORDER BY name")
+            defer { groups.reset() }
+            while try groups.step() {
+                for seq in SequenceRanges.decode(groups.string(2) ?? "") ?? [] where seqs.contains(seq) {
+                    let record = PendingRecord(groupID: groups.int64(0), seq: seq, attempt: 1, token: 0, due: 0, consumer: nil, history: "")
+                    story.pending.append(GroupPending(groupName: groups.string(1) ?? "", record: record, firstDelivery: true))
+                }
+            }
+            story.pending.sort { ($0.record.seq, $0.groupName) < ($1.record.seq, $1.groupName) }
+        }
         // Joins came with schema version 2; a version-1 log has none.
         guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'joins'") == 1 else { return story }
         let joins = try statement("SELECT \(SQLiteEventStore.joinColumns) FROM joins WHERE correlation = ?1 ORDER BY opened_at")
@@ -272,6 +288,15 @@ public struct CorrelationStory: Sendable {
 public struct GroupPending: Equatable, Sendable {
     public var groupName: String
     public var record: PendingRecord
+    /// A first delivery in flight, known from the group's list (`groups.in_flight`), not from a pending row: its
+    /// consumer and lease are kept only in the broker's memory, and `record` holds just the seq and attempt 1.
+    public var firstDelivery: Bool
+
+    public init(groupName: String, record: PendingRecord, firstDelivery: Bool = false) {
+        self.groupName = groupName
+        self.record = record
+        self.firstDelivery = firstDelivery
+    }
 }
 
 /// One failed delivery attempt: a line of a `history` column (docs/STORAGE.md, "History lines").

@@ -11,8 +11,15 @@ public struct GroupRecord: Equatable, Sendable {
     public var created: Int64
     public var maxAttempts: Int
     public var ackTimeoutMilliseconds: Int64
+    /// First deliveries in flight when the group was last written: attempt 1, never failed, so they have no
+    /// pending row (`groups.in_flight`, docs/STORAGE.md). A restarted broker releases them like in-flight rows.
+    public var firstDeliveriesInFlight: [UInt64]
 
-    public init(id: Int64, name: String, patterns: String, cursor: UInt64, created: Int64, maxAttempts: Int, ackTimeoutMilliseconds: Int64) {
+    public init(
+        id: Int64, name: String, patterns: String, cursor: UInt64, created: Int64, maxAttempts: Int, ackTimeoutMilliseconds: Int64,
+        firstDeliveriesInFlight: [UInt64] = []
+    ) {
+        self.firstDeliveriesInFlight = firstDeliveriesInFlight
         self.id = id
         self.name = name
         self.patterns = patterns
@@ -80,6 +87,9 @@ public struct WriteBatch: Sendable {
     public var newGroups: [GroupRecord] = []
     /// Group positions that moved.
     public var cursors: [Int64: UInt64] = [:]
+    /// Groups whose first deliveries in flight changed: all of them now, in any order (`groups.in_flight`). A first
+    /// delivery has no pending row until it fails; this list is how the log knows it was made.
+    public var firstDeliveriesInFlight: [Int64: [UInt64]] = [:]
     /// Pending rows to insert, replace or delete, applied in this order (a retry then a dead letter of the same
     /// event in one batch must end deleted).
     public var pending: [PendingChange] = []
@@ -107,6 +117,7 @@ public struct WriteBatch: Sendable {
         keys.removeAll(keepingCapacity: true)
         newGroups.removeAll(keepingCapacity: true)
         cursors.removeAll(keepingCapacity: true)
+        firstDeliveriesInFlight.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
         deadLetters.removeAll(keepingCapacity: true)
         joins.removeAll(keepingCapacity: true)
@@ -117,7 +128,7 @@ public struct WriteBatch: Sendable {
     }
 
     public var isEmpty: Bool {
-        events.isEmpty && keys.isEmpty && newGroups.isEmpty && cursors.isEmpty && pending.isEmpty && deadLetters.isEmpty
+        events.isEmpty && keys.isEmpty && newGroups.isEmpty && cursors.isEmpty && firstDeliveriesInFlight.isEmpty && pending.isEmpty && deadLetters.isEmpty
             && joins.isEmpty && joinParts.isEmpty && blobs.isEmpty && deadLetterDeletes.isEmpty && blobRefs.isEmpty
     }
 }

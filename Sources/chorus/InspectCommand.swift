@@ -106,9 +106,9 @@ struct InspectCommand: ParsableCommand {
                 j.add("group", string: p.groupName)
                 j.add("seq", number: Int64(p.record.seq))
                 j.add("attempt", number: Int64(p.record.attempt))
-                j.add("state", string: p.record.token != 0 ? "in_flight" : "waiting")
+                j.add("state", string: p.record.token != 0 || p.firstDelivery ? "in_flight" : "waiting")
                 j.add("consumer", string: p.record.consumer)
-                j.add("due", number: p.record.due)
+                j.add("due", number: p.firstDelivery ? nil : p.record.due)
                 j.add("history", raw: Self.history(p.record.history))
                 return j.text
             })
@@ -234,7 +234,10 @@ struct Timeline {
             let r = pending.record
             let failed = DeliveryAttempt.parse(history: r.history).count
             var text = "    [\(pending.groupName)] #\(r.seq) "
-            if r.token != 0 {
+            if pending.firstDelivery {
+                // Only the broker's memory knows who holds a first delivery and until when.
+                text += "attempt 1 " + line.paint("in flight", .magenta) + " (first delivery)"
+            } else if r.token != 0 {
                 text += "attempt \(r.attempt) " + line.paint("in flight", .magenta)
                 if let consumer = r.consumer { text += " to " + consumer }
                 text += ", lease until \(EventLine.clock(r.due))"

@@ -39,6 +39,20 @@ final class GroupAndPendingTests {
         #expect(groups.map(\.cursor) == [43, 7])
     }
 
+    @Test func firstDeliveriesInFlightAreKeptPerGroupAndReplacedWhole() throws {
+        try store.commit(batch { $0.newGroups = [group(1, "a"), group(2, "b")] })
+        try store.commit(batch { $0.firstDeliveriesInFlight = [1: [7, 5, 6, 9], 2: [3]] })
+        #expect(try store.loadGroups().map(\.firstDeliveriesInFlight) == [[5, 6, 7, 9], [3]])
+        try store.commit(batch { $0.firstDeliveriesInFlight = [1: []] })
+        #expect(try store.loadGroups().map(\.firstDeliveriesInFlight) == [[], [3]])
+    }
+
+    @Test func aDamagedInFlightListIsAnErrorThatNamesTheGroup() throws {
+        try store.commit(batch { $0.newGroups = [group(1, "workers")] })
+        try SQLiteDatabase(path: dir.path("chorus.sqlite")).execute("UPDATE groups SET in_flight = '5-x' WHERE id = 1")
+        #expect { try store.loadGroups() } throws: { "\($0)".contains("group 'workers'") }
+    }
+
     @Test func cursorOfAnUnknownGroupChangesNothing() throws {
         try store.commit(batch { $0.newGroups = [group(1, "a", cursor: 5)] })
         try store.commit(batch { $0.cursors = [99: 42] })

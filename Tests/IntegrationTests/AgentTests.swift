@@ -226,9 +226,10 @@ import Testing
         #expect(Self.waitSubscribed([first]))
         let c = try broker.connect()
         let seq = try c.publish(topic: "gen.request", payload: Array("{\"prompt\":\"x\"}".utf8), properties: Properties([("correlation", "k-1")])).seq
-        // The first agent holds the job (its pending row names it); then a second member starts and the first dies.
+        // The first agent, the only member, holds the job (its group lists it as a first delivery in flight); then a
+        // second member starts and the first dies.
         let db = broker.directory.file("data/chorus.sqlite")
-        #expect(waitUntil(10) { (try? sqlite(db, "select consumer from pending where token != 0")) == ["slow-1"] })
+        #expect(waitUntil(10) { (try? sqlite(db, "select in_flight from groups where name = 'text'")) == ["\(seq)"] })
         let second = try Self.agent(broker, manifest: try Self.writeManifest(broker, "slow-2", slow.replacingOccurrences(of: "NAME", with: "slow-2")), label: "slow-2")
         defer { second.terminate() }
         #expect(Self.waitSubscribed([second]))
@@ -256,7 +257,7 @@ import Testing
         #expect(Self.waitSubscribed([agent]))
         let c = try broker.connect()
         let seq = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "d-1")])).seq
-        #expect(waitUntil(10) { (try? sqlite(broker.directory.file("data/chorus.sqlite"), "select count(*) from pending")) == ["1"] })
+        #expect(waitUntil(10) { (try? sqlite(broker.directory.file("data/chorus.sqlite"), "select in_flight from groups where name = 'text'")) == ["\(seq)"] })
         agent.process.terminate()
         #expect(agent.waitForExit(15) == 0, "\(agent.stderr)")
         let result = try #require(try c.awaitEvent(correlation: "d-1", pattern: "gen.result.text", afterSeq: seq, timeoutMilliseconds: 5000))

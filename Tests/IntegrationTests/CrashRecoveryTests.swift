@@ -77,4 +77,38 @@ import Testing
         #expect(d3.lease.seq == seq)
         #expect(d3.attempt == 3)
     }
+
+    /// First deliveries have no pending row; the group's list of them (groups.in_flight) is what survives a kill -9.
+    /// Those still in flight come back as attempt 2; those acked (confirmed by ACKED) never come back, whatever
+    /// order they were acked in.
+    @Test func firstDeliveriesInFlightComeBackAsAttemptTwoAndAckedOnesDoNot() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let consumer = try broker.connect(name: "w1")
+        try consumer.subscribe(group: "g", patterns: ["work"], credit: 5)
+        let publisher = try broker.connect()
+        let seqs = try (0..<5).map { i in try publisher.publish(topic: "work", payload: [UInt8(i)]).seq }
+        let first = try consumer.deliveries(5, within: 10)
+        #expect(first.map(\.lease.seq).sorted() == seqs)
+        #expect(first.allSatisfy { $0.attempt == 1 })
+        // Settle the 1st, 3rd and 5th (out of order); keep the 2nd and 4th in flight.
+        let acked = [seqs[4], seqs[0], seqs[2]]
+        try consumer.ack(group: "g", leases: first.filter { acked.contains($0.lease.seq) }.map(\.lease), confirm: true)
+        broker.kill9()
+        try broker.start()
+        let after = try broker.connect(name: "w2")
+        try after.subscribe(group: "g", patterns: ["work"], credit: 10)
+        let again = try after.deliveries(2, within: 10)
+        #expect(again.map(\.lease.seq).sorted() == [seqs[1], seqs[3]])
+        #expect(again.allSatisfy { $0.attempt == 2 })
+        try after.ack(group: "g", leases: again.map(\.lease), confirm: true)
+        // Nothing else comes: the acked events stay settled.
+        #expect(try after.deliveries(1, within: 1.5).isEmpty)
+        // And once settled after the restart, another kill -9 brings nothing back either.
+        broker.kill9()
+        try broker.start()
+        let last = try broker.connect(name: "w3")
+        try last.subscribe(group: "g", patterns: ["work"], credit: 10)
+        #expect(try last.deliveries(1, within: 1.5).isEmpty)
+    }
 }

@@ -272,6 +272,15 @@ import Testing
         let request = try api.publish(topic: "work", payload: Array("{\"job\":1}".utf8), properties: props("r1")).seq
         let first = try #require(try worker.deliveries(1, within: 10).first)
         #expect(first.attempt == 1)
+        // A first delivery in flight has no pending row; the group's list of first deliveries shows it.
+        let firstJSON = try #require(try document(try inspect(["--json"], "first-json"))["pending"] as? [[String: Any]])
+        #expect(firstJSON.count == 1)
+        #expect((firstJSON.first?["seq"] as? NSNumber)?.uint64Value == request)
+        #expect((firstJSON.first?["attempt"] as? NSNumber)?.intValue == 1)
+        #expect(firstJSON.first?["state"] as? String == "in_flight")
+        #expect(firstJSON.first?["due"] == nil && firstJSON.first?["consumer"] == nil)
+        let firstText = try inspect([], "first").stdout
+        #expect(firstText.contains("[g] #\(request) attempt 1 in flight (first delivery)"), "\(firstText)")
         try worker.nack(group: "g", lease: first.lease, mode: .requeue, reason: "GPU busy")
         let second = try #require(try worker.deliveries(1, within: 10).first)
         #expect(second.attempt == 2 && second.lease.seq == request)
