@@ -7,10 +7,23 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 swift build -c release --product chorus
 bin="$(swift build -c release --show-bin-path)/chorus"
-# Put `chorus` on the PATH for the second terminal, where that is allowed.
-if [ -w /usr/local/bin ]; then
-  ln -sf "$bin" /usr/local/bin/chorus
-  echo "chorus: linked /usr/local/bin/chorus -> $bin"
+# Put `chorus` on the PATH for the second terminal, where that is allowed. Another checkout's link (or a real
+# file) is left alone: replacing it would leave a dangling link behind when this checkout goes. A link that
+# already dangles is taken over.
+link=/usr/local/bin/chorus
+current="$(readlink "$link" 2>/dev/null || true)"
+ours_to_set() {
+  [ -w /usr/local/bin ] || return 1
+  [ ! -e "$link" ] && [ ! -L "$link" ] && return 0   # nothing there
+  [ "$current" = "$bin" ] && return 0                # already this build
+  [ -L "$link" ] && [ ! -e "$link" ] && return 0     # a dangling link
+  return 1
+}
+if ours_to_set; then
+  ln -sf "$bin" "$link"
+  echo "chorus: linked $link -> $bin"
+elif [ -e "$link" ]; then
+  echo "chorus: $link is another build (${current:-a file}, left as it is); for this one:  export PATH=\"$(dirname "$bin"):\$PATH\""
 else
   echo "chorus: add it to your PATH:  export PATH=\"$(dirname "$bin"):\$PATH\""
 fi

@@ -28,19 +28,37 @@ extension Broker {
         }
     }
 
+    /// How many of the events a group has not looked at yet its patterns match: counted in the in-memory window
+    /// of recent events, and only when the whole gap is there and at most 20,000 events long (this runs on the
+    /// broker's thread); nil otherwise. Without it a stopped group's backlog counts every event of every topic.
+    func unexaminedMatching(_ g: ConsumerGroup) -> Int? {
+        guard g.cursor <= lastSeq else { return 0 }
+        guard lastSeq - g.cursor < 20_000, let first = recent.firstSeq, first <= g.cursor else { return nil }
+        var count = 0
+        for seq in g.cursor...lastSeq {
+            guard let e = recent.entry(seq) else { return nil }
+            if g.patterns.matches(e.topic) { count += 1 }
+        }
+        return count
+    }
+
     func stats() throws -> [String: Any] {
         let size = try store.size()
         var groupStats: [[String: Any]] = []
         for g in groups.values.sorted(by: { $0.name < $1.name }) {
             let inFlight = g.inFlightCount
             let unexamined = g.unexamined(lastSeq: lastSeq)
-            groupStats.append([
+            let matching = unexaminedMatching(g)
+            var row: [String: Any] = [
                 "name": g.name, "patterns": g.patterns.patterns.map(\.text), "cursor": g.cursor,
-                "backlog": unexamined + (g.pending.count - inFlight), "unexamined": unexamined, "waiting": g.pending.count - inFlight,
+                "backlog": (matching ?? unexamined) + (g.pending.count - inFlight), "backlog_exact": matching != nil,
+                "unexamined": unexamined, "waiting": g.pending.count - inFlight,
                 "in_flight": inFlight, "consumers": g.members.count, "credit": g.members.reduce(0) { $0 + $1.credit },
                 "delivered": g.delivered, "acked": g.acked, "redelivered": g.redelivered, "dead_lettered": g.deadLettered,
                 "max_attempts": g.maxAttempts, "ack_timeout_ms": g.ackTimeout,
-            ])
+            ]
+            if let matching { row["unexamined_matching"] = matching }
+            groupStats.append(row)
         }
         var joinStats: [[String: Any]] = []
         for d in config.joins {
@@ -89,6 +107,7 @@ extension Broker {
 
     func deadLetterList(_ args: [String: Any]) throws -> [String: Any] {
         let group = args["group"] as? String
+        if let group, groups[group] == nil { throw unknownGroup(group) }
         let limit = min(args["limit"] as? Int ?? 100, 10_000)
         let rows = try store.deadLetters(group: group, limit: limit)
         return ["dead_letters": rows.map { d -> [String: Any] in
@@ -111,14 +130,26 @@ extension Broker {
 
     /// The dead letters an operator selected: `group` (required) and `ids` (list) or `all: true`.
     func selectedDeadLetters(_ args: [String: Any]) throws -> (ConsumerGroup, [DeadLetterRecord]) {
-        guard let name = args["group"] as? String, let group = groups[name] else {
-            throw ProtocolError(.notSubscribed, "name an existing group ('group')")
-        }
+        guard let name = args["group"] as? String else { throw ProtocolError(.malformed, "name the group ('group')") }
+        guard let group = groups[name] else { throw unknownGroup(name) }
         let rows = try store.deadLetters(group: name, limit: 100_000)
         if args["all"] as? Bool == true { return (group, rows) }
         let ids = Set((args["ids"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.int64Value })
         guard !ids.isEmpty else { throw ProtocolError(.malformed, "give 'ids' (a list of dead-letter ids) or 'all': true") }
-        return (group, rows.filter { ids.contains($0.id) })
+        let selected = rows.filter { ids.contains($0.id) }
+        // All or nothing: an id that is not there is most likely a typo, and acting on the rest would hide it.
+        let missing = ids.subtracting(selected.map(\.id)).sorted()
+        guard missing.isEmpty else {
+            throw ProtocolError(.notFound, "group '\(name)' has no dead letter with id \(missing.map(String.init).joined(separator: ", ")) (see chorus dlq list --group \(name)); nothing was changed")
+        }
+        return (group, selected)
+    }
+
+    /// The refusal for a group name the broker does not know, naming the ones it does.
+    func unknownGroup(_ name: String) -> ProtocolError {
+        let known = groups.keys.sorted()
+        let list = known.isEmpty ? "there are no groups yet" : "groups: " + known.prefix(20).joined(separator: ", ") + (known.count > 20 ? ", ..." : "")
+        return ProtocolError(.notSubscribed, "no group named '\(name)' (\(list))")
     }
 
     /// Puts dead letters back on their group: each becomes a waiting delivery again, with a fresh attempt count.

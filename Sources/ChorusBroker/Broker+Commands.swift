@@ -1,5 +1,6 @@
 import ChorusProtocol
 import ChorusStore
+import Logging
 import ZeroMQ
 
 /// Handling of each client command (docs/PROTOCOL.md, "Client commands").
@@ -337,8 +338,11 @@ extension Broker {
     // MARK: Sessions
 
     func endSession(_ session: Session, reason: String) {
+        var released = 0
+        let groupNames = session.subscriptions.keys.sorted()
         for (_, sub) in session.subscriptions {
             guard let group = groupsByID[sub.groupID] else { continue }
+            released += sub.inFlight.count
             release(sub, in: group, reason: reason)
             group.remove(member: sub)
         }
@@ -346,7 +350,17 @@ extension Broker {
         dropWaiters(of: session)
         sessionsByRoutingID[session.routingID] = nil
         sessionsByNumber[session.number] = nil
-        logger.debug("session ended", metadata: ["chorus.client": "\(session.name ?? hex(session.routingID))", "reason": "\(reason)"])
+        let metadata: Logger.Metadata = ["chorus.client": "\(session.name ?? hex(session.routingID))", "reason": "\(reason)"]
+        if groupNames.isEmpty {
+            logger.debug("session ended", metadata: metadata)
+        } else {
+            // A consumer going away is what an operator looks for when work stops or comes back late.
+            var m = metadata
+            m["chorus.groups"] = "\(groupNames.joined(separator: ","))"
+            m["released"] = "\(released)"
+            if released > 0 { logger.warning("consumer session ended; its deliveries go back to their groups", metadata: m) }
+            else { logger.info("consumer session ended", metadata: m) }
+        }
     }
 
     /// Returns every delivery a member holds to its group.

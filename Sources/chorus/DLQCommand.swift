@@ -33,7 +33,7 @@ struct DLQCommand: ParsableCommand {
                 let rows = try c.admin("dlq.list", arguments: args, timeoutMilliseconds: client.timeoutMilliseconds)["dead_letters"] as? [[String: Any]] ?? []
                 for row in rows {
                     if json {
-                        Output.line(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self))
+                        Output.line(String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
                         continue
                     }
                     func s(_ k: String) -> String { (row[k] as? NSNumber)?.stringValue ?? (row[k] as? String) ?? "-" }

@@ -49,7 +49,7 @@ struct PublishCommand: ParsableCommand {
     var ttl: Int64?
 
     @Option(name: .long, help: "Producer name recorded on the event.")
-    var producer: String?
+    var producer = "chorus-publish"
 
     @Option(name: .long, help: "With --lines: most unconfirmed events in flight.")
     var window: Int = 1000
@@ -70,7 +70,7 @@ struct PublishCommand: ParsableCommand {
         var p = Properties()
         if let correlation { p.append("correlation", correlation) }
         if let causation { p.append("causation", causation) }
-        if let producer { p.append("producer", producer) }
+        p.append("producer", producer)
         p.append("content-type", contentType ?? (data != nil ? "application/json" : "text/plain"))
         if let key { p.append("key", line.map { "\(key)-\($0)" } ?? key) }
         if let ttl {

@@ -64,12 +64,26 @@ struct RequestCommand: ParsableCommand {
             }
             Output.line(Self.pretty(reply.payload) ?? JSONText.event(reply))
             if let save { try saveArtifacts(reply, c, into: save) }
+            if let note = Self.incompleteNote(reply) { printError(note) }
         }
+    }
+
+    /// A line for standard error when the reply is a merged record that did not complete: the JSON on standard
+    /// output is the same either way, and "partial" deep in it is easy to miss.
+    static func incompleteNote(_ reply: Event) -> String? {
+        guard let record = try? JSONSerialization.jsonObject(with: Data(reply.payload)) as? [String: Any],
+            record["join"] != nil, let status = record["status"] as? String, status != "complete"
+        else { return nil }
+        let missing = (record["missing"] as? [String]) ?? []
+        var note = "chorus request: the join closed \(status)"
+        if let reason = record["reason"] as? String { note += ": \(reason)" }
+        if !missing.isEmpty && !(record["reason"] as? String ?? "").contains("missing") { note += "; missing: \(missing.joined(separator: ", "))" }
+        return note + " (chorus inspect \(reply.correlation ?? "ID") tells why)"
     }
 
     static func pretty(_ payload: [UInt8]) -> String? {
         guard let object = try? JSONSerialization.jsonObject(with: Data(payload)),
-            let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         else { return nil }
         return String(decoding: data, as: UTF8.self)
     }

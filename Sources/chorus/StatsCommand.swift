@@ -7,8 +7,8 @@ struct StatsCommand: ParsableCommand {
         commandName: "stats",
         abstract: "Show the running broker's health: groups (backlog, in flight, acks, dead letters), joins, log size, rates.",
         discussion: """
-            Asks the broker (ADMIN stats). Per group: backlog (events not yet looked at plus deliveries waiting \
-            to be retried), in flight, consumers, delivered, acked, redelivered, dead-lettered; per join: open, \
+            Asks the broker (ADMIN stats). Per group: backlog (events for the group not yet looked at plus deliveries \
+            waiting to be retried; '~' when the broker could not count which events match and counts all), in flight, consumers, delivered, acked, redelivered, dead-lettered; per join: open, \
             complete, partial, failed. Counters run since the broker started. --watch refreshes in place every \
             --interval seconds; --json prints the broker's document (one line per refresh with --watch).
 
@@ -32,10 +32,11 @@ struct StatsCommand: ParsableCommand {
             repeat {
                 let s = try c.admin("stats", timeoutMilliseconds: client.timeoutMilliseconds)
                 if json {
-                    let data = try JSONSerialization.data(withJSONObject: s, options: [.sortedKeys])
+                    let data = try JSONSerialization.data(withJSONObject: s, options: [.sortedKeys, .withoutEscapingSlashes])
                     Output.line(String(decoding: data, as: UTF8.self))
                 } else {
-                    if watch { Output.raw("\u{1B}[H\u{1B}[2J") }
+                    // Redraw in place on a terminal; into a pipe or file, one block after another.
+                    if watch { Output.raw(isatty(STDOUT_FILENO) != 0 ? "\u{1B}[H\u{1B}[2J" : "\n") }
                     Output.line(Self.render(s))
                 }
                 if watch { usleep(UInt32(interval * 1_000_000)) }
@@ -50,7 +51,7 @@ struct StatsCommand: ParsableCommand {
         let mib = Double((b["log_bytes"] as? NSNumber)?.int64Value ?? 0) / 1_048_576
         lines.append(
             "broker \(b["name"] as? String ?? "?") at \(b["endpoint"] as? String ?? "?")   up \(((b["uptime_ms"] as? NSNumber)?.intValue ?? 0) / 1000)s   sessions \(n(b["sessions"]))   last seq \(n(b["last_seq"]))")
-        lines.append(String(format: "log    %@ events, %.1f MiB   rate %.0f ev/s (10 s), %.0f ev/s (60 s)",
+        lines.append(String(format: "log    %@ events, %.1f MiB   rate %.1f ev/s (10 s), %.1f ev/s (60 s)",
                             n(b["log_events"]), mib, (b["events_per_second_10s"] as? NSNumber)?.doubleValue ?? 0,
                             (b["events_per_second_60s"] as? NSNumber)?.doubleValue ?? 0))
         lines.append("")
@@ -58,7 +59,7 @@ struct StatsCommand: ParsableCommand {
         for g in s["groups"] as? [[String: Any]] ?? [] {
             lines.append(
                 (g["name"] as? String ?? "").padding(toLength: 20, withPad: " ", startingAt: 0) + " "
-                    + [n(g["backlog"]), n(g["in_flight"]), n(g["consumers"]), n(g["delivered"]), n(g["acked"]), n(g["redelivered"]), n(g["dead_lettered"])]
+                    + [((g["backlog_exact"] as? Bool) == false ? "~" : "") + n(g["backlog"]), n(g["in_flight"]), n(g["consumers"]), n(g["delivered"]), n(g["acked"]), n(g["redelivered"]), n(g["dead_lettered"])]
                     .enumerated().map { i, v in String(repeating: " ", count: max(0, [7, 10, 10, 10, 10, 12, 5][i] - v.count)) + v }.joined(separator: " "))
         }
         if let joins = s["joins"] as? [[String: Any]], !joins.isEmpty {

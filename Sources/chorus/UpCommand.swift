@@ -31,6 +31,7 @@ struct UpCommand: ParsableCommand {
     @Option(name: .long, help: "Broker config.") var config = "brokers/default.toml"
     @Option(name: .long, help: "Folder of agent manifests (*.toml).") var agents = "agents"
     @Option(name: .long, help: "Override the broker's main endpoint.") var endpoint: String?
+    @Option(name: .long, help: "Override the broker's firehose (XPUB) endpoint, to run beside another broker.") var firehose: String?
     @Option(name: .long, help: "Override the broker's data directory.") var dataDir: String?
     @Option(name: .long, help: "Write the broker's endpoints here once up (for scripts and tests).") var readyFile: String?
 
@@ -61,7 +62,8 @@ struct UpCommand: ParsableCommand {
         try? FileManager.default.removeItem(atPath: ready)
         var brokerArgs = ["broker", "--config", config, "--ready-file", ready]
         if let dataDir { brokerArgs += ["--data-dir", dataDir] }
-        let broker = Child(name: "broker", arguments: brokerArgs + (endpoint.map { ["--endpoint", $0] } ?? []))
+        let broker = Child(
+            name: "broker", arguments: brokerArgs + (endpoint.map { ["--endpoint", $0] } ?? []) + (firehose.map { ["--firehose", $0] } ?? []))
         try start(broker, executable: me)
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: ready) {
@@ -72,7 +74,7 @@ struct UpCommand: ParsableCommand {
             }
             usleep(50_000)
         }
-        let bound = (try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n").map(String.init)
+        let bound = (try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let brokerEndpoint = bound.first ?? "tcp://127.0.0.1:7750"
         // A restarted broker must come back where the agents already look for it, even when the config asked
         // for any free port.
@@ -106,10 +108,14 @@ struct UpCommand: ParsableCommand {
             do { try start(child, executable: me, endpoint: brokerEndpoint) } catch { throw abandon(ValidationFailure("\(path): cannot start: \(error)")) }
             children.append(child)
         }
+        // The commands to try must reach this broker and this log, not the defaults, when up was told otherwise.
+        let logPath = bound.count > 3 && !bound[3].isEmpty ? bound[3] : "data/chorus.sqlite"
+        let endpointFlag = brokerEndpoint == "tcp://127.0.0.1:7750" ? "" : " --endpoint \(brokerEndpoint)"
+        let logFlag = logPath == "data/chorus.sqlite" ? "" : " --log \(logPath)"
         printError("""
             chorus up: broker at \(brokerEndpoint), agents: \(manifests.map { String($0.dropLast(5)) }.joined(separator: ", "))
-            chorus up: try   chorus request gen.request --data '{"prompt":"a lighthouse at dusk"}' --wait --save out
-                       and   chorus tail --follow        (Ctrl-C here stops everything)
+            chorus up: try   chorus request gen.request --data '{"prompt":"a lighthouse at dusk"}' --wait --save out\(endpointFlag)
+                       and   chorus tail --follow\(logFlag)        (Ctrl-C here stops everything)
             """)
 
         func ended(_ child: Child, _ event: RestartPolicy.Event) {

@@ -101,6 +101,11 @@ import Testing
         let r = try Self.record(merged)
         #expect(r["status"] as? String == "partial")
         #expect(r["missing"] as? [String] == ["audio"])
+        // chorus request --wait says so on standard error (the JSON alone is easy to misread as success).
+        let request = try broker.client(["request", "gen.request", "--data", "{\"prompt\":\"quiet\"}", "--correlation", "q-2", "--wait", "15"], label: "request")
+        #expect(request.waitForExit(25) == 0, "\(request.stderr)")
+        #expect(request.stderr.contains("chorus request: the join closed partial: timeout after 2000 ms; missing: audio (chorus inspect q-2 tells why)"), "\(request.stderr)")
+        #expect(!request.stdout.contains("\\/"), "slashes escaped: \(request.stdout)")
     }
 
     @Test func aFailingAgentGivesAFailedPart() throws {

@@ -92,6 +92,10 @@ import Testing
         let bound = Int64(BrokerProcess.heartbeatMilliseconds * BrokerProcess.heartbeatMisses + 2500)
         #expect(elapsed < bound, "work of a dead consumer must return within a few heartbeats, took \(elapsed) ms")
         for d in redelivered where held.contains(d.lease.seq) { #expect(d.attempt == 2) }
+        // The broker's log says which consumer went, why, and how much work went back.
+        #expect(
+            waitUntil(5) { broker.stderr.contains("consumer session ended; its deliveries go back to their groups") && broker.stderr.contains("released=5") },
+            "\(broker.stderr.suffix(2000))")
     }
 
     @Test func afterMaxAttemptsAnEventIsDeadLetteredWithItsHistory() throws {

@@ -17,6 +17,7 @@ import Testing
         idle.close()  // the group stays, with no consumer: everything piles up in its backlog
         let p = try broker.connect()
         for i in 0..<10 { _ = try p.publish(topic: "w.e", payload: [UInt8(i)]) }
+        for i in 0..<4 { _ = try p.publish(topic: "other.e", payload: [UInt8(i)]) }  // no group's: not anyone's backlog
         _ = try p.publish(topic: "w.e", payload: [1], properties: Properties([("key", "k1")]))
         _ = try p.publish(topic: "w.e", payload: [1], properties: Properties([("key", "k1")]))  // duplicate
         let got = try consumer.deliveries(5, within: 10)
@@ -29,16 +30,19 @@ import Testing
         })
         let s = try p.admin("stats")
         let counters = s["counters"] as? [String: Any] ?? [:]
-        #expect(Self.int(counters["published"]) == 11)
+        #expect(Self.int(counters["published"]) == 15)
         #expect(Self.int(counters["duplicates"]) == 1)
         #expect(Self.int(counters["acked"]) == 3)
         #expect(Self.int(counters["nacked"]) == 1)
         let groups = Dictionary(uniqueKeysWithValues: (s["groups"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0) })
         #expect(Self.int(groups["idle"]?["backlog"]) == 11)
+        #expect(Self.int(groups["idle"]?["unexamined"]) == 15)
+        #expect(Self.int(groups["idle"]?["unexamined_matching"]) == 11)
+        #expect(groups["idle"]?["backlog_exact"] as? Bool == true)
         #expect(Self.int(groups["idle"]?["consumers"]) == 0)
         #expect(Self.int(groups["work"]?["consumers"]) == 1)
         #expect(Self.int(groups["work"]?["redelivered"]) == 1)
-        #expect(Self.int((s["broker"] as? [String: Any])?["last_seq"]) == 11)
+        #expect(Self.int((s["broker"] as? [String: Any])?["last_seq"]) == 15)
         // The CLI renders the same document.
         let cli = try broker.client(["stats"], label: "stats")
         #expect(cli.waitForExit(10) == 0)
@@ -67,6 +71,18 @@ import Testing
         let cli = try broker.client(["dlq", "list", "--group", "g"], label: "dlq-list")
         #expect(cli.waitForExit(10) == 0)
         #expect(cli.stdout.contains("schema error"))
+        // A wrong id, or a group that does not exist, is refused and changes nothing.
+        let typo = try broker.client(["dlq", "redrive", "--group", "g", "99999"], label: "redrive-typo")
+        #expect(typo.waitForExit(10) == 65)
+        #expect(typo.stderr.contains("NOT_FOUND") && typo.stderr.contains("no dead letter with id 99999"), "\(typo.stderr)")
+        let both = try broker.client(["dlq", "purge", "--group", "g", String(Self.int(firstRow["id"])), "99999"], label: "purge-typo")
+        #expect(both.waitForExit(10) == 65, "\(both.stderr)")
+        for command in [["dlq", "list", "--group", "nope"], ["dlq", "redrive", "--group", "nope", "--all"]] {
+            let unknown = try broker.client(command, label: "unknown-group")
+            #expect(unknown.waitForExit(10) == 65)
+            #expect(unknown.stderr.contains("no group named 'nope' (groups: g)"), "\(unknown.stderr)")
+        }
+        #expect((try p.admin("dlq.list", arguments: ["group": "g"])["dead_letters"] as? [[String: Any]] ?? []).count == 2)
         // Redrive the first: it is delivered again; the dead letter is gone.
         let redrive = try broker.client(["dlq", "redrive", "--group", "g", String(Self.int(firstRow["id"]))], label: "redrive")
         #expect(redrive.waitForExit(10) == 0, "\(redrive.stderr)")

@@ -120,6 +120,9 @@ import Glibc
         }
         let joined = waitUntil(30, pollMilliseconds: 100) { ["text-agent", "image-agent", "audio-agent"].allSatisfy { subscriptions($0) == 1 } }
         try #require(joined, "the fast-tier agents did not all subscribe:\n\(up.output.suffix(3000))")
+        // The commands it suggests reach this broker and this log, not the defaults.
+        #expect(up.output.contains("--wait --save out --endpoint \(endpoint)"), "\(up.output.prefix(3000))")
+        #expect(up.output.contains("chorus tail --follow --log \(dir.file("data"))/chorus.sqlite"), "\(up.output.prefix(3000))")
 
         let request = try LoggedProcess(
             [chorusExecutable(), "request", "gen.request", "--data", "{\"prompt\":\"a kite over the dunes\"}", "--correlation", "up-1",
