@@ -16,7 +16,11 @@ import Glibc
 /// state; workers never touch the socket, they hand results back through `WorkerPool` and a wake pipe. Each job
 /// moves through: running -> (storing its artifact as a blob) -> publishing its result -> acked. Long jobs get
 /// their lease extended; a silent broker (no heartbeat for heartbeat x misses) means reconnect with backoff and
-/// carry on; stopping drains: no new work, in-flight jobs finish (or are released at the drain timeout), BYE.
+/// carry on; so does an `ERROR NOT_SUBSCRIBED`, the broker saying it has ended this session (after a silence, as
+/// when the process was stopped past heartbeat x misses) while the socket still works. A job counts as done only
+/// when the broker answers its ack with `ACKED`; an ack refused because the lease or the session had ended means
+/// the broker has given the request out again. Stopping drains: no new work, in-flight jobs finish (or are released
+/// at the drain timeout), BYE.
 public final class AgentRuntime {
     final class Job {
         let delivery: Delivery
@@ -39,17 +43,23 @@ public final class AgentRuntime {
     private var connection: BrokerConnection?
     private var jobs: [UInt64: Job] = [:]
     private var requests: [[UInt8]: UInt64] = [:]
+    /// Jobs whose result is confirmed and whose ACK awaits its answer, by the ack's request id.
+    private var acks: [[UInt8]: Job] = [:]
     private var ackTimeout: Int64 = 30 * 60_000
     private var heartbeat: Int64 = 1000
     private var misses: Int64 = 3
+    /// The group's attempt limit in force, from SUBSCRIBED: a retryable failure on this attempt dead-letters.
+    private var maxAttempts: UInt32?
     /// The broker's limits from WELCOME: a PUBLISH payload above `maxPayload` is refused, so a larger result goes
     /// by claim check; content above `maxBlob` cannot go at all.
     private var maxPayload = Int.max
     private var maxBlob = Int.max
     private var draining = false
     private var drainDeadline: Int64 = 0
-    /// Jobs handled, for logs and tests.
+    /// Jobs handled (their ack answered `ACKED`), for logs and tests.
     public private(set) var completed = 0
+    /// Jobs whose ack the broker refused (`STALE_LEASE`, `NOT_SUBSCRIBED`): the request went to another attempt.
+    public private(set) var ackRefused = 0
 
     public init(manifest: AgentManifest, endpoint: String, logger: Logger, handler: @escaping AgentHandler) {
         self.manifest = manifest
@@ -76,10 +86,10 @@ public final class AgentRuntime {
                 try? c.send(.subscribe(requestID: [], group: manifest.group, patterns: manifest.topics, properties: Properties([("credit", "0")])))
                 logger.info("draining: no new work", metadata: ["in_flight": "\(jobs.count)"])
             }
-            if draining && (jobs.isEmpty || Self.now() >= drainDeadline) {
+            if draining && ((jobs.isEmpty && acks.isEmpty) || Self.now() >= drainDeadline) {
                 releaseAll(reason: "agent stopped before finishing")
                 c.close()
-                logger.info("stopped", metadata: ["completed": "\(completed)"])
+                logger.info("stopped", metadata: ["completed": "\(completed)", "ack_refused": "\(ackRefused)"])
                 return
             }
             let message: BrokerMessage?
@@ -94,7 +104,8 @@ public final class AgentRuntime {
             wake.drain()
             for finished in pool.takeFinished() { try finish(finished) }
             try extendLongJobs()
-            if Self.now() - c.lastHeard > heartbeat * misses + 500 {
+            // `handle` may have reconnected: judge the silence of the connection in use now.
+            if let c = connection, Self.now() - c.lastHeard > heartbeat * misses + 500 {
                 logger.warning("broker silent; reconnecting", metadata: ["silent_ms": "\(Self.now() - c.lastHeard)"])
                 try reconnect()
             }
@@ -120,6 +131,7 @@ public final class AgentRuntime {
                     group: manifest.group, patterns: manifest.topics, credit: manifest.concurrency, start: try StartPosition(manifest.start),
                     extra: extra, timeoutMilliseconds: 5000)
                 ackTimeout = props["ack-timeout"].flatMap(Int64.init) ?? ackTimeout
+                maxAttempts = props["max-attempts"].flatMap(UInt32.init)
                 connection = c
                 logger.info("subscribed", metadata: ["group": "\(manifest.group)", "topics": "\(manifest.topics.joined(separator: ","))", "endpoint": "\(endpoint)"])
                 // Results that were on their way when the connection dropped are sent again.
@@ -138,6 +150,11 @@ public final class AgentRuntime {
         connection?.close()
         connection = nil
         requests.removeAll()
+        for (_, job) in acks {
+            // Its answer would have come on the old socket: whether the broker settled it is unknown.
+            logger.warning("connection lost before the ack was answered; the request may be delivered again", metadata: Self.describe(job))
+        }
+        acks.removeAll()
         try connect(backoffFrom: 100)
     }
 
@@ -166,12 +183,33 @@ public final class AgentRuntime {
             job.blobHash = hash
             try advance(seq, job)
         case .confirm(let r, _, _):
-            guard let seq = requests.removeValue(forKey: r), let job = jobs.removeValue(forKey: seq) else { return }
-            try connection?.send(.ack(requestID: [], group: job.delivery.group, leases: [job.delivery.lease]))
+            guard let seq = requests.removeValue(forKey: r), let job = jobs.removeValue(forKey: seq), let c = connection else { return }
+            // With a request id, so the broker says whether the ack settled the request (ACKED) or came too late.
+            let a = c.makeRequestID()
+            acks[a] = job
+            try c.send(.ack(requestID: a, group: job.delivery.group, leases: [job.delivery.lease]))
+        case .acked(let r, _):
+            guard let job = acks.removeValue(forKey: r) else { return }
             completed += 1
-            logger.info(
-                "done", metadata: ["seq": "\(seq)", "correlation": "\(job.job.event.correlation ?? "-")", "attempt": "\(job.delivery.attempt)"])
+            logger.info("done", metadata: Self.describe(job))
         case .error(let r, let code, let text):
+            if let job = acks.removeValue(forKey: r) {
+                // The result is in the log, but the attempt was no longer this agent's: its session or lease had
+                // ended, and the broker has given the request out again (possibly to this agent, after a reconnect).
+                ackRefused += 1
+                var m = Self.describe(job)
+                m["code"] = "\(code.name)"
+                logger.warning("ack refused: the request was given out again", metadata: m)
+                if code != .notSubscribed { return }
+            }
+            if code == .notSubscribed {
+                // The only group this agent names is its own: the broker has ended this session (a silence longer
+                // than heartbeat x misses, say while this process was stopped) and answers a newcomer on the same
+                // socket. Its leases are gone; join again at once rather than wait for the silence timer.
+                logger.warning("the broker has forgotten this session; reconnecting", metadata: ["message": "\(text)"])
+                try reconnect()
+                return
+            }
             if code == .staleLease { return }  // our lease was lost (reconnect, timeout); the broker redelivered
             guard let seq = requests.removeValue(forKey: r), let job = jobs.removeValue(forKey: seq) else {
                 logger.warning("broker refused", metadata: ["code": "\(code.name)", "message": "\(text)"])
@@ -201,7 +239,14 @@ public final class AgentRuntime {
             job.output = output
         case .failure(.retryable(let reason)):
             jobs[finished.seq] = nil
-            logger.warning("job failed; will be retried", metadata: ["seq": "\(finished.seq)", "reason": "\(reason)"])
+            var m = Self.describe(job)
+            m["reason"] = "\(reason)"
+            if let limit = maxAttempts, job.delivery.attempt >= limit {
+                logger.warning(
+                    "job failed on its last attempt (\(job.delivery.attempt) of \(limit)); the broker dead-letters the request", metadata: m)
+            } else {
+                logger.warning("job failed; will be retried", metadata: m)
+            }
             try connection?.send(
                 .nack(requestID: [], group: job.delivery.group, lease: job.delivery.lease, mode: .delay(milliseconds: 1000), reason: reason))
             return
@@ -260,6 +305,11 @@ public final class AgentRuntime {
             try connection?.send(.extend(requestID: [], group: job.delivery.group, lease: job.delivery.lease, milliseconds: UInt64(ackTimeout)))
             if let deadline = job.job.event.deadline, now > deadline { job.job.cancellation.cancel() }
         }
+    }
+
+    /// The log metadata naming a job.
+    private static func describe(_ job: Job) -> Logger.Metadata {
+        ["seq": "\(job.delivery.lease.seq)", "correlation": "\(job.job.event.correlation ?? "-")", "attempt": "\(job.delivery.attempt)"]
     }
 
     private func releaseAll(reason: String) {

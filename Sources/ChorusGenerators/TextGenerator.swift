@@ -73,8 +73,28 @@ public struct TextGenerator: Sendable {
             rest = rest[rest.index(after: close)...]
         }
         out += rest
+        out = Self.agreeingArticles(out)
         // Templates may start with a key word typed in lower case.
         return out.prefix(1).uppercased() + out.dropFirst()
+    }
+
+    /// `text` with each article "a" that precedes a vowel sound made "an" ("an elegant place", but "a useful
+    /// map"). Templates write "a"; the word after it is only known once the slots are filled. Keeps case.
+    static func agreeingArticles(_ text: String) -> String {
+        var words = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        for i in words.indices.dropLast() where (words[i] == "a" || words[i] == "A") && startsWithVowelSound(words[i + 1]) {
+            words[i] += "n"
+        }
+        return words.joined(separator: " ")
+    }
+
+    /// Whether "an" goes before `word`, judged by its first letter: a vowel, except a "u" read as "you" (useful,
+    /// unique, usual). Enough for the vocabulary here and for most key words; English has more exceptions
+    /// ("an hour", "a one-off") than a template toy needs.
+    static func startsWithVowelSound(_ word: String) -> Bool {
+        let w = word.lowercased()
+        guard let first = w.first, "aeiou".contains(first) else { return false }
+        return !(w.hasPrefix("us") || w.hasPrefix("uni"))
     }
 
     static let templates: [String] = [

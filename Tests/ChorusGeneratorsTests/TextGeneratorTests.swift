@@ -50,6 +50,28 @@ struct TextGeneratorTests {
                 == ["ZeroMQ", "routers", "messages"])
     }
 
+    /// "a elegant place to begin" was a slip: the article before a vowel sound is "an". Short prompts borrow
+    /// fallback topics, and long ones use their own words, so both kinds are covered, with many seeds each.
+    @Test func articlesAgreeWithTheWordThatFollows() {
+        let prompts = Self.prompts + (0..<300).map { "p\($0)" } + (0..<300).map { "question \($0) about queues and brokers" }
+        var checked = 0
+        for prompt in prompts {
+            let words = TextGenerator().generate(prompt: prompt).split(separator: " ").map { $0.lowercased() }
+            for (article, next) in zip(words, words.dropFirst()) where article == "a" || article == "an" {
+                checked += 1
+                #expect(article == (Self.startsWithVowelSound(next) ? "an" : "a"), "'\(article) \(next)' in: \(prompt)")
+            }
+        }
+        #expect(checked > 100)
+        #expect(TextGenerator.agreeingArticles("practice is a elegant place, a useful map") == "practice is an elegant place, a useful map")
+    }
+
+    /// A vowel letter, except "u" read as "you" (useful, unique); good enough for the generator's vocabulary.
+    static func startsWithVowelSound(_ word: String) -> Bool {
+        guard let first = word.first, "aeiou".contains(first) else { return false }
+        return !(word.hasPrefix("us") || word.hasPrefix("uni"))
+    }
+
     @Test func differentPromptsUsuallyDiffer() {
         let texts = Set((0..<20).map { TextGenerator().generate(prompt: "topic \($0)") })
         #expect(texts.count >= 15)
