@@ -127,8 +127,10 @@ public final class AgentRuntime {
                 var extra: [(String, String)] = []
                 if let m = manifest.maxAttempts { extra.append(("max-attempts", String(m))) }
                 if let t = manifest.ackTimeoutMilliseconds { extra.append(("ack-timeout", String(t))) }
+                // A member that is draining comes back paused (credit 0): it only finishes and reports what it holds.
                 let props = try c.subscribe(
-                    group: manifest.group, patterns: manifest.topics, credit: manifest.concurrency, start: try StartPosition(manifest.start),
+                    group: manifest.group, patterns: manifest.topics, credit: draining ? 0 : manifest.concurrency,
+                    start: try StartPosition(manifest.start),
                     extra: extra, timeoutMilliseconds: 5000)
                 ackTimeout = props["ack-timeout"].flatMap(Int64.init) ?? ackTimeout
                 maxAttempts = props["max-attempts"].flatMap(UInt32.init)

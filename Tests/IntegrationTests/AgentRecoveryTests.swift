@@ -118,4 +118,41 @@ import Glibc
         let retried = Self.lines(agent, "job failed; will be retried")
         #expect(retried.count == 1 && retried.allSatisfy { $0.contains("attempt=1") && $0.contains("no OpenAI-compatible server") }, "\(agent.stderr)")
     }
+
+    /// An agent draining when its broker restarts reconnects to report what it holds, but paused (credit 0): new
+    /// requests go to other members, not to it to be bounced back with "agent draining".
+    @Test func anAgentDrainingThroughABrokerRestartComesBackWithNoCredit() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let manifest = try AgentTests.writeManifest(broker, "drainer", """
+            [agent]
+            name = "drainer"
+            group = "slow"
+            topics = ["slow.request"]
+            result_topic = "slow.result"
+            drain_timeout = "30s"
+            [generator]
+            kind = "command"
+            content_type = "text/plain"
+            command = ["/bin/sh", "-c", "sleep 4; echo late"]
+            """)
+        let agent = try broker.client(["agent", manifest, "--log-level", "info"], label: "drainer")
+        defer { agent.terminate() }
+        #expect(waitUntil(20) { agent.stderr.contains("subscribed") })
+        let c = try broker.connect()
+        _ = try c.publish(topic: "slow.request", payload: Array("{\"prompt\":\"one\"}".utf8), properties: Properties([("correlation", "dr-1")]))
+        #expect(waitUntil(10) { Self.number(c, "slow", "in_flight") == 1 })
+        kill(agent.process.processIdentifier, SIGTERM)
+        #expect(waitUntil(10) { agent.stderr.contains("draining: no new work") })
+        broker.kill9()
+        try broker.start()
+        #expect(waitUntil(20) { agent.stderr.components(separatedBy: "] subscribed").count == 3 }, "\(agent.stderr)")
+        let after = try broker.connect()
+        _ = try after.publish(topic: "slow.request", payload: Array("{\"prompt\":\"two\"}".utf8), properties: Properties([("correlation", "dr-2")]))
+        // The agent finishes its job and exits 0; the new request (and the released old one) wait for another member.
+        #expect(agent.waitForExit(30) == 0, "\(agent.stderr)")
+        #expect(!agent.stderr.contains("agent draining"), "\(agent.stderr)")
+        let g = try #require(try Self.group(after, "slow"))
+        #expect(g["delivered"] as? Int == 0, "a draining member was given work: \(g)")
+    }
 }
