@@ -235,22 +235,63 @@ public final class LogReader {
         }
         // Joins came with schema version 2; a version-1 log has none.
         guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'joins'") == 1 else { return story }
-        let joins = try statement("SELECT \(SQLiteEventStore.joinColumns) FROM joins WHERE correlation = ?1 ORDER BY opened_at")
-        defer { joins.reset() }
-        joins.bind(1, correlation)
-        while try joins.step() { story.joins.append(SQLiteEventStore.joinRecord(joins)) }
-        let parts = try statement(
-            "SELECT name, part, seq, status, producer, attempt, received_at, error FROM join_parts WHERE correlation = ?1 ORDER BY id")
-        defer { parts.reset() }
-        parts.bind(1, correlation)
-        while try parts.step() {
-            story.joinParts.append(
-                JoinPartRecord(
-                    name: parts.string(0) ?? "", correlation: correlation, part: parts.string(1) ?? "", seq: UInt64(parts.int64(2)),
-                    status: parts.string(3) ?? "", producer: parts.string(4), attempt: parts.optionalInt64(5).map { Int($0) },
-                    receivedAt: parts.int64(6), error: parts.string(7)))
+        // Both tables are keyed by join name, then correlation: looked up name by name, each is an index search.
+        // A search by correlation alone would read every join ever recorded (0.15 s at 200,000 joins, growing).
+        let joins = try statement(Self.joinLookup)
+        let parts = try statement(Self.partLookup)
+        var partsByID: [(Int64, JoinPartRecord)] = []
+        for name in try joinNames() {
+            defer { joins.reset(); parts.reset() }
+            joins.bind(1, name)
+            joins.bind(2, correlation)
+            while try joins.step() { story.joins.append(SQLiteEventStore.joinRecord(joins)) }
+            parts.bind(1, name)
+            parts.bind(2, correlation)
+            while try parts.step() {
+                partsByID.append((
+                    parts.int64(0),
+                    JoinPartRecord(
+                        name: name, correlation: correlation, part: parts.string(1) ?? "", seq: UInt64(parts.int64(2)),
+                        status: parts.string(3) ?? "", producer: parts.string(4), attempt: parts.optionalInt64(5).map { Int($0) },
+                        receivedAt: parts.int64(6), error: parts.string(7))
+                ))
+            }
         }
+        story.joins.sort { $0.openedAt < $1.openedAt }
+        story.joinParts = partsByID.sorted { $0.0 < $1.0 }.map(\.1)
         return story
+    }
+
+    static let joinLookup = "SELECT \(SQLiteEventStore.joinColumns) FROM joins WHERE name = ?1 AND correlation = ?2"
+    static let partLookup =
+        "SELECT id, part, seq, status, producer, attempt, received_at, error FROM join_parts WHERE name = ?1 AND correlation = ?2"
+    static let nextJoinName = "SELECT name FROM joins WHERE name > ?1 ORDER BY name LIMIT 1"
+
+    /// The query plans (`EXPLAIN QUERY PLAN` detail lines) of the join lookups of `story`, for a test that holds
+    /// them to index searches.
+    public func storyJoinPlans() throws -> [[String]] {
+        try [Self.joinLookup, Self.partLookup, Self.nextJoinName].map { sql in
+            let s = try db.prepare("EXPLAIN QUERY PLAN " + sql)
+            var lines: [String] = []
+            while try s.step() { lines.append(s.string(3) ?? "") }
+            return lines
+        }
+    }
+
+    /// The names of the joins in the log, each found by one search of the `joins` primary key (skipping from
+    /// name to name), so a log of a few join kinds and millions of joins costs a few searches.
+    func joinNames() throws -> [String] {
+        let next = try statement(Self.nextJoinName)
+        var names: [String] = []
+        var after = ""
+        while names.count < 10_000 {
+            defer { next.reset() }
+            next.bind(1, after)
+            guard try next.step(), let name = next.string(0) else { break }
+            names.append(name)
+            after = name
+        }
+        return names
     }
 }
 

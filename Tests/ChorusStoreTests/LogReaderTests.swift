@@ -342,6 +342,33 @@ final class LogReaderTests {
                 DeliveryAttempt(attempt: 0, time: 0, consumer: nil, outcome: "", reason: "garbled")
             ])
     }
+
+    /// A story finds the joins of its correlation id under every join name, with their parts in arrival order, by
+    /// index searches only (a search by correlation alone would read every join ever recorded).
+    @Test func aStoryFindsItsJoinsUnderEveryNameByIndexSearches() throws {
+        let request = Event(seq: 1, id: "r", topic: "gen.request", correlation: "c-7", time: Self.base, payload: [])
+        func join(_ name: String, _ correlation: String, openedAt: Int64) -> JoinRecord {
+            JoinRecord(name: name, correlation: correlation, status: "open", openSeq: 1, openedAt: openedAt, deadline: Self.base + 9_000)
+        }
+        func part(_ name: String, _ correlation: String, _ part: String) -> JoinPartRecord {
+            JoinPartRecord(name: name, correlation: correlation, part: part, seq: 1, status: "ok", producer: nil, attempt: 1, receivedAt: 0, error: nil)
+        }
+        try store.commit(
+            batch(events: [request]) {
+                $0.joins = [join("media", "c-7", openedAt: Self.base + 5), join("audit", "c-7", openedAt: Self.base + 1)]
+                    + (0..<50).map { join("media", "other-\($0)", openedAt: Self.base) }
+                $0.joinParts = [part("media", "c-7", "text"), part("audit", "c-7", "log"), part("media", "c-7", "image"),
+                                part("media", "other-3", "text")]
+            })
+        let reader = try LogReader(path: path)
+        let story = try reader.story(correlation: "c-7")
+        #expect(story.joins.map(\.name) == ["audit", "media"], "ordered by opening time")
+        #expect(story.joinParts.map { "\($0.name).\($0.part)" } == ["media.text", "audit.log", "media.image"], "in arrival order")
+        for plan in try reader.storyJoinPlans() {
+            #expect(plan.allSatisfy { !$0.hasPrefix("SCAN") }, "\(plan)")
+            #expect(plan.contains { $0.hasPrefix("SEARCH") }, "\(plan)")
+        }
+    }
 }
 
 /// Opens `path` expecting a `LogReaderError` with `code`; returns it (nil, with a recorded issue, otherwise).
@@ -356,4 +383,5 @@ func refusal(_ path: String, _ code: LogReaderError.Code, sourceLocation: Source
         return error
     }
     return nil
+
 }
