@@ -55,6 +55,8 @@ public final class AgentRuntime {
     private var maxPayload = Int.max
     private var maxBlob = Int.max
     private var draining = false
+    /// The signal `run` was given: a wait for the broker also watches it.
+    private var stopSignal: WakePipe?
     private var drainDeadline: Int64 = 0
     /// Jobs handled (their ack answered `ACKED`), for logs and tests.
     public private(set) var completed = 0
@@ -75,6 +77,20 @@ public final class AgentRuntime {
         let wake = WakePipe()
         let pool = WorkerPool(threads: manifest.concurrency, wake: wake, handler: handler)
         defer { pool.shutdown(threads: manifest.concurrency) }
+        stopSignal = stop
+        do {
+            try serve(stop: stop, wake: wake, pool: pool)
+        } catch is StoppedWhileUnreachable {
+            logger.warning(
+                "stopped while the broker could not be reached; the broker gives the jobs in hand to other members",
+                metadata: ["in_hand": "\(jobs.count)", "completed": "\(completed)"])
+        }
+    }
+
+    /// Thrown out of `connect` when the agent is told to stop (or its drain runs out) while no broker answers.
+    private struct StoppedWhileUnreachable: Error {}
+
+    private func serve(stop: WakePipe, wake: WakePipe, pool: WorkerPool) throws {
         try connect(backoffFrom: 100)
         while true {
             guard let c = connection else { try connect(backoffFrom: 100); continue }
@@ -142,10 +158,27 @@ public final class AgentRuntime {
             } catch let error as ChorusClientError {
                 if case .refused = error { throw error }  // a configuration problem: retrying will not help
                 logger.info("broker not reachable; retrying", metadata: ["in_ms": "\(backoff)", "error": "\(error)"])
-                usleep(backoff * 1000)
+                // The wait is also a wait for SIGTERM: a stopping agent must not retry forever for a broker that is
+                // gone. With jobs in hand it keeps trying until its drain timeout, to report them.
+                if waitForStop(milliseconds: Int32(backoff)), !draining {
+                    draining = true
+                    drainDeadline = Self.now() + manifest.drainTimeoutMilliseconds
+                }
+                if draining && (jobs.isEmpty || Self.now() >= drainDeadline) { throw StoppedWhileUnreachable() }
                 backoff = min(backoff * 2, 5000)
             }
         }
+    }
+
+    /// Waits up to `milliseconds` for the stop signal; true if it came (and is consumed).
+    private func waitForStop(milliseconds: Int32) -> Bool {
+        guard let stop = stopSignal else {
+            usleep(UInt32(milliseconds) * 1000)
+            return false
+        }
+        var item = pollfd(fd: stop.readFD, events: Int16(POLLIN), revents: 0)
+        _ = poll(&item, 1, milliseconds)
+        return stop.drain()
     }
 
     private func reconnect() throws {

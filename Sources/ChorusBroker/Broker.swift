@@ -84,6 +84,8 @@ public final class Broker {
     var lastCompaction: Int64 = 0
     /// A read-only connection for `log.read` (remote tail) and join lookups, opened on first use (`readOnlyLog`).
     var logReader: LogReader?
+    /// Topic matches `stats` may still spend counting groups' matching backlog in this call.
+    var statsMatchBudget = 0
     /// The read-only connection failed a join lookup: they go to the store from then on.
     var joinLookupsUseStore = false
     // Metrics (BrokerMetrics.swift, MetricsEndpoint.swift).
@@ -156,6 +158,9 @@ public final class Broker {
     /// broker stopped are released (their attempt counts and history kept) and go out again.
     func recover() throws {
         now = nowMilliseconds()
+        // Joins first: a delivery released below on its last attempt is dead-lettered, and a dead-lettered
+        // request fails its part of an open join, which must be known by then (else the part counts as late).
+        try recoverJoins()
         for record in try store.loadGroups() {
             let patterns = try TopicPatternSet(texts: record.patterns.split(separator: "\n").map(String.init))
             var r = record
@@ -196,7 +201,6 @@ public final class Broker {
                 "recovered group",
                 metadata: ["chorus.group": "\(group.name)", "cursor": "\(group.cursor)", "pending": "\(group.pending.count)", "released": "\(released)"])
         }
-        try recoverJoins()
         queueGroupPositions()
         try store.commit(batch)
         batch = WriteBatch()
@@ -279,8 +283,10 @@ public final class Broker {
     /// Commits the iteration's writes, on this thread (`inline`) or the commit thread; what waited on them is sent
     /// when that commit has finished. The previous iteration's commit is settled first, so messages leave in order.
     func flush(inline: Bool = true) throws {
-        queueGroupPositions()
+        // Settling first: sending the previous commit's messages can end a session whose deliveries then go back
+        // to their groups, and the lists queued must include that.
         try settleCommit()
+        queueGroupPositions()
         var next = spareCommitting
         spareCommitting = CommittingBatch()
         swap(&next.outbox, &outbox)

@@ -226,7 +226,13 @@ public final class LogReader {
             let groups = try statement("SELECT id, name, in_flight FROM groups WHERE in_flight != '' ORDER BY name")
             defer { groups.reset() }
             while try groups.step() {
-                for seq in SequenceRanges.decode(groups.string(2) ?? "") ?? [] where seqs.contains(seq) {
+                let text = groups.string(2) ?? ""
+                guard let inFlight = SequenceRanges.decode(text) else {
+                    // The broker refuses to start on such a row; the story must not quietly leave deliveries out.
+                    throw LogReaderError(
+                        .unreadable, path: path, "groups.in_flight of group '\(groups.string(1) ?? "")' is not a list of sequence ranges: \(text.prefix(80))")
+                }
+                for seq in inFlight where seqs.contains(seq) {
                     let record = PendingRecord(groupID: groups.int64(0), seq: seq, attempt: 1, token: 0, due: 0, consumer: nil, history: "")
                     story.pending.append(GroupPending(groupName: groups.string(1) ?? "", record: record, firstDelivery: true))
                 }

@@ -151,11 +151,26 @@ struct UpCommand: ParsableCommand {
             printError("chorus up: stopping agents, then the broker")
         }
         for child in children.dropFirst() { child.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } } }
-        for child in children.dropFirst() { child.process?.waitUntilExit() }
+        Self.waitOrKill(children.dropFirst().compactMap(\.process), seconds: Self.agentStopSeconds)
         broker.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } }
-        broker.process?.waitUntilExit()
+        Self.waitOrKill(broker.process.map { [$0] } ?? [], seconds: 30)
         if readyFile == nil { try? FileManager.default.removeItem(atPath: ready) }
         if broker.givenUp { throw ChorusExit.unavailable }
+    }
+
+    /// How long agents get to drain after SIGTERM before they are killed: an agent's default drain timeout (30 s)
+    /// and room to report. One that hangs (a program of its own that ignores SIGTERM) must not keep `up` alive.
+    static let agentStopSeconds: Double = 45
+
+    /// Waits for `processes` to exit, up to `seconds`; then kills what is left with SIGKILL, saying so.
+    static func waitOrKill(_ processes: [Process], seconds: Double) {
+        let deadline = now() + seconds
+        while processes.contains(where: \.isRunning) && now() < deadline { usleep(50_000) }
+        for p in processes where p.isRunning {
+            printError("chorus up: process \(p.processIdentifier) did not stop within \(Int(seconds)) s of SIGTERM; killing it")
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
     }
 
     /// The `[process] command` of a manifest, if it has one.

@@ -189,11 +189,14 @@ import Glibc
     func aBrokerThatKeepsFailingStopsTheAgentsAndUpExits69() throws {
         let dir = TempDir()
         defer { dir.remove() }
-        let agents = try Self.writeAgents(dir, ["steady": "[process]\ncommand = [\"sleep\", \"600\"]\n"])
+        // A real agent too: with its broker gone it only retries its connection, and must still stop on SIGTERM.
+        let text = try String(contentsOf: AgentTests.repositoryRoot.appendingPathComponent("agents/text.toml"), encoding: .utf8)
+        let agents = try Self.writeAgents(dir, ["steady": "[process]\ncommand = [\"sleep\", \"600\"]\n", "text": text])
         let up = try Self.up(dir, agents: agents, config: try Self.writeConfig(dir))
         defer { up.stop(grace: 30) }
         _ = try #require(Self.brokerEndpoint(dir, up), "the broker did not start:\n\(up.output.suffix(3000))")
         let steady = try #require(Self.onlyChild(of: up, running: "sleep 600"), "no `sleep 600` under chorus up:\n\(up.output.suffix(3000))")
+        let agent = try #require(Self.onlyChild(of: up, running: "/text.toml"), "no text agent under chorus up:\n\(up.output.suffix(3000))")
 
         // Kill each broker as soon as it appears: five quick failures in a row.
         var killed: Set<Int32> = []
@@ -215,5 +218,7 @@ import Glibc
         #expect(up.output.contains("chorus up: broker failed 5 times in a row within 10 s of starting (last: was killed by signal 9); not restarting it."))
         #expect(up.output.contains("stopping the agents"))
         #expect(waitUntil(5) { !LoggedProcess.alive(steady) }, "the agent outlived chorus up")
+        #expect(waitUntil(5) { !LoggedProcess.alive(agent) }, "the text agent outlived chorus up")
+        #expect(!up.output.contains("did not stop within"), "an agent had to be killed:\n\(up.output.suffix(3000))")
     }
 }
