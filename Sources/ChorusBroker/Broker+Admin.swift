@@ -135,11 +135,12 @@ extension Broker {
     func selectedDeadLetters(_ args: [String: Any]) throws -> (ConsumerGroup, [DeadLetterRecord]) {
         guard let name = args["group"] as? String else { throw ProtocolError(.malformed, "name the group ('group')") }
         guard let group = groups[name] else { throw unknownGroup(name) }
-        let rows = try store.deadLetters(group: name, limit: 100_000)
-        if args["all"] as? Bool == true { return (group, rows) }
+        // --all takes the newest 100,000 at a time (run it again for more); ids are looked up one by one.
+        if args["all"] as? Bool == true { return (group, try store.deadLetters(group: name, limit: 100_000)) }
         let ids = Set((args["ids"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.int64Value })
         guard !ids.isEmpty else { throw ProtocolError(.malformed, "give 'ids' (a list of dead-letter ids) or 'all': true") }
-        let selected = rows.filter { ids.contains($0.id) }
+        guard ids.count <= 100_000 else { throw ProtocolError(.malformed, "at most 100000 ids at a time") }
+        let selected = try store.deadLetters(group: name, ids: ids.sorted())
         // All or nothing: an id that is not there is most likely a typo, and acting on the rest would hide it.
         let missing = ids.subtracting(selected.map(\.id)).sorted()
         guard missing.isEmpty else {

@@ -28,6 +28,8 @@ public protocol EventStore: AnyObject {
     func nextGroupID() throws -> Int64
     /// Dead letters, newest first, optionally of one group.
     func deadLetters(group: String?, limit: Int) throws -> [DeadLetterRecord]
+    /// The dead letters of `group` with these ids (those that exist), by primary key.
+    func deadLetters(group: String, ids: [Int64]) throws -> [DeadLetterRecord]
     /// Every join still open, with the part results recorded for it.
     func openJoins() throws -> [(join: JoinRecord, parts: [JoinPartRecord])]
     /// One join, open or closed.

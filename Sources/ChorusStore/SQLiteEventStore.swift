@@ -497,6 +497,23 @@ public final class SQLiteEventStore: EventStore {
         return out
     }
 
+    public func deadLetters(group: String, ids: [Int64]) throws -> [DeadLetterRecord] {
+        let s = try db.prepare("SELECT id, group_name, seq, reason, attempts, history, time FROM dead_letters WHERE id = ?1 AND group_name = ?2")
+        var out: [DeadLetterRecord] = []
+        for id in ids {
+            defer { s.reset() }
+            s.bind(1, id)
+            s.bind(2, group)
+            if try s.step() {
+                out.append(
+                    DeadLetterRecord(
+                        id: s.int64(0), groupName: s.string(1) ?? "", seq: UInt64(s.int64(2)), reason: s.string(3) ?? "",
+                        attempts: Int(s.int64(4)), history: s.string(5) ?? "", time: s.int64(6)))
+            }
+        }
+        return out
+    }
+
     public static let joinColumns = "name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason"
 
     public static func joinRecord(_ s: SQLiteStatement) -> JoinRecord {

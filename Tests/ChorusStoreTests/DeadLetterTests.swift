@@ -35,6 +35,13 @@ final class DeadLetterTests {
         #expect(all[0] == expected)
     }
 
+    @Test func findsDeadLettersByIDWithinTheirGroupOnly() throws {
+        try store.commit(batch { $0.deadLetters = [letter("a", 1), letter("b", 2), letter("a", 3)] })
+        #expect(try store.deadLetters(group: "a", ids: [3, 1, 2, 99]).map(\.id) == [3, 1])
+        #expect(try store.deadLetters(group: "b", ids: [2]).map(\.seq) == [2])
+        #expect(try store.deadLetters(group: "b", ids: []).isEmpty)
+    }
+
     @Test func filtersByGroup() throws {
         try store.commit(batch { $0.deadLetters = [letter("a", 1), letter("b", 2), letter("a", 3), letter("ab", 4)] })
         #expect(try store.deadLetters(group: "a", limit: 10).map(\.seq) == [3, 1])

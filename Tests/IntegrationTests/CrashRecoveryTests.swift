@@ -111,4 +111,32 @@ import Testing
         try last.subscribe(group: "g", patterns: ["work"], credit: 10)
         #expect(try last.deliveries(1, within: 1.5).isEmpty)
     }
+
+    /// A first delivery on the group's last attempt (max-attempts 1) in flight at a kill -9 is dead-lettered once
+    /// at the restart, and never again however often the broker is killed after that.
+    @Test func aFirstDeliveryOnItsLastAttemptIsDeadLetteredOnceAcrossRestarts() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let consumer = try broker.connect(name: "w1")
+        try consumer.subscribe(group: "once", patterns: ["job"], credit: 1, extra: [("max-attempts", "1")])
+        let seq = try broker.connect().publish(topic: "job", payload: [7]).seq
+        #expect(try consumer.deliveries(1, within: 10).first?.lease.seq == seq)
+        func deadLetters() throws -> [[String: Any]] {
+            try broker.connect().admin("dlq.list", arguments: ["group": "once"])["dead_letters"] as? [[String: Any]] ?? []
+        }
+        broker.kill9()
+        try broker.start()
+        #expect(waitUntil(10) { ((try? deadLetters()) ?? []).count == 1 })
+        let letter = try #require(try deadLetters().first)
+        #expect((letter["seq"] as? NSNumber)?.uint64Value == seq)
+        #expect((letter["reason"] as? String)?.contains("broker restarted") == true, "\(letter)")
+        for _ in 0..<2 {
+            broker.kill9()
+            try broker.start()
+            #expect(try deadLetters().count == 1)
+        }
+        let dlqEvents = try broker.connect()
+        try dlqEvents.subscribe(group: "dlq-watch", patterns: ["$dlq.>"], credit: 10, start: .first)
+        #expect(try dlqEvents.deliveries(2, within: 1.5).count == 1, "one $dlq.once event")
+    }
 }
