@@ -9,6 +9,9 @@ extension Broker {
     /// that matches little cannot stall the loop for everyone else.
     static let scanBudget = 4096
 
+    /// At most this many first deliveries per group are kept in its list (`groups.in_flight`); more get pending rows.
+    static let firstDeliveriesListLimit = 4096
+
     func dispatchDirtyGroups() {
         if newEventsAppended {
             newEventsAppended = false
@@ -89,7 +92,9 @@ extension Broker {
     /// Queues what the log must know about `entry` now: a first delivery in flight goes in its group's list of
     /// them; anything else (a failed attempt behind it, a wait for a retry) is its pending row.
     func persist(_ entry: PendingDelivery, in group: ConsumerGroup) {
-        if entry.isUnfailedFirstDelivery {
+        // The list is rewritten whole at each change, so it is kept short: past `firstDeliveriesListLimit` a first
+        // delivery gets a row like any other (`forget` finds it there).
+        if entry.isUnfailedFirstDelivery && group.firstDeliveriesInFlight.count < Self.firstDeliveriesListLimit {
             if group.firstDeliveriesInFlight.insert(entry.seq) { group.firstDeliveriesDirty = true }
         } else {
             if group.firstDeliveriesInFlight.remove(entry.seq) { group.firstDeliveriesDirty = true }
