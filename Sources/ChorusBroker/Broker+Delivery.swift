@@ -10,7 +10,7 @@ extension Broker {
     static let scanBudget = 4096
 
     /// At most this many first deliveries per group are kept in its list (`groups.in_flight`); more get pending rows.
-    static let firstDeliveriesListLimit = 4096
+    static let firstDeliveriesListLimit = 16_384
 
     func dispatchDirtyGroups() {
         if newEventsAppended {

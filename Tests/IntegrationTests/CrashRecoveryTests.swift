@@ -140,30 +140,31 @@ import Testing
         #expect(try dlqEvents.deliveries(2, within: 1.5).count == 1, "one $dlq.once event")
     }
 
-    /// Past 4,096 first deliveries in flight, a group's list stops growing (it is rewritten whole at each change)
+    /// Past 16,384 first deliveries in flight, a group's list stops growing (it is rewritten whole at each change)
     /// and further first deliveries get pending rows; after a kill -9 all of them come back as attempt 2.
     @Test func firstDeliveriesPastTheListLimitGetRowsAndAllComeBack() throws {
-        let broker = try BrokerProcess()
+        // Appended to the harness's [delivery] table: more unsettled deliveries than the default 10,000.
+        let broker = try BrokerProcess(config: "max_pending = 20000\n")
         defer { broker.stop() }
         let consumer = try broker.connect(name: "bulk")
-        try consumer.subscribe(group: "bulk", patterns: ["bulk"], credit: 5000)
+        try consumer.subscribe(group: "bulk", patterns: ["bulk"], credit: 20_000)
         // Published by another process, pipelined, while this thread keeps the consumer's session alive by reading.
         let input = broker.directory.file("bulk.txt")
-        try (0..<4200).map { "job \($0)" }.joined(separator: "\n").appending("\n").write(toFile: input, atomically: true, encoding: .utf8)
+        try (0..<16_488).map { "job \($0)" }.joined(separator: "\n").appending("\n").write(toFile: input, atomically: true, encoding: .utf8)
         let publisher = try broker.client(["publish", "bulk", "--lines"], label: "bulk-pub", stdin: FileHandle(forReadingAtPath: input))
-        #expect(try consumer.deliveries(4200, within: 30).count == 4200)
+        #expect(try consumer.deliveries(16_488, within: 60).count == 16_488)
         #expect(publisher.waitForExit(10) == 0)
         let db = broker.directory.file("data/chorus.sqlite")
         let listed = try #require(try sqlite(db, "select in_flight from groups where name = 'bulk'").first)
         let ranges = listed.split(separator: ",").map { $0.split(separator: "-").compactMap { Int($0) } }
-        #expect(ranges.reduce(0) { $0 + ($1.count == 2 ? $1[1] - $1[0] + 1 : 1) } == 4096, "\(listed.prefix(200))")
+        #expect(ranges.reduce(0) { $0 + ($1.count == 2 ? $1[1] - $1[0] + 1 : 1) } == 16_384, "\(listed.prefix(200))")
         #expect(try sqlite(db, "select count(*) from pending") == ["104"])
         broker.kill9()
         try broker.start()
         let after = try broker.connect(name: "bulk-2")
-        try after.subscribe(group: "bulk", patterns: ["bulk"], credit: 5000)
-        let again = try after.deliveries(4200, within: 30)
-        #expect(again.count == 4200)
+        try after.subscribe(group: "bulk", patterns: ["bulk"], credit: 20_000)
+        let again = try after.deliveries(16_488, within: 60)
+        #expect(again.count == 16_488)
         #expect(again.allSatisfy { $0.attempt == 2 })
     }
 }
