@@ -45,6 +45,12 @@ public final class AgentRuntime {
     private var requests: [[UInt8]: UInt64] = [:]
     /// Jobs whose result is confirmed and whose ACK awaits its answer, by the ack's request id.
     private var acks: [[UInt8]: Job] = [:]
+    /// Results made for requests the broker then gave out again (the ack was refused or went unanswered), newest
+    /// last, at most `keptResultLimit`: when such a request comes back to this agent, its result is published
+    /// again instead of generated again (a model run can take minutes). Kept 5 minutes at most, well inside the
+    /// blob store's ten minutes of grace for a blob it names.
+    private var keptResults: [(seq: UInt64, output: AgentOutput, blobHash: String?, at: Int64)] = []
+    static let keptResultLimit = 32
     private var ackTimeout: Int64 = 30 * 60_000
     private var heartbeat: Int64 = 1000
     private var misses: Int64 = 3
@@ -188,6 +194,7 @@ public final class AgentRuntime {
         for (_, job) in acks {
             // Its answer would have come on the old socket: whether the broker settled it is unknown.
             logger.warning("connection lost before the ack was answered; the request may be delivered again", metadata: Self.describe(job))
+            keep(job)
         }
         acks.removeAll()
         try connect(backoffFrom: 100)
@@ -211,7 +218,16 @@ public final class AgentRuntime {
                 return
             }
             let job = AgentJob(event: d.event, attempt: d.attempt, group: d.group, cancellation: CancellationFlag())
-            jobs[d.lease.seq] = Job(delivery: d, job: job, now: Self.now())
+            let entry = Job(delivery: d, job: job, now: Self.now())
+            jobs[d.lease.seq] = entry
+            if let kept = keptResults.lastIndex(where: { $0.seq == d.lease.seq && Self.now() - $0.at < 300_000 }) {
+                entry.output = keptResults[kept].output
+                entry.blobHash = keptResults[kept].blobHash
+                keptResults.remove(at: kept)
+                logger.info("given out again; publishing the result already made", metadata: Self.describe(entry))
+                try advance(d.lease.seq, entry)
+                return
+            }
             pool.submit(d.lease.seq, job)
         case .blob(let r, let hash, _, _, _):
             guard let seq = requests.removeValue(forKey: r), let job = jobs[seq] else { return }
@@ -232,6 +248,7 @@ public final class AgentRuntime {
                 // The result is in the log, but the attempt was no longer this agent's: its session or lease had
                 // ended, and the broker has given the request out again (possibly to this agent, after a reconnect).
                 ackRefused += 1
+                keep(job)
                 var m = Self.describe(job)
                 m["code"] = "\(code.name)"
                 logger.warning("ack refused: the request was given out again", metadata: m)
@@ -340,6 +357,13 @@ public final class AgentRuntime {
             try connection?.send(.extend(requestID: [], group: job.delivery.group, lease: job.delivery.lease, milliseconds: UInt64(ackTimeout)))
             if let deadline = job.job.event.deadline, now > deadline { job.job.cancellation.cancel() }
         }
+    }
+
+    /// Keeps a job's result in case its request comes back (`keptResults`).
+    private func keep(_ job: Job) {
+        guard let output = job.output else { return }
+        keptResults.append((job.delivery.lease.seq, output, job.blobHash, Self.now()))
+        if keptResults.count > Self.keptResultLimit { keptResults.removeFirst() }
     }
 
     /// The log metadata naming a job.

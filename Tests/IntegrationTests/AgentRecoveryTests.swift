@@ -44,7 +44,7 @@ import Glibc
             [generator]
             kind = "command"
             content_type = "text/plain"
-            command = ["/bin/sh", "-c", "sleep 1; echo answer"]
+            command = ["/bin/sh", "-c", "echo run >> \(broker.directory.file("runs.txt")); sleep 1; echo answer"]
             """)
         let agent = try AgentTests.agent(broker, manifest: manifest, label: "frozen")
         let pid = agent.process.processIdentifier
@@ -84,6 +84,10 @@ import Glibc
         #expect(refused.count == 1 && refused.allSatisfy { $0.contains("attempt=1") && $0.contains("code=NOT_SUBSCRIBED") }, "\(agent.stderr)")
         #expect(!Self.lines(agent, "done").contains { $0.contains("attempt=1") }, "\(agent.stderr)")
         #expect(Self.number(c, "frozen", "acked") == 1)
+        // Attempt 2 came back to this agent, which still had the result: published again, not generated again.
+        #expect(Self.lines(agent, "given out again; publishing the result already made").count == 1, "\(agent.stderr)")
+        let runs = (try? String(contentsOfFile: broker.directory.file("runs.txt"), encoding: .utf8)) ?? ""
+        #expect(runs.split(separator: "\n").count == 1, "the generator ran \(runs.split(separator: "\n").count) times")
     }
 
     /// A generator failing in a way a retry may fix (an OpenAI-compatible server that is not there) on the group's
