@@ -121,6 +121,15 @@ struct EventLine {
         "application/octet-stream", "image/", "audio/", "video/", "application/pdf", "application/zip",
     ]
 
+    /// `join NAME STATUS (merged record, N bytes)` for a merged record (producer `chorus.join`, headers `join` and
+    /// `status`): its JSON starts with fields the line shows already, and cut at 60 characters it hid the outcome.
+    static func joinSummary(_ e: Event) -> String? {
+        guard e.producer == "chorus.join", let join = e.headers.first(where: { $0.name == "join" })?.value,
+            let status = e.headers.first(where: { $0.name == "status" })?.value
+        else { return nil }
+        return "join \(join) \(status) (merged record, \(e.payload.count) bytes)"
+    }
+
     /// The payload on one line: its text with blanks collapsed, at most `limit` characters (the last one `…`
     /// when cut), or `<N bytes TYPE>` when it is not UTF-8 text. Reads only the first few hundred bytes.
     static func preview(_ e: Event, limit: Int = previewLength) -> (text: String, isText: Bool) {
@@ -133,6 +142,9 @@ struct EventLine {
             return ("<\(e.payload.count) bytes\(e.contentType.map { " " + field($0) } ?? "")>", false)
         }
         if e.payload.isEmpty { return binary() }
+        if let summary = joinSummary(e) {
+            return (summary.count > limit ? String(summary.prefix(limit - 1)) + "…" : summary, true)
+        }
         if let type = e.contentType?.lowercased(), binaryTypes.contains(where: { type.hasPrefix($0) }) {
             return binary()
         }

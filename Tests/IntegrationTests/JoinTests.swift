@@ -216,6 +216,10 @@ import Testing
             "the redelivered part shows its attempt: \(out)")
         #expect(out.contains("closed complete"))
         #expect(out.contains("part audio late #\(late)"))
+        // tail's one-line preview of the merged record leads with its outcome, not with the start of its JSON.
+        let tail = try TailTests.run(["tail", "--correlation", "story-1", "--topic", "gen.merged", "--log", TailTests.logPath(broker)], in: broker.directory, label: "tail-merged")
+        #expect(tail.waitForExit(10) == 0, "\(tail.stderr)")
+        #expect(tail.stdoutLines.contains { $0.contains("join media complete (merged record, ") }, "\(tail.stdout)")
         let json = try TailTests.run(["inspect", "story-1", "--json", "--log", TailTests.logPath(broker)], in: broker.directory, label: "inspect-json")
         #expect(json.waitForExit(10) == 0)
         let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
