@@ -37,11 +37,18 @@ struct DLQCommand: ParsableCommand {
                         continue
                     }
                     func s(_ k: String) -> String { (row[k] as? NSNumber)?.stringValue ?? (row[k] as? String) ?? "-" }
-                    Output.line("#\(s("id"))  group=\(s("group"))  seq=\(s("seq"))  topic=\(s("topic"))  correlation=\(s("correlation"))  attempts=\(s("attempts"))")
+                    // Local time, like tail and inspect, with the date: dead letters are often days old.
+                    func when(_ v: Any?) -> String {
+                        let ms = (v as? NSNumber)?.int64Value ?? 0
+                        return EventLine.date(ms) + " " + EventLine.clock(ms)
+                    }
+                    Output.line(
+                        "#\(s("id"))  group=\(s("group"))  seq=\(s("seq"))  topic=\(s("topic"))  correlation=\(s("correlation"))  attempts=\(s("attempts"))  dead-lettered \(when(row["time"]))")
                     Output.line("    reason: \(s("reason"))")
                     for h in row["history"] as? [[String: Any]] ?? [] {
-                        let t = Date(timeIntervalSince1970: Double((h["time"] as? NSNumber)?.int64Value ?? 0) / 1000)
-                        Output.line("    attempt \((h["attempt"] as? NSNumber)?.intValue ?? 0)  \(t.formatted(.iso8601))  \(h["consumer"] as? String ?? "")  \(h["outcome"] as? String ?? ""): \(h["reason"] as? String ?? "")")
+                        let consumer = (h["consumer"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "-"
+                        Output.line(
+                            "    attempt \((h["attempt"] as? NSNumber)?.intValue ?? 0)  \(when(h["time"]))  \(consumer)  \(h["outcome"] as? String ?? ""): \(h["reason"] as? String ?? "")")
                     }
                 }
                 if rows.isEmpty && !json { printError("no dead letters\(group.map { " in group \($0)" } ?? "")") }

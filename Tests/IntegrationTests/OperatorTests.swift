@@ -71,6 +71,8 @@ import Testing
         let cli = try broker.client(["dlq", "list", "--group", "g"], label: "dlq-list")
         #expect(cli.waitForExit(10) == 0)
         #expect(cli.stdout.contains("schema error"))
+        // When, in local time with the date, as tail and inspect show times.
+        #expect(cli.stdoutLines.first { $0.hasPrefix("#") }?.contains(" dead-lettered 20") == true, "\(cli.stdout)")
         // A wrong id, or a group that does not exist, is refused and changes nothing.
         let typo = try broker.client(["dlq", "redrive", "--group", "g", "99999"], label: "redrive-typo")
         #expect(typo.waitForExit(10) == 65)
