@@ -99,7 +99,8 @@ public struct RestartPolicy: Sendable, Equatable {
         return .restart(after: wait)
     }
 
-    private static func seconds(_ s: Double) -> String {
+    /// `1 s`, `2.5 s`: how the rule's durations read in messages.
+    public static func seconds(_ s: Double) -> String {
         s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
     }
 }

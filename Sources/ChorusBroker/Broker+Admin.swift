@@ -31,10 +31,10 @@ extension Broker {
     /// How many of the events a group has not looked at yet its patterns match: counted in the in-memory window
     /// of recent events, and only when the whole gap is there, at most 20,000 events long, and within what is left
     /// of the call's budget of 100,000 matches for all groups (this runs on the broker's thread); nil otherwise. Without it a stopped group's backlog counts every event of every topic.
-    func unexaminedMatching(_ g: ConsumerGroup) -> Int? {
+    func unexaminedMatching(_ g: ConsumerGroup, budget: inout Int) -> Int? {
         guard g.cursor <= lastSeq else { return 0 }
-        guard lastSeq - g.cursor < 20_000, lastSeq - g.cursor < statsMatchBudget, let first = recent.firstSeq, first <= g.cursor else { return nil }
-        statsMatchBudget -= Int(lastSeq - g.cursor + 1)
+        guard lastSeq - g.cursor < 20_000, lastSeq - g.cursor < budget, let first = recent.firstSeq, first <= g.cursor else { return nil }
+        budget -= Int(lastSeq - g.cursor + 1)
         var count = 0
         for seq in g.cursor...lastSeq {
             guard let e = recent.entry(seq) else { return nil }
@@ -45,13 +45,13 @@ extension Broker {
 
     func stats() throws -> [String: Any] {
         // One budget for the whole call, shared by the groups: stats runs on the broker's thread.
-        statsMatchBudget = 100_000
+        var budget = 100_000
         let size = try store.size()
         var groupStats: [[String: Any]] = []
         for g in groups.values.sorted(by: { $0.name < $1.name }) {
             let inFlight = g.inFlightCount
             let unexamined = g.unexamined(lastSeq: lastSeq)
-            let matching = unexaminedMatching(g)
+            let matching = unexaminedMatching(g, budget: &budget)
             var row: [String: Any] = [
                 "name": g.name, "patterns": g.patterns.patterns.map(\.text), "cursor": g.cursor,
                 "backlog": (matching ?? unexamined) + (g.pending.count - inFlight), "backlog_exact": matching != nil,

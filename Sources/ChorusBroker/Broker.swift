@@ -84,8 +84,6 @@ public final class Broker {
     var lastCompaction: Int64 = 0
     /// A read-only connection for `log.read` (remote tail) and join lookups, opened on first use (`readOnlyLog`).
     var logReader: LogReader?
-    /// Topic matches `stats` may still spend counting groups' matching backlog in this call.
-    var statsMatchBudget = 0
     /// The read-only connection failed a join lookup: they go to the store from then on.
     var joinLookupsUseStore = false
     // Metrics (BrokerMetrics.swift, MetricsEndpoint.swift).

@@ -276,12 +276,7 @@ public final class LogReader {
     /// The query plans (`EXPLAIN QUERY PLAN` detail lines) of the join lookups of `story`, for a test that holds
     /// them to index searches.
     public func storyJoinPlans() throws -> [[String]] {
-        try [Self.joinLookup, Self.partLookup, Self.nextJoinName].map { sql in
-            let s = try db.prepare("EXPLAIN QUERY PLAN " + sql)
-            var lines: [String] = []
-            while try s.step() { lines.append(s.string(3) ?? "") }
-            return lines
-        }
+        try [Self.joinLookup, Self.partLookup, Self.nextJoinName].map { try db.queryPlan($0) }
     }
 
     /// The names of the joins in the log, each found by one search of the `joins` primary key (skipping from

@@ -80,6 +80,15 @@ public final class SQLiteDatabase {
         return stmt.isNull(0) ? nil : stmt.int64(0)
     }
 
+    /// The detail lines of `EXPLAIN QUERY PLAN` for `sql` (`SEARCH ... USING INDEX ...`, `SCAN ...`), for tests
+    /// that hold a query to index searches.
+    public func queryPlan(_ sql: String) throws(SQLiteError) -> [String] {
+        let stmt = try prepare("EXPLAIN QUERY PLAN " + sql)
+        var lines: [String] = []
+        while try stmt.step() { lines.append(stmt.string(3) ?? "") }
+        return lines
+    }
+
     /// Rows changed by the last statement.
     public var changes: Int { Int(sqlite3_changes(handle)) }
 }

@@ -624,12 +624,7 @@ public final class SQLiteEventStore: EventStore {
     /// them to index searches.
     public func retentionPlans() throws -> [[String]] {
         let statements = Self.retentionStatements(doomed: "SELECT seq FROM events WHERE seq < 100 AND (time < 5) ORDER BY seq LIMIT 10")
-        return try (statements + [Self.unreferencedBlobs, Self.insertJoinPartSQL]).map { sql in
-            let s = try db.prepare("EXPLAIN QUERY PLAN " + sql)
-            var lines: [String] = []
-            while try s.step() { lines.append(s.string(3) ?? "") }
-            return lines
-        }
+        return try (statements + [Self.unreferencedBlobs, Self.insertJoinPartSQL]).map { try db.queryPlan($0) }
     }
 
     static let unreferencedBlobs =

@@ -121,7 +121,7 @@ struct UpCommand: ParsableCommand {
         func ended(_ child: Child, _ event: RestartPolicy.Event) {
             switch child.policy.record(event) {
             case .restart(let delay):
-                printError("chorus up: \(child.name) \(event); restarting in \(Self.seconds(delay))")
+                printError("chorus up: \(child.name) \(event); restarting in \(RestartPolicy.seconds(delay))")
                 child.restartAt = Self.now() + delay
             case .giveUp(let reason):
                 printError("chorus up: \(child.name) \(reason); not restarting it. Fix it and run chorus up again.")
@@ -199,7 +199,6 @@ struct UpCommand: ParsableCommand {
     /// Monotonic seconds: uptimes must not jump with the wall clock.
     static func now() -> Double { ProcessInfo.processInfo.systemUptime }
 
-    static func seconds(_ s: Double) -> String { s == s.rounded() ? "\(Int(s)) s" : "\(s) s" }
 
     func start(_ child: Child, executable: String, endpoint: String? = nil) throws {
         let p = Process()
