@@ -67,7 +67,7 @@ let package = Package(
             name: "ChorusStoreTests",
             dependencies: ["ChorusStore", "ChorusProtocol", .product(name: "Logging", package: "swift-log")]
         ),
-        .testTarget(name: "ChorusBrokerTests", dependencies: ["ChorusBroker", "ChorusProtocol", "ChorusStore", "ChorusConfig"]),
+        .testTarget(name: "ChorusBrokerTests", dependencies: ["ChorusBroker", "ChorusProtocol", "ChorusStore", "ChorusConfig", "ZeroMQ"]),
         .testTarget(name: "ChorusAgentTests", dependencies: ["ChorusAgent"]),
         .testTarget(
             name: "IntegrationTests",

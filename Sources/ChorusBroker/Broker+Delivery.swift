@@ -76,10 +76,8 @@ extension Broker {
         member.inFlight.insert(seq)
         timers.push(expires, .lease(groupID: group.id, seq: seq, token: token))
         persist(entry, in: group)
-        outbox.append([
-            member.session.routingID, ProtocolVersion.signature, BrokerMessage.Name.deliver, group.nameBytes, FrameCoding.number(seq),
-            Lease(seq: seq, token: token).tokenBytes, FrameCoding.number(UInt64(entry.attempt)), log.topic, log.properties, log.event.payload,
-        ])
+        outbox.appendDeliver(
+            routedTo: member.session.routingID, group: group.nameBytes, lease: Lease(seq: seq, token: token), attempt: entry.attempt, entry: log)
         group.delivered += 1
         counters.delivered += 1
         if measuring && entry.attempt == 1 { firstDeliveries.append((seq, log.event.time)) }
@@ -292,7 +290,7 @@ extension Broker {
         }
         if sendHeartbeats {
             for session in sessionsByNumber.values where session.isLive {
-                outbox.append(BrokerMessage.heartbeat.encode(routedTo: session.routingID))
+                outbox.append(.heartbeat, routedTo: session.routingID)
             }
         }
         if now - lastKeyPrune > 60_000 {

@@ -63,7 +63,7 @@ public final class Broker {
     var newEventsAppended = false
     /// Observers subscribed to the firehose (XPUB subscribe minus unsubscribe messages); 0 skips encoding.
     var firehoseSubscriptions = 0
-    var outbox: [Frames] = []
+    var outbox = MessageBatch()
     var batchKeys: [String: UInt64] = [:]
     var now: Int64 = 0
     var lastHousekeeping: Int64 = 0
@@ -364,7 +364,7 @@ public final class Broker {
             done.removeAll()
             spareCommitting = done
         }
-        for frames in done.outbox { send(frames) }
+        for message in 0..<done.outbox.count { send(message, of: done.outbox) }
         if !done.firstDeliveries.isEmpty {
             // Events of that iteration (at or after its first new seq): measured from when their PUBLISH was read
             // (monotonic); older ones from their accept time (milliseconds).
@@ -381,16 +381,16 @@ public final class Broker {
     }
 
     /// Sends one message (routing id first). A peer that is gone or not reading loses its session.
-    func send(_ frames: Frames) {
+    func send(_ message: Int, of batch: MessageBatch) {
         do {
-            if try router.send(frames, dontWait: true) { return }
-            logger.warning("client is not reading; closing its session", metadata: ["chorus.client": "\(hex(frames[0]))"])
+            if try router.send(message: message, of: batch, dontWait: true) { return }
+            logger.warning("client is not reading; closing its session", metadata: ["chorus.client": "\(hex(batch.frame(0, of: message)))"])
         } catch let error as ZMQError where error.hostUnreachable {
-            logger.debug("client gone", metadata: ["chorus.client": "\(hex(frames[0]))"])
+            logger.debug("client gone", metadata: ["chorus.client": "\(hex(batch.frame(0, of: message)))"])
         } catch {
             logger.error("send failed", metadata: ["error": "\(error)"])
         }
-        if let session = sessionsByRoutingID[frames[0]] { endSession(session, reason: "client unreachable") }
+        if let session = sessionsByRoutingID[batch.frame(0, of: message)] { endSession(session, reason: "client unreachable") }
     }
 
     func publishFirehose(_ entry: LogEntry) {

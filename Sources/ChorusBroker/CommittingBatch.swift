@@ -1,7 +1,9 @@
+import ZeroMQ
+
 /// What one loop iteration produced that may only leave the broker after its writes have committed.
 struct CommittingBatch {
     /// Replies and deliveries, in order.
-    var outbox: [[[UInt8]]] = []
+    var outbox = MessageBatch()
     /// New events, for the firehose.
     var entries: [LogEntry] = []
     /// First deliveries (the event's seq and time), for the publish-to-deliver histogram; only kept while the
@@ -14,7 +16,7 @@ struct CommittingBatch {
 
     /// Empties it, keeping the arrays' storage for the next iteration.
     mutating func removeAll() {
-        outbox.removeAll(keepingCapacity: true)
+        outbox.removeAll()
         entries.removeAll(keepingCapacity: true)
         firstDeliveries.removeAll(keepingCapacity: true)
         published = 0

@@ -46,8 +46,8 @@ public enum BrokerMessage: Equatable, Sendable {
         public static let result: [UInt8] = Array("RESULT".utf8)
     }
 
-    static let new: [UInt8] = Array("new".utf8)
-    static let duplicate: [UInt8] = Array("duplicate".utf8)
+    public static let new: [UInt8] = Array("new".utf8)
+    public static let duplicate: [UInt8] = Array("duplicate".utf8)
 
     /// Encodes the message as frames (without any routing envelope).
     public func encode() -> [[UInt8]] { encode(prefix: nil) }

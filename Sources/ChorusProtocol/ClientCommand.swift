@@ -116,7 +116,7 @@ public enum ClientCommand: Equatable, Sendable {
                 error: ProtocolError(.unsupportedVersion, "frame 0 must be 'CHORUS1'; this broker speaks protocol version 1")
             )
         }
-        let f = Array(frames.dropFirst())
+        let f = ZeroBased(frames.dropFirst())
         guard f.count >= 2 else {
             throw CommandDecodingError(
                 requestID: [], error: ProtocolError(.malformed, "a command needs at least 3 frames: CHORUS1, name, request id"))
@@ -125,7 +125,7 @@ public enum ClientCommand: Equatable, Sendable {
         let requestID = f[1]
         do throws(ProtocolError) {
             guard requestID.count <= 255 else { throw ProtocolError(.malformed, "request id exceeds 255 bytes") }
-            let body = f.dropFirst(2)
+            let body = ZeroBased(frames.dropFirst(3))
             func expect(_ count: Int, _ what: String) throws(ProtocolError) {
                 guard body.count == count else {
                     throw ProtocolError(
@@ -135,7 +135,7 @@ public enum ClientCommand: Equatable, Sendable {
             switch name {
             case Name.publish:
                 try expect(3, "CHORUS1, PUBLISH, request id, topic, properties, payload")
-                let b = Array(body)
+                let b = body
                 let topic = try FrameCoding.text(b[0], field: "topic")
                 return .publish(
                     requestID: requestID,
@@ -144,7 +144,7 @@ public enum ClientCommand: Equatable, Sendable {
                 guard body.count >= 3, (body.count - 1) % 2 == 0 else {
                     throw ProtocolError(.malformed, "ACK takes CHORUS1, ACK, request id, group, then sequence and token pairs")
                 }
-                let b = Array(body)
+                let b = body
                 let group = try FrameCoding.name(b[0], field: "group")
                 var leases: [Lease] = []
                 leases.reserveCapacity((b.count - 1) / 2)
@@ -158,20 +158,20 @@ public enum ClientCommand: Equatable, Sendable {
                 return .heartbeat(requestID: requestID)
             case Name.hello:
                 try expect(1, "CHORUS1, HELLO, request id, properties")
-                return .hello(requestID: requestID, properties: try Properties.decode(body.first!))
+                return .hello(requestID: requestID, properties: try Properties.decode(body[0]))
             case Name.subscribe:
                 try expect(3, "CHORUS1, SUBSCRIBE, request id, group, patterns, properties")
-                let b = Array(body)
+                let b = body
                 let group = try FrameCoding.name(b[0], field: "group")
                 let patternText = try FrameCoding.text(b[1], field: "patterns", maxLength: 4096)
                 let patterns = patternText.split(separator: "\n").map(String.init)
                 return .subscribe(requestID: requestID, group: group, patterns: patterns, properties: try Properties.decode(b[2]))
             case Name.unsubscribe:
                 try expect(1, "CHORUS1, UNSUBSCRIBE, request id, group")
-                return .unsubscribe(requestID: requestID, group: try FrameCoding.name(body.first!, field: "group"))
+                return .unsubscribe(requestID: requestID, group: try FrameCoding.name(body[0], field: "group"))
             case Name.nack:
                 try expect(5, "CHORUS1, NACK, request id, group, sequence, token, mode, reason")
-                let b = Array(body)
+                let b = body
                 return .nack(
                     requestID: requestID, group: try FrameCoding.name(b[0], field: "group"),
                     lease: try Lease.decode(seq: b[1], token: b[2]),
@@ -179,7 +179,7 @@ public enum ClientCommand: Equatable, Sendable {
                     reason: try FrameCoding.text(b[4], field: "reason", maxLength: 4096))
             case Name.extend:
                 try expect(4, "CHORUS1, EXTEND, request id, group, sequence, token, milliseconds")
-                let b = Array(body)
+                let b = body
                 return .extend(
                     requestID: requestID, group: try FrameCoding.name(b[0], field: "group"),
                     lease: try Lease.decode(seq: b[1], token: b[2]),
@@ -188,7 +188,7 @@ public enum ClientCommand: Equatable, Sendable {
                 return .bye(requestID: requestID)
             case Name.await:
                 try expect(4, "CHORUS1, AWAIT, request id, correlation, pattern, after sequence, timeout milliseconds")
-                let b = Array(body)
+                let b = body
                 let correlation = try FrameCoding.text(b[0], field: "correlation", maxLength: 4096)
                 guard !correlation.isEmpty else { throw ProtocolError(.malformed, "AWAIT needs a correlation id") }
                 let pattern = try FrameCoding.text(b[1], field: "pattern")
@@ -199,18 +199,18 @@ public enum ClientCommand: Equatable, Sendable {
                     timeoutMilliseconds: try FrameCoding.number(b[3], field: "timeout"))
             case Name.putBlob:
                 try expect(2, "CHORUS1, PUTBLOB, request id, media type, content")
-                let b = Array(body)
+                let b = body
                 return .putBlob(requestID: requestID, mediaType: try FrameCoding.text(b[0], field: "media type"), content: b[1])
             case Name.getBlob:
                 try expect(1, "CHORUS1, GETBLOB, request id, hash")
-                let hash = try FrameCoding.text(body.first!, field: "hash")
+                let hash = try FrameCoding.text(body[0], field: "hash")
                 guard hash.utf8.count == 64, hash.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
                     throw ProtocolError(.malformed, "a blob hash is 64 lowercase hex digits (SHA-256)")
                 }
                 return .getBlob(requestID: requestID, hash: hash)
             case Name.admin:
                 try expect(2, "CHORUS1, ADMIN, request id, operation, JSON arguments")
-                let b = Array(body)
+                let b = body
                 return .admin(requestID: requestID, operation: try FrameCoding.text(b[0], field: "operation"), arguments: b[1])
             default:
                 throw ProtocolError(
@@ -222,6 +222,15 @@ public enum ClientCommand: Equatable, Sendable {
             throw CommandDecodingError(requestID: requestID.count <= 255 ? requestID : [], error: error)
         }
     }
+}
+
+/// Frames of a message indexed from 0 without copying them out of the received slice: decoding every command
+/// into a fresh array cost two allocations per message.
+struct ZeroBased {
+    let frames: ArraySlice<[UInt8]>
+    init(_ frames: ArraySlice<[UInt8]>) { self.frames = frames }
+    var count: Int { frames.count }
+    subscript(index: Int) -> [UInt8] { frames[frames.startIndex + index] }
 }
 
 /// A decoding failure with the request id it belongs to (empty when unknown).

@@ -124,6 +124,34 @@ public final class ZMQSocket {
         return true
     }
 
+    /// Sends message `message` of `batch`, with the same contract as `send(_:dontWait:)`: false when `dontWait`
+    /// is set and the message cannot be queued now, an error otherwise. The frames go from the batch's buffer to
+    /// libzmq with no copy in between.
+    @discardableResult
+    public func send(message: Int, of batch: MessageBatch, dontWait: Bool = false) throws -> Bool {
+        let sock = try socket("send")
+        var first = true
+        var failure: ZMQError?
+        let sent = batch.forEachFrame(of: message) { frame, more in
+            var flags: Int32 = more ? ZMQ_SNDMORE : 0
+            if dontWait { flags |= ZMQ_DONTWAIT }
+            var rc: Int32
+            repeat {
+                rc = zmq_send(sock, frame.baseAddress, frame.count, flags)
+            } while rc < 0 && zmq_errno() == EINTR
+            if rc < 0 {
+                let error = ZMQError.last("send")
+                // A multipart message is atomic: failing on the first frame means nothing was queued.
+                if !(error.wouldBlock && first) { failure = error }
+                return false
+            }
+            first = false
+            return true
+        }
+        if let failure { throw failure }
+        return sent
+    }
+
     /// Receives one multipart message, or nil when `dontWait` is set and none is waiting.
     public func receive(dontWait: Bool = false) throws -> Frames? {
         let sock = try socket("recv")

@@ -1,0 +1,113 @@
+/// Many multipart messages waiting to be sent, held in one byte buffer.
+///
+/// The broker queues every reply and delivery of a loop iteration until the commit that covers them, then sends
+/// them all. Held as `Frames` (an array per frame) that cost an allocation per frame to build and a free per
+/// frame to drop, a visible share of the broker's time per event. Here a frame is a range of one buffer that
+/// keeps its capacity from batch to batch, so queuing a message allocates nothing once the buffer has grown.
+public struct MessageBatch {
+    /// Above this many bytes of capacity, `removeAll` gives the buffer back instead of keeping it: one large
+    /// message (a blob) must not pin its size in memory for the life of the process.
+    public static let retainedCapacity = 4 << 20
+
+    private var bytes: [UInt8] = []
+    /// Where each frame ends in `bytes`.
+    private var frameEnds: [Int] = []
+    /// Where each message ends in `frameEnds` (one past its last frame).
+    private var messageEnds: [Int] = []
+
+    public init() {}
+
+    /// The number of complete messages.
+    public var count: Int { messageEnds.count }
+
+    /// Whether it holds no complete message.
+    public var isEmpty: Bool { messageEnds.isEmpty }
+
+    /// The bytes held, frames of an unfinished message included.
+    public var byteCount: Int { bytes.count }
+
+    /// The bytes the buffer can hold before it grows again.
+    public var byteCapacity: Int { bytes.capacity }
+
+    /// The number of frames of message `message`.
+    public func frameCount(of message: Int) -> Int {
+        messageEnds[message] - (message == 0 ? 0 : messageEnds[message - 1])
+    }
+
+    /// A copy of frame `frame` of message `message`.
+    public func frame(_ frame: Int, of message: Int) -> [UInt8] {
+        let index = (message == 0 ? 0 : messageEnds[message - 1]) + frame
+        precondition(index < messageEnds[message], "frame \(frame) is past the end of message \(message)")
+        return Array(bytes[frameStart(index)..<frameEnds[index]])
+    }
+
+    /// Every message as `Frames` (for tests and logs; the send path does not copy).
+    public var messages: [Frames] {
+        (0..<count).map { m in (0..<frameCount(of: m)).map { frame($0, of: m) } }
+    }
+
+    private func frameStart(_ index: Int) -> Int { index == 0 ? 0 : frameEnds[index - 1] }
+
+    // MARK: Building
+
+    /// Appends a frame to the message being built.
+    public mutating func appendFrame(_ frame: [UInt8]) {
+        bytes.append(contentsOf: frame)
+        frameEnds.append(bytes.count)
+    }
+
+    /// Appends a frame holding `value` in ASCII decimal, without leading zeros.
+    public mutating func appendDecimalFrame(_ value: UInt64) {
+        let start = bytes.count
+        var v = value
+        repeat {
+            bytes.append(0x30 + UInt8(v % 10))
+            v /= 10
+        } while v > 0
+        bytes[start...].reverse()
+        frameEnds.append(bytes.count)
+    }
+
+    /// Appends a frame holding `value` as 16 lower-case hexadecimal digits.
+    public mutating func appendHexFrame(_ value: UInt64) {
+        for shift in stride(from: 60, through: 0, by: -4) {
+            let digit = UInt8((value >> UInt64(shift)) & 0xF)
+            bytes.append(digit < 10 ? 0x30 + digit : 0x57 + digit)
+        }
+        frameEnds.append(bytes.count)
+    }
+
+    /// Ends the message being built; the frames appended since the last `endMessage` are its frames.
+    public mutating func endMessage() {
+        precondition(frameEnds.count > (messageEnds.last ?? 0), "a message needs at least one frame")
+        messageEnds.append(frameEnds.count)
+    }
+
+    /// Appends a whole message.
+    public mutating func append(_ frames: Frames) {
+        for frame in frames { appendFrame(frame) }
+        endMessage()
+    }
+
+    /// Empties it, keeping the storage unless it has grown past `retainedCapacity`.
+    public mutating func removeAll() {
+        let keep = bytes.capacity <= Self.retainedCapacity
+        bytes.removeAll(keepingCapacity: keep)
+        frameEnds.removeAll(keepingCapacity: true)
+        messageEnds.removeAll(keepingCapacity: true)
+    }
+
+    /// The bytes of each frame of message `message`, and whether more frames follow it.
+    func forEachFrame(of message: Int, _ body: (UnsafeRawBufferPointer, _ more: Bool) throws -> Bool) rethrows -> Bool {
+        let first = message == 0 ? 0 : messageEnds[message - 1]
+        let end = messageEnds[message]
+        return try bytes.withUnsafeBytes { all in
+            for index in first..<end {
+                let start = frameStart(index)
+                let frame = UnsafeRawBufferPointer(rebasing: all[start..<frameEnds[index]])
+                guard try body(frame, index + 1 < end) else { return false }
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import Testing
+import ZeroMQ
+
+@Suite("MessageBatch: many multipart messages in one buffer")
+struct MessageBatchTests {
+    @Test func framesComeBackAsAppendedWithEmptyFramesKept() {
+        var batch = MessageBatch()
+        batch.append([[1, 2, 3], [], [4]])
+        batch.appendFrame([9])
+        batch.endMessage()
+        #expect(batch.count == 2)
+        #expect(batch.frameCount(of: 0) == 3 && batch.frameCount(of: 1) == 1)
+        #expect(batch.messages == [[[1, 2, 3], [], [4]], [[9]]])
+        #expect(batch.frame(1, of: 0) == [])
+    }
+
+    @Test(arguments: [(UInt64(0), "0"), (7, "7"), (10, "10"), (1_234_567_890, "1234567890"), (.max, "18446744073709551615")])
+    func decimalFramesHaveNoLeadingZeros(value: UInt64, text: String) {
+        var batch = MessageBatch()
+        batch.appendDecimalFrame(value)
+        batch.endMessage()
+        #expect(batch.frame(0, of: 0) == Array(text.utf8))
+    }
+
+    @Test(arguments: [(UInt64(0), "0000000000000000"), (0xAB, "00000000000000ab"), (.max, "ffffffffffffffff"), (0x0123_4567_89AB_CDEF, "0123456789abcdef")])
+    func hexFramesAreSixteenLowerCaseDigits(value: UInt64, text: String) {
+        var batch = MessageBatch()
+        batch.appendHexFrame(value)
+        batch.endMessage()
+        #expect(batch.frame(0, of: 0) == Array(text.utf8))
+    }
+
+    @Test func removeAllKeepsOrdinaryStorageButGivesBackALargeBuffer() {
+        var batch = MessageBatch()
+        batch.append([[UInt8](repeating: 1, count: 1000)])
+        batch.removeAll()
+        #expect(batch.isEmpty && batch.byteCount == 0)
+        #expect(batch.byteCapacity >= 1000, "an ordinary batch keeps its buffer for the next iteration")
+        batch.append([[UInt8](repeating: 1, count: MessageBatch.retainedCapacity + 1)])
+        batch.removeAll()
+        #expect(batch.byteCapacity <= MessageBatch.retainedCapacity, "one large message must not pin its size")
+    }
+
+    @Test func sendsEachMessageWholeOverARealSocketPair() throws {
+        let router = try ZMQSocket(.router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(.dealer)
+        try dealer.setOption(ZMQOption.routingID, bytes: Array("peer".utf8))
+        try dealer.connect(router.lastEndpoint)
+        try dealer.send([Array("hello".utf8)])
+        let hello = try #require(try router.receive())
+        #expect(hello == [Array("peer".utf8), Array("hello".utf8)])
+
+        var batch = MessageBatch()
+        batch.append([Array("peer".utf8), [1], [], [UInt8](repeating: 7, count: 300)])
+        batch.appendFrame(Array("peer".utf8))
+        batch.appendDecimalFrame(42)
+        batch.appendHexFrame(0xBEEF)
+        batch.endMessage()
+        for m in 0..<batch.count { #expect(try router.send(message: m, of: batch)) }
+        #expect(try dealer.receive() == [[1], [], [UInt8](repeating: 7, count: 300)])
+        #expect(try dealer.receive() == [Array("42".utf8), Array("000000000000beef".utf8)])
+    }
+}
