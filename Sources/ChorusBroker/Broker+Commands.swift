@@ -27,6 +27,8 @@ extension Broker {
         switch command {
         case .publish(let requestID, let request):
             publish(session, requestID, request)
+        case .publishMany(let requestID, let requests):
+            publishMany(session, requestID, requests)
         case .ack(let requestID, let groupName, let leases):
             ack(session, requestID, groupName, leases)
         case .heartbeat:
@@ -41,6 +43,7 @@ extension Broker {
             p.append("heartbeat-misses", String(config.heartbeatMisses))
             p.append("max-payload", String(config.maxPayloadBytes))
             p.append("max-blob", String(config.maxBlobBytes))
+            p.append("max-batch", String(ClientCommand.maxBatch))
             p.append("last-seq", String(lastSeq))
             reply(session, .welcome(requestID: requestID, properties: p))
         case .subscribe(let requestID, let group, let patterns, let properties):
@@ -85,12 +88,14 @@ extension Broker {
     }
 
     func reply(_ session: Session, _ message: BrokerMessage) {
+        closeStaged(of: session)
         outbox.append(message, routedTo: session.routingID)
     }
 
     func refuse(_ routingID: [UInt8], _ requestID: [UInt8], _ error: ProtocolError) {
         counters.errors[error.code.number, default: 0] += 1
         logger.debug("refused", metadata: ["chorus.code": "\(error.code.name)", "chorus.reason": "\(error.message)"])
+        if let session = sessionsByRoutingID[routingID] { closeStaged(of: session) }
         outbox.append(.error(requestID: requestID, code: error.code, message: error.message), routedTo: routingID)
     }
 
@@ -102,45 +107,72 @@ extension Broker {
 
     func publish(_ session: Session, _ requestID: [UInt8], _ request: PublishRequest) {
         do throws(ProtocolError) {
-            // One byte copy of the topic serves validation, the join check and the log entry.
-            let topic = Array(request.topic.utf8)
-            try Topic.validate(topic)
-            guard request.payload.count <= config.maxPayloadBytes else {
-                throw ProtocolError(
-                    .payloadTooLarge,
-                    "payload of \(request.payload.count) bytes exceeds the inline limit of \(config.maxPayloadBytes) bytes")
+            switch try accept(request, from: session) {
+            case .new(let seq): reply(session, .confirm(requestID: requestID, seq: seq, duplicate: false))
+            case .duplicate(let seq): reply(session, .confirm(requestID: requestID, seq: seq, duplicate: true))
+            case .refused(let error): throw error
             }
-            var (event, key) = try request.makeEvent(generateID: makeEventID)
-            if let deadline = event.deadline, deadline <= now {
-                throw ProtocolError(.deadlinePassed, "the event's deadline \(deadline) is already past (now \(now))")
-            }
-            if event.producer == nil { event.producer = session.name }
-            if let key {
-                let found: UInt64?
-                do { found = try existingSeq(forKey: key) } catch {
-                    logger.error("idempotency lookup failed", metadata: ["error": "\(error)"])
-                    throw ProtocolError(.storageFailed, "the idempotency key could not be checked; retry later")
-                }
-                if let seq = found {
-                    counters.duplicates += 1
-                    reply(session, .confirm(requestID: requestID, seq: seq, duplicate: true))
-                    return
-                }
-            }
-            if !config.joins.isEmpty, let full = joinAtCapacity(forTopic: topic, correlation: event.correlation ?? event.id) {
-                throw ProtocolError(.limitReached, "join '\(full.name)' has \(full.maxOpen) open joins (joins.\(full.name).max_open); retry when some close")
-            }
-            let seq = append(event, topic: topic)
-            if let key {
-                batch.keys.append((key, seq, now))
-                batchKeys[key] = seq
-            }
-            counters.published += 1
-            publishedThisIteration += 1
-            reply(session, .confirm(requestID: requestID, seq: seq, duplicate: false))
         } catch {
             refuse(session.routingID, requestID, error)
         }
+    }
+
+    // MARK: PUBLISHMANY
+
+    /// Each event goes in as its own PUBLISH would, in order; one CONFIRMMANY answers them all. It waits in the
+    /// outbox like a CONFIRM, so it leaves only after the commit that holds every event it confirms.
+    func publishMany(_ session: Session, _ requestID: [UInt8], _ requests: [Result<PublishRequest, ProtocolError>]) {
+        var outcomes: [PublishOutcome] = []
+        outcomes.reserveCapacity(requests.count)
+        for request in requests {
+            do throws(ProtocolError) {
+                outcomes.append(try accept(request.get(), from: session))
+            } catch {
+                counters.errors[error.code.number, default: 0] += 1
+                outcomes.append(.refused(error))
+            }
+        }
+        reply(session, .confirmMany(requestID: requestID, outcomes: outcomes))
+    }
+
+    /// Validates one event and appends it to this iteration's batch (`.new`), or finds the earlier event with its
+    /// idempotency key (`.duplicate`). Throws what refuses it; a refused event is not stored.
+    func accept(_ request: PublishRequest, from session: Session) throws(ProtocolError) -> PublishOutcome {
+        // One byte copy of the topic serves validation, the join check and the log entry.
+        let topic = Array(request.topic.utf8)
+        try Topic.validate(topic)
+        guard request.payload.count <= config.maxPayloadBytes else {
+            throw ProtocolError(
+                .payloadTooLarge,
+                "payload of \(request.payload.count) bytes exceeds the inline limit of \(config.maxPayloadBytes) bytes")
+        }
+        var (event, key) = try request.makeEvent(generateID: makeEventID)
+        if let deadline = event.deadline, deadline <= now {
+            throw ProtocolError(.deadlinePassed, "the event's deadline \(deadline) is already past (now \(now))")
+        }
+        if event.producer == nil { event.producer = session.name }
+        if let key {
+            let found: UInt64?
+            do { found = try existingSeq(forKey: key) } catch {
+                logger.error("idempotency lookup failed", metadata: ["error": "\(error)"])
+                throw ProtocolError(.storageFailed, "the idempotency key could not be checked; retry later")
+            }
+            if let seq = found {
+                counters.duplicates += 1
+                return .duplicate(seq: seq)
+            }
+        }
+        if !config.joins.isEmpty, let full = joinAtCapacity(forTopic: topic, correlation: event.correlation ?? event.id) {
+            throw ProtocolError(.limitReached, "join '\(full.name)' has \(full.maxOpen) open joins (joins.\(full.name).max_open); retry when some close")
+        }
+        let seq = append(event, topic: topic)
+        if let key {
+            batch.keys.append((key, seq, now))
+            batchKeys[key] = seq
+        }
+        counters.published += 1
+        publishedThisIteration += 1
+        return .new(seq: seq)
     }
 
     /// The first sequence number published with `key` within the idempotency window, if any.
@@ -193,6 +225,13 @@ extension Broker {
                 guard let n = Int(c), n >= 0, n <= 100_000 else { throw ProtocolError(.invalidProperty, "credit must be 0 to 100000, got '\(c)'") }
                 credit = n
             }
+            var batchSize = 1
+            if let b = properties["batch"] {
+                guard let n = Int(b), n >= 1, n <= ClientCommand.maxBatch else {
+                    throw ProtocolError(.invalidProperty, "batch must be 1 to \(ClientCommand.maxBatch), got '\(b)'")
+                }
+                batchSize = n
+            }
             let start = try StartPosition(properties["start"] ?? "new")
             if session.subscriptions[groupName] == nil && session.subscriptions.count >= config.maxSubscriptionsPerSession {
                 throw ProtocolError(.limitReached, "a session may hold at most \(config.maxSubscriptionsPerSession) subscriptions")
@@ -215,9 +254,11 @@ extension Broker {
                 created = true
             }
             if let sub = session.subscriptions[groupName] {
+                closeStaged(sub)
                 sub.credit = credit
+                sub.batch = batchSize
             } else {
-                let sub = Subscription(session: session, groupID: group.id, credit: credit)
+                let sub = Subscription(session: session, groupID: group.id, credit: credit, batch: batchSize)
                 session.subscriptions[groupName] = sub
                 group.members.append(sub)
             }
@@ -228,6 +269,7 @@ extension Broker {
             p.append("credit", String(credit))
             p.append("max-attempts", String(group.maxAttempts))
             p.append("ack-timeout", String(group.ackTimeout))
+            p.append("batch", String(batchSize))
             reply(session, .subscribed(requestID: requestID, group: groupName, properties: p))
         } catch {
             refuse(session.routingID, requestID, error)
@@ -367,6 +409,7 @@ extension Broker {
 
     /// Returns every delivery a member holds to its group.
     func release(_ sub: Subscription, in group: ConsumerGroup, reason: String) {
+        dropStaged(sub)
         for seq in sub.inFlight.sorted() {
             guard var entry = group.pending[seq] else { continue }
             let action = entry.handle(.released(reason: reason, now: now), maxAttempts: group.maxAttempts)

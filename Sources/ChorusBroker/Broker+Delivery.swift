@@ -76,8 +76,12 @@ extension Broker {
         member.inFlight.insert(seq)
         timers.push(expires, .lease(groupID: group.id, seq: seq, token: token))
         persist(entry, in: group)
-        outbox.appendDeliver(
-            routedTo: member.session.routingID, group: group.nameBytes, lease: Lease(seq: seq, token: token), attempt: entry.attempt, entry: log)
+        if member.batch > 1 {
+            stage(log, token: token, attempt: entry.attempt, to: member)
+        } else {
+            outbox.appendDeliver(
+                routedTo: member.session.routingID, group: group.nameBytes, lease: Lease(seq: seq, token: token), attempt: entry.attempt, entry: log)
+        }
         group.delivered += 1
         counters.delivered += 1
         if measuring && entry.attempt == 1 { firstDeliveries.append((seq, log.event.time)) }

@@ -64,6 +64,8 @@ public final class Broker {
     /// Observers subscribed to the firehose (XPUB subscribe minus unsubscribe messages); 0 skips encoding.
     var firehoseSubscriptions = 0
     var outbox = MessageBatch()
+    /// Members with deliveries staged for a DELIVERMANY this iteration (`Broker+Batching.swift`).
+    var membersWithStaged: [Subscription] = []
     var batchKeys: [String: UInt64] = [:]
     var now: Int64 = 0
     var lastHousekeeping: Int64 = 0
@@ -284,6 +286,7 @@ public final class Broker {
         // Settling first: sending the previous commit's messages can end a session whose deliveries then go back
         // to their groups, and the lists queued must include that.
         try settleCommit()
+        closeAllStaged()
         queueGroupPositions()
         var next = spareCommitting
         spareCommitting = CommittingBatch()

@@ -36,6 +36,21 @@ extension MessageBatch {
         endMessage()
     }
 
+    /// Queues a DELIVERMANY (docs/PROTOCOL.md, section 7.16) of `deliveries` for the client behind `routingID`.
+    mutating func appendDeliverMany(routedTo routingID: [UInt8], group: [UInt8], _ deliveries: [StagedDelivery]) {
+        start(routingID, BrokerMessage.Name.deliverMany)
+        appendFrame(group)
+        for d in deliveries {
+            appendDecimalFrame(d.entry.seq)
+            appendHexFrame(d.token)
+            appendDecimalFrame(UInt64(d.attempt))
+            appendFrame(d.entry.topic)
+            appendFrame(d.entry.properties)
+            appendFrame(d.entry.event.payload)
+        }
+        endMessage()
+    }
+
     private mutating func start(_ routingID: [UInt8], _ name: [UInt8]) {
         appendFrame(routingID)
         appendFrame(ProtocolVersion.signature)

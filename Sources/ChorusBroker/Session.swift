@@ -21,6 +21,9 @@ final class Session {
     /// AWAIT requests this session has waiting.
     var waiting = 0
 
+    /// How many of its members have deliveries staged for a DELIVERMANY (`Broker+Batching.swift`).
+    var membersWithStaged = 0
+
     /// Sessions that hold work or asked for heartbeats must keep heartbeating; others are only forgotten.
     var isLive: Bool { greeted || !subscriptions.isEmpty }
 }
@@ -33,12 +36,26 @@ final class Subscription {
     var credit: Int
     /// Deliveries in flight to this member, by sequence number.
     var inFlight: Set<UInt64> = []
+    /// Deliveries per DELIVERMANY this member asked for (SUBSCRIBE `batch`); 1 means a DELIVER each.
+    var batch: Int
+    /// Deliveries made to this member that wait to leave together in one DELIVERMANY, in the order made.
+    var staged: [StagedDelivery] = []
+    /// The payload bytes of `staged`.
+    var stagedBytes = 0
 
-    init(session: Session, groupID: Int64, credit: Int) {
+    init(session: Session, groupID: Int64, credit: Int, batch: Int = 1) {
         self.session = session
         self.groupID = groupID
         self.credit = credit
+        self.batch = batch
     }
 
     var hasCredit: Bool { inFlight.count < credit }
+}
+
+/// One delivery waiting in a member's next DELIVERMANY: what its DELIVER would carry.
+struct StagedDelivery {
+    let entry: LogEntry
+    let token: UInt64
+    let attempt: Int
 }

@@ -168,10 +168,10 @@ public final class BrokerConnection {
     /// The request id a reply echoes, if it is a reply.
     public static func requestID(of message: BrokerMessage) -> [UInt8]? {
         switch message {
-        case .welcome(let r, _), .confirm(let r, _, _), .subscribed(let r, _, _), .unsubscribed(let r, _), .acked(let r, _),
+        case .welcome(let r, _), .confirm(let r, _, _), .confirmMany(let r, _), .subscribed(let r, _, _), .unsubscribed(let r, _), .acked(let r, _),
             .nacked(let r), .extended(let r, _), .error(let r, _, _), .event(let r, _), .blob(let r, _, _, _, _), .result(let r, _):
             r
-        case .deliver, .heartbeat: nil
+        case .deliver, .deliverMany, .heartbeat: nil
         }
     }
 
@@ -199,6 +199,17 @@ public final class BrokerConnection {
             throw ChorusClientError.unexpected("expected CONFIRM")
         }
         return (seq, dup)
+    }
+
+    /// Publishes up to `ClientCommand.maxBatch` events in one PUBLISHMANY and waits for its CONFIRMMANY: what became
+    /// of each event, in order.
+    public func publishMany(_ requests: [PublishRequest], timeoutMilliseconds: Int = 5000) throws -> [PublishOutcome] {
+        let r = makeRequestID()
+        try send(.publishMany(requestID: r, requests))
+        guard case .confirmMany(_, let outcomes) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds) else {
+            throw ChorusClientError.unexpected("expected CONFIRMMANY")
+        }
+        return outcomes
     }
 
     /// Joins a group and returns the SUBSCRIBED properties.

@@ -7,12 +7,17 @@ public enum BrokerMessage: Equatable, Sendable {
     /// Reply to PUBLISH: the event is committed to the log with this sequence number. `duplicate` is true when
     /// the idempotency key had been seen within the window and `seq` is the first publish's.
     case confirm(requestID: [UInt8], seq: UInt64, duplicate: Bool)
+    /// Reply to PUBLISHMANY: what became of each event, in order, once every accepted one is committed.
+    case confirmMany(requestID: [UInt8], outcomes: [PublishOutcome])
     /// Reply to SUBSCRIBE.
     case subscribed(requestID: [UInt8], group: String, properties: Properties)
     /// Reply to UNSUBSCRIBE.
     case unsubscribed(requestID: [UInt8], group: String)
     /// One event for one group member, within its credit.
     case deliver(Delivery)
+    /// Several deliveries of one group to one member that asked for them batched (SUBSCRIBE `batch`), in the
+    /// order they were made; each means exactly what its own DELIVER would.
+    case deliverMany(group: String, deliveries: [Delivery])
     /// Reply to ACK with a request id: how many leases were settled.
     case acked(requestID: [UInt8], count: UInt64)
     /// Reply to NACK with a request id.
@@ -33,6 +38,8 @@ public enum BrokerMessage: Equatable, Sendable {
     public enum Name {
         public static let welcome: [UInt8] = Array("WELCOME".utf8)
         public static let confirm: [UInt8] = Array("CONFIRM".utf8)
+        public static let confirmMany: [UInt8] = Array("CONFIRMMANY".utf8)
+        public static let deliverMany: [UInt8] = Array("DELIVERMANY".utf8)
         public static let subscribed: [UInt8] = Array("SUBSCRIBED".utf8)
         public static let unsubscribed: [UInt8] = Array("UNSUBSCRIBED".utf8)
         public static let deliver: [UInt8] = Array("DELIVER".utf8)
@@ -72,6 +79,16 @@ public enum BrokerMessage: Equatable, Sendable {
             f.append(r)
             f.append(FrameCoding.number(seq))
             f.append(dup ? Self.duplicate : Self.new)
+        case .confirmMany(let r, let outcomes): f += [Name.confirmMany, r, PublishOutcome.encode(outcomes)]
+        case .deliverMany(let group, let deliveries):
+            f.reserveCapacity(f.count + 2 + 6 * deliveries.count)
+            f += [Name.deliverMany, Array(group.utf8)]
+            for d in deliveries {
+                f += [
+                    FrameCoding.number(d.lease.seq), d.lease.tokenBytes, FrameCoding.number(UInt64(d.attempt)), Array(d.event.topic.utf8),
+                    d.event.encodeProperties(), d.event.payload,
+                ]
+            }
         case .subscribed(let r, let g, let p): f += [Name.subscribed, r, Array(g.utf8), p.encode()]
         case .unsubscribed(let r, let g): f += [Name.unsubscribed, r, Array(g.utf8)]
         case .deliver: break  // above
@@ -108,6 +125,25 @@ public enum BrokerMessage: Equatable, Sendable {
         case Name.confirm:
             try need(5)
             return .confirm(requestID: f[2], seq: try FrameCoding.number(f[3], field: "seq"), duplicate: f[4] == Self.duplicate)
+        case Name.confirmMany:
+            try need(4)
+            return .confirmMany(requestID: f[2], outcomes: try PublishOutcome.decode(f[3]))
+        case Name.deliverMany:
+            guard f.count >= 9, (f.count - 3) % 6 == 0 else {
+                throw ProtocolError(.malformed, "DELIVERMANY should have 3 + 6 frames per delivery, got \(f.count)")
+            }
+            let group = String(decoding: f[2], as: UTF8.self)
+            var deliveries: [Delivery] = []
+            deliveries.reserveCapacity((f.count - 3) / 6)
+            var i = 3
+            while i < f.count {
+                let lease = try Lease.decode(seq: f[i], token: f[i + 1])
+                let attempt = UInt32(clamping: try FrameCoding.number(f[i + 2], field: "attempt"))
+                let event = try Delivery.decodeEvent(seq: lease.seq, topic: f[i + 3], properties: f[i + 4], payload: f[i + 5])
+                deliveries.append(Delivery(group: group, lease: lease, attempt: attempt, event: event))
+                i += 6
+            }
+            return .deliverMany(group: group, deliveries: deliveries)
         case Name.heartbeat: return .heartbeat
         case Name.event:
             try need(7)

@@ -7,6 +7,10 @@ public enum ClientCommand: Equatable, Sendable {
     case hello(requestID: [UInt8], properties: Properties)
     /// Publishes one event. Reply: CONFIRM once it is committed, or ERROR.
     case publish(requestID: [UInt8], request: PublishRequest)
+    /// Publishes 1 to `maxBatch` events in one message, each handled as its own PUBLISH would be. An event the
+    /// decoder could not read is carried as its error, so the others still go in. Reply: CONFIRMMANY once every
+    /// accepted event is committed.
+    case publishMany(requestID: [UInt8], requests: [Result<PublishRequest, ProtocolError>])
     /// Joins a consumer group. Reply: SUBSCRIBED or ERROR.
     case subscribe(requestID: [UInt8], group: String, patterns: [String], properties: Properties)
     /// Leaves a group; the session's in-flight deliveries of that group return to it. Reply: UNSUBSCRIBED.
@@ -36,10 +40,19 @@ public enum ClientCommand: Equatable, Sendable {
     /// the join that event opened, or else the first event whose causation is that event's id.
     public static let replyPattern = "@reply"
 
+    /// The most events one PUBLISHMANY may carry (and the largest `batch` a SUBSCRIBE may ask for).
+    public static let maxBatch = 1000
+
+    /// A PUBLISHMANY of events that are all well formed (what a client sends).
+    public static func publishMany(requestID: [UInt8], _ requests: [PublishRequest]) -> ClientCommand {
+        .publishMany(requestID: requestID, requests: requests.map { .success($0) })
+    }
+
     /// The command names, as in frame 1.
     public enum Name {
         public static let hello: [UInt8] = Array("HELLO".utf8)
         public static let publish: [UInt8] = Array("PUBLISH".utf8)
+        public static let publishMany: [UInt8] = Array("PUBLISHMANY".utf8)
         public static let subscribe: [UInt8] = Array("SUBSCRIBE".utf8)
         public static let unsubscribe: [UInt8] = Array("UNSUBSCRIBE".utf8)
         public static let ack: [UInt8] = Array("ACK".utf8)
@@ -56,7 +69,7 @@ public enum ClientCommand: Equatable, Sendable {
     /// The request id of any command.
     public var requestID: [UInt8] {
         switch self {
-        case .hello(let r, _), .publish(let r, _), .subscribe(let r, _, _, _), .unsubscribe(let r, _),
+        case .hello(let r, _), .publish(let r, _), .publishMany(let r, _), .subscribe(let r, _, _, _), .unsubscribe(let r, _),
             .ack(let r, _, _), .nack(let r, _, _, _, _), .extend(let r, _, _, _), .heartbeat(let r), .bye(let r),
             .await(let r, _, _, _, _), .putBlob(let r, _, _), .getBlob(let r, _), .admin(let r, _, _):
             r
@@ -71,6 +84,15 @@ public enum ClientCommand: Equatable, Sendable {
             return [sig, Name.hello, r, p.encode()]
         case .publish(let r, let req):
             return [sig, Name.publish, r, Array(req.topic.utf8), req.properties.encode(), req.payload]
+        case .publishMany(let r, let requests):
+            var frames = [sig, Name.publishMany, r]
+            frames.reserveCapacity(3 + 3 * requests.count)
+            for request in requests {
+                // Only a decoder makes failures; a client has nothing to send for one.
+                guard case .success(let req) = request else { preconditionFailure("PUBLISHMANY cannot encode a refused event") }
+                frames += [Array(req.topic.utf8), req.properties.encode(), req.payload]
+            }
+            return frames
         case .subscribe(let r, let group, let patterns, let p):
             return [sig, Name.subscribe, r, Array(group.utf8), Array(patterns.joined(separator: "\n").utf8), p.encode()]
         case .unsubscribe(let r, let group):
@@ -140,6 +162,24 @@ public enum ClientCommand: Equatable, Sendable {
                 return .publish(
                     requestID: requestID,
                     request: PublishRequest(topic: topic, properties: try Properties.decode(b[1]), payload: b[2]))
+            case Name.publishMany:
+                guard body.count >= 3, body.count % 3 == 0, body.count / 3 <= maxBatch else {
+                    throw ProtocolError(
+                        .malformed, "PUBLISHMANY takes CHORUS1, PUBLISHMANY, request id, then 1 to \(maxBatch) (topic, properties, payload) triples")
+                }
+                var requests: [Result<PublishRequest, ProtocolError>] = []
+                requests.reserveCapacity(body.count / 3)
+                var i = 0
+                while i < body.count {
+                    do throws(ProtocolError) {
+                        let topic = try FrameCoding.text(body[i], field: "topic")
+                        requests.append(.success(PublishRequest(topic: topic, properties: try Properties.decode(body[i + 1]), payload: body[i + 2])))
+                    } catch {
+                        requests.append(.failure(error))
+                    }
+                    i += 3
+                }
+                return .publishMany(requestID: requestID, requests: requests)
             case Name.ack:
                 guard body.count >= 3, (body.count - 1) % 2 == 0 else {
                     throw ProtocolError(.malformed, "ACK takes CHORUS1, ACK, request id, group, then sequence and token pairs")
@@ -215,7 +255,7 @@ public enum ClientCommand: Equatable, Sendable {
             default:
                 throw ProtocolError(
                     .unknownCommand,
-                    "unknown command '\(String(decoding: name.prefix(32), as: UTF8.self))'; version 1 knows HELLO PUBLISH SUBSCRIBE UNSUBSCRIBE ACK NACK EXTEND HEARTBEAT BYE AWAIT PUTBLOB GETBLOB ADMIN"
+                    "unknown command '\(String(decoding: name.prefix(32), as: UTF8.self))'; version 1 knows HELLO PUBLISH PUBLISHMANY SUBSCRIBE UNSUBSCRIBE ACK NACK EXTEND HEARTBEAT BYE AWAIT PUTBLOB GETBLOB ADMIN"
                 )
             }
         } catch {

@@ -53,7 +53,10 @@ public struct Event: Equatable, Sendable {
     public func encodeProperties() -> [UInt8] {
         // Written straight to bytes: building a `Properties` first cost three allocations per event delivered.
         var out: [UInt8] = []
-        out.reserveCapacity(96 + id.utf8.count + (correlation?.utf8.count ?? 0) + (causation?.utf8.count ?? 0) + 32 * headers.count)
+        var size = 80 + id.utf8.count + (correlation?.utf8.count ?? 0) + (causation?.utf8.count ?? 0)
+        size += (producer?.utf8.count ?? 0) + (contentType?.utf8.count ?? 0)
+        for header in headers { size += 4 + header.name.utf8.count + header.value.utf8.count }
+        out.reserveCapacity(size)
         func line(_ name: StaticString, _ value: some Sequence<UInt8>) {
             if !out.isEmpty { out.append(0x0A) }
             out.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))

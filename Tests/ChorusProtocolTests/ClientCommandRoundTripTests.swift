@@ -14,6 +14,12 @@ struct ClientCommandRoundTripTests {
                 topic: "jobs.text", properties: Properties([("correlation", "c-1"), ("key", "k-1"), ("h.X", "y")]),
                 payload: [0, 1, 2, 0xFF])),
         .publish(requestID: bytes("r3"), request: PublishRequest(topic: "a", payload: [])),
+        .publishMany(
+            requestID: bytes("m1"),
+            [
+                PublishRequest(topic: "jobs.text", properties: Properties([("key", "k-1")]), payload: [1, 2]),
+                PublishRequest(topic: "a", payload: []),
+            ]),
         .subscribe(
             requestID: bytes("r4"), group: "workers", patterns: ["jobs.*", "audit.>"],
             properties: Properties([("start", "first"), ("credit", "10")])),

@@ -8,7 +8,8 @@ struct BenchCommand: ParsableCommand {
         discussion: """
             Measures, with 256-byte events on tcp loopback: (a) raw libzmq DEALER->ROUTER throughput, the \
             baseline; (b) Chorus durable publish throughput (confirmed after commit) and delivery throughput to \
-            1 group and to 3 groups; (c) publish-to-deliver latency p50/p99 at a steady rate; (d) broker memory \
+            1 group and to 3 groups, once with a message per event (PUBLISH, DELIVER) and once batched \
+            (PUBLISHMANY and DELIVERMANY of --batch events); (c) publish-to-deliver latency p50/p99 at a steady rate; (d) broker memory \
             after a backlog of events waiting in the log. Each figure is the median of --runs runs and is also \
             given as a ratio to (a). The broker is this executable, started as a child process.
 
@@ -23,6 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds of the latency run. 0 skips it.") var seconds = 5.0
     @Option(help: "Events in the memory backlog. 0 skips it.") var backlog = 1_000_000
     @Option(help: "Durability for the broker runs: normal or full.") var durability = "normal"
+    @Option(help: "Events per PUBLISHMANY and per DELIVERMANY in the batched throughput figures (1 to 1000). 1 skips them.") var batch = 100
     /// What to measure.
     enum Suite: String, ExpressibleByArgument, CaseIterable {
         case core, joins
@@ -37,6 +39,7 @@ struct BenchCommand: ParsableCommand {
         guard runs >= 1 else { throw ValidationError("--runs must be 1 or more") }
         guard count >= 1 else { throw ValidationError("--count must be 1 or more") }
         guard (0...(64 << 20)).contains(size) else { throw ValidationError("--size must be 0 to 67108864 bytes") }
+        guard (1...1000).contains(batch) else { throw ValidationError("--batch must be 1 to 1000") }
         guard rate >= 1 else { throw ValidationError("--rate must be 1 or more events/s") }
         guard seconds >= 0 && seconds <= 3600 else { throw ValidationError("--seconds must be 0 (no latency run) to 3600") }
         guard backlog >= 0, joins >= 0, openJoins >= 0 else { throw ValidationError("--backlog, --joins and --open-joins must be 0 or more") }
@@ -59,8 +62,8 @@ struct BenchCommand: ParsableCommand {
                 }
                 return
             }
-            let t = try bench.throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970))
-            Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s", t.publish, t.deliver))
+            let t = try bench.throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970), batch: batch)
+            Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s%@", t.publish, t.deliver, batch > 1 ? " (batches of \(batch))" : ""))
             if seconds > 0 {
                 let l = try bench.latency(rate: rate, seconds: seconds, size: size)
                 Output.line(String(format: "publish->deliver at %d/s: p50 %.0f us, p99 %.0f us", rate, l.p50, l.p99))
@@ -77,18 +80,21 @@ struct BenchCommand: ParsableCommand {
         let base = BenchStats.median(raw)
         report("(a) raw libzmq DEALER->ROUTER, tcp", base, "msg/s")
 
-        for groups in [1, 3] {
-            var pub: [Double] = []
-            var del: [Double] = []
-            for r in 0..<runs {
-                let broker = try BrokerBench(durability: durability)
-                defer { broker.stop() }
-                let t = try broker.throughput(count: count, groups: groups, size: size, run: r)
-                pub.append(t.publish)
-                del.append(t.deliver)
+        for perMessage in batch > 1 ? [1, batch] : [1] {
+            if perMessage > 1 { Output.line("batched: PUBLISHMANY and DELIVERMANY of \(perMessage) events") }
+            for groups in [1, 3] {
+                var pub: [Double] = []
+                var del: [Double] = []
+                for r in 0..<runs {
+                    let broker = try BrokerBench(durability: durability)
+                    defer { broker.stop() }
+                    let t = try broker.throughput(count: count, groups: groups, size: size, run: r, batch: perMessage)
+                    pub.append(t.publish)
+                    del.append(t.deliver)
+                }
+                report("(b) publish, confirmed after commit, \(groups) group(s)", BenchStats.median(pub), "ev/s", ratioTo: base)
+                report("(b) deliver to each of \(groups) group(s) (slowest)", BenchStats.median(del), "ev/s", ratioTo: base)
             }
-            report("(b) publish, confirmed after commit, \(groups) group(s)", BenchStats.median(pub), "ev/s", ratioTo: base)
-            report("(b) deliver to each of \(groups) group(s) (slowest)", BenchStats.median(del), "ev/s", ratioTo: base)
         }
 
         if seconds > 0 { try coreLatency(base: base) }

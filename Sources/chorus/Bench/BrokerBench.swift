@@ -73,7 +73,9 @@ final class BrokerBench {
     }
 
     /// Throughput with `groups` groups of one consumer each: (confirmed publishes/s, slowest group's deliveries/s).
-    func throughput(count: Int, groups: Int, size: Int, run: Int) throws -> (publish: Double, deliver: Double) {
+    /// With `batch` above 1 the publisher sends PUBLISHMANY of `batch` events and each consumer subscribes with
+    /// `batch`, so it receives DELIVERMANY.
+    func throughput(count: Int, groups: Int, size: Int, run: Int, batch: Int = 1) throws -> (publish: Double, deliver: Double) {
         let endpoint = self.endpoint
         let subscribed = DispatchSemaphore(value: 0)
         let topic = "bench.run\(run)"
@@ -84,7 +86,7 @@ final class BrokerBench {
                     let c = try BrokerConnection(endpoint: endpoint)
                     try c.hello(name: "bench-consumer-\(g)")
                     let group = "bench-\(run)-\(g)"
-                    try c.subscribe(group: group, patterns: [topic], credit: 5000)
+                    try c.subscribe(group: group, patterns: [topic], credit: 5000, extra: batch > 1 ? [("batch", String(batch))] : [])
                     subscribed.signal()
                     var got = 0
                     var acks: [Lease] = []
@@ -93,9 +95,15 @@ final class BrokerBench {
                     // the broker, and on 2 cores a decoding consumer takes CPU the broker would otherwise use.
                     while got < count {
                         guard let f = try c.receiveRaw(timeoutMilliseconds: 30_000) else { throw ValidationFailure("consumer timed out at \(got)") }
+                        var leaseAt: [Int] = []
                         if f.count == 9 && f[1] == BrokerMessage.Name.deliver {
+                            leaseAt = [3]
+                        } else if f.count > 3 && f[1] == BrokerMessage.Name.deliverMany {
+                            leaseAt = Array(stride(from: 3, to: f.count, by: 6))
+                        }
+                        for i in leaseAt {
                             got += 1
-                            acks.append(try Lease.decode(seq: f[3], token: f[4]))
+                            acks.append(try Lease.decode(seq: f[i], token: f[i + 1]))
                             if acks.count >= 256 {
                                 try c.ack(group: group, leases: acks)
                                 acks.removeAll(keepingCapacity: true)
@@ -110,7 +118,7 @@ final class BrokerBench {
         }
         for _ in 0..<groups { subscribed.wait() }
         let cpuBefore = cpuSeconds
-        let (start, confirmedAt) = try Self.publish(endpoint: endpoint, topic: topic, count: count, size: size)
+        let (start, confirmedAt) = try Self.publish(endpoint: endpoint, topic: topic, count: count, size: size, batch: batch)
         var slowest: UInt64 = 0
         for c in consumers { slowest = max(slowest, try c()) }
         if ProcessInfo.processInfo.environment["CHORUS_BENCH_VERBOSE"] != nil {
@@ -119,13 +127,18 @@ final class BrokerBench {
         return (Double(count) / (Double(confirmedAt - start) / 1e9), Double(count) / (Double(slowest - start) / 1e9))
     }
 
-    /// Publishes `count` events pipelined (window 5,000); returns (start, last confirm) in monotonic ns.
-    static func publish(endpoint: String, topic: String, count: Int, size: Int) throws -> (UInt64, UInt64) {
+    /// Publishes `count` events pipelined (window 5,000), as PUBLISH or, with `batch` above 1, as PUBLISHMANY of
+    /// `batch` events; returns (start, last confirm) in monotonic ns.
+    static func publish(endpoint: String, topic: String, count: Int, size: Int, batch: Int = 1) throws -> (UInt64, UInt64) {
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
         let payload = [UInt8](repeating: 0x62, count: size)
         // Identical events: encode the frames once, so the benchmark measures the broker, not this client.
-        let frames = ClientCommand.publish(requestID: [], request: PublishRequest(topic: topic, payload: payload)).encode()
+        let request = PublishRequest(topic: topic, payload: payload)
+        let perMessage = max(1, batch)
+        let frames = perMessage == 1
+            ? ClientCommand.publish(requestID: [], request: request).encode()
+            : ClientCommand.publishMany(requestID: [], Array(repeating: request, count: perMessage)).encode()
         let window = 5000
         var sent = 0
         var confirmed = 0
@@ -133,11 +146,17 @@ final class BrokerBench {
         while confirmed < count {
             while sent < count && sent - confirmed < window {
                 try c.sendRaw(frames)
-                sent += 1
+                sent += perMessage
             }
             guard let f = try c.receiveRaw(timeoutMilliseconds: 30_000) else { throw ValidationFailure("no confirm after \(confirmed)") }
             if f.count > 1 && f[1] == BrokerMessage.Name.confirm {
                 confirmed += 1
+            } else if f.count == 4 && f[1] == BrokerMessage.Name.confirmMany {
+                // Every line must be "new SEQ": a refused event would make the figure a lie.
+                for case .refused(let error) in try PublishOutcome.decode(f[3]) {
+                    throw ValidationFailure("publish refused: \(error.code.name): \(error.message)")
+                }
+                confirmed += perMessage
             } else if case .error(_, let code, let text) = try BrokerMessage.decode(f) {
                 throw ValidationFailure("publish refused: \(code.name): \(text)")
             }

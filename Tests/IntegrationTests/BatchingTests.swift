@@ -1,0 +1,144 @@
+import ChorusClient
+import ChorusProtocol
+import Foundation
+import Testing
+
+/// PUBLISHMANY / CONFIRMMANY and DELIVERMANY between real processes (docs/PROTOCOL.md, sections 6.14, 7.15, 7.16).
+@Suite struct BatchingTests {
+    @Test func publishManyAnswersEachEventAsItsOwnPublishWould() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let consumer = try broker.connect(name: "reader")
+        try consumer.subscribe(group: "g", patterns: ["orders.>"], credit: 100)
+        let c = try broker.connect(name: "batcher")
+        let keyed = PublishRequest(topic: "orders.b", properties: Properties([("key", "order-7")]), payload: [2])
+        let outcomes = try c.publishMany([
+            PublishRequest(topic: "orders.a", payload: [1]),
+            PublishRequest(topic: "orders..bad", payload: [9]),
+            keyed,
+            keyed,
+            PublishRequest(topic: "$dlq.x", payload: [9]),
+            PublishRequest(topic: "orders.c", properties: Properties([("colour", "red")]), payload: [9]),
+        ])
+        #expect(outcomes.count == 6)
+        guard outcomes.count == 6, case .new(let first) = outcomes[0], case .new(let second) = outcomes[2] else {
+            Issue.record("unexpected outcomes \(outcomes)")
+            return
+        }
+        #expect(second > first)
+        #expect(outcomes[3] == .duplicate(seq: second), "the second use of a key in the same batch is its duplicate")
+        for (index, code) in [(1, ErrorCode.invalidTopic), (4, .reservedTopic), (5, .invalidProperty)] {
+            guard case .refused(let error) = outcomes[index] else {
+                Issue.record("event \(index) should be refused, got \(outcomes[index])")
+                continue
+            }
+            #expect(error.code == code)
+        }
+        let got = try consumer.deliveries(2, within: 5) + consumer.drain(for: 0.3)
+        #expect(got.map(\.lease.seq) == [first, second], "only the accepted events are in the log")
+    }
+
+    @Test func aWholeMessageThatBreaksTheFrameRulesIsMalformed() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let c = try broker.connect()
+        try c.sendRaw([ProtocolVersion.signature, ClientCommand.Name.publishMany, Array("r1".utf8), Array("a.b".utf8), []])
+        guard case .error(let r, let code, _)? = try c.receive(timeoutMilliseconds: 5000) else {
+            Issue.record("no ERROR for a PUBLISHMANY of 2 frames")
+            return
+        }
+        #expect(r == Array("r1".utf8) && code == .malformed)
+        let triple: [[UInt8]] = [Array("a.b".utf8), [], [1]]
+        let tooMany: [[UInt8]] = [ProtocolVersion.signature, ClientCommand.Name.publishMany, Array("r2".utf8)]
+            + Array(repeating: triple, count: ClientCommand.maxBatch + 1).flatMap { $0 }
+        try c.sendRaw(tooMany)
+        guard case .error(_, let code2, let text)? = try c.receive(timeoutMilliseconds: 5000) else {
+            Issue.record("no ERROR for a PUBLISHMANY over the limit")
+            return
+        }
+        #expect(code2 == .malformed && text.contains("1000"))
+        // The session goes on.
+        #expect(try c.publish(topic: "a.b", payload: [1]).seq == 1)
+    }
+
+    @Test func deliverManyNeverExceedsBatchOrCreditAndEveryEventArrivesOnce() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let consumer = try broker.connect(name: "batched")
+        let props = try consumer.subscribe(group: "g", patterns: ["jobs.>"], credit: 25, extra: [("batch", "10")])
+        #expect(props["batch"] == "10")
+        let publisher = try broker.connect()
+        let outcomes = try publisher.publishMany((0..<60).map { PublishRequest(topic: "jobs.e", payload: [UInt8($0)]) })
+        #expect(outcomes.allSatisfy { if case .new = $0 { true } else { false } })
+
+        var seen: [UInt64] = []
+        var held: [Lease] = []
+        var messages = 0
+        let done = try waitUntil(20) {
+            while let m = try consumer.receive(timeoutMilliseconds: 50) {
+                switch m {
+                case .deliverMany(let group, let deliveries):
+                    messages += 1
+                    #expect(group == "g")
+                    #expect(deliveries.count <= 10, "a DELIVERMANY holds at most batch deliveries")
+                    held += deliveries.map(\.lease)
+                    seen += deliveries.map(\.lease.seq)
+                case .deliver:
+                    Issue.record("a member with batch 10 got a plain DELIVER")
+                default: break
+                }
+                #expect(held.count <= 25, "credit exceeded: \(held.count) in flight")
+            }
+            // Ack what is held so more can come.
+            if !held.isEmpty {
+                try consumer.ack(group: "g", leases: held, confirm: true)
+                held.removeAll()
+            }
+            return seen.count >= 60
+        }
+        #expect(done)
+        #expect(seen.count == 60 && Set(seen).count == 60, "every event exactly once")
+        #expect(seen == seen.sorted(), "deliveries come in log order")
+        #expect(messages < 60, "deliveries were batched (\(messages) messages)")
+    }
+
+    @Test func aBatchOutsideOneToTheLimitIsRefused() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let c = try broker.connect()
+        for bad in ["0", "1001", "ten"] {
+            #expect(throws: ChorusClientError.self) {
+                try c.subscribe(group: "g", patterns: ["a"], credit: 1, extra: [("batch", bad)])
+            }
+        }
+        let welcome = try c.hello(name: "x")
+        #expect(welcome["max-batch"] == "1000")
+    }
+
+    @Test func confirmedBatchesSurviveKillNine() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let setup = try broker.connect()
+        try setup.subscribe(group: "after", patterns: ["durable.>"], credit: 1, start: .first)
+        setup.close()
+        let c = try broker.connect()
+        var confirmed: [UInt64] = []
+        for batch in 0..<5 {
+            let outcomes = try c.publishMany((0..<200).map { PublishRequest(topic: "durable.e", payload: Array("\(batch)-\($0)".utf8)) })
+            confirmed += outcomes.compactMap(\.seq)
+        }
+        #expect(confirmed.count == 1000)
+        broker.kill9()
+        try broker.start()
+        let reader = try broker.connect(name: "reader")
+        try reader.subscribe(group: "after", patterns: ["durable.>"], credit: 1000, extra: [("batch", "100")])
+        var seen: Set<UInt64> = []
+        let complete = try waitUntil(20) {
+            while case .deliverMany(_, let deliveries)? = try reader.receive(timeoutMilliseconds: 50) {
+                seen.formUnion(deliveries.map(\.lease.seq))
+            }
+            return Set(confirmed).isSubset(of: seen)
+        }
+        #expect(complete, "missing \(Set(confirmed).subtracting(seen).count) confirmed events after kill -9")
+    }
+}
