@@ -39,33 +39,58 @@ public enum PublishOutcome: Equatable, Sendable {
         return out
     }
 
-    /// Parses a CONFIRMMANY frame.
+    /// Parses a CONFIRMMANY frame. Byte by byte: a publisher reads a thousand lines per message, and splitting
+    /// strings cost it more than the broker spent on the events.
     public static func decode(_ frame: [UInt8]) throws(ProtocolError) -> [PublishOutcome] {
-        guard let text = String(validating: frame, as: UTF8.self) else {
-            throw ProtocolError(.malformed, "CONFIRMMANY results are not valid UTF-8")
-        }
         var outcomes: [PublishOutcome] = []
-        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let parts = line.split(separator: " ", maxSplits: 3, omittingEmptySubsequences: false)
-            switch parts.first {
-            case "new" where parts.count == 2:
-                guard let seq = UInt64(parts[1]) else { throw bad(line) }
-                outcomes.append(.new(seq: seq))
-            case "duplicate" where parts.count == 2:
-                guard let seq = UInt64(parts[1]) else { throw bad(line) }
-                outcomes.append(.duplicate(seq: seq))
-            case "error" where parts.count >= 3:
-                guard let number = Int(parts[1]) else { throw bad(line) }
-                let message = parts.count > 3 ? String(parts[3]) : ""
-                outcomes.append(.refused(ProtocolError(ErrorCode(number, String(parts[2])), message)))
-            default:
-                throw bad(line)
-            }
+        var start = 0
+        while start <= frame.count {
+            var end = start
+            while end < frame.count && frame[end] != 0x0A { end += 1 }
+            outcomes.append(try line(frame[start..<end]))
+            start = end + 1
         }
         return outcomes
     }
 
-    private static func bad(_ line: Substring) -> ProtocolError {
-        ProtocolError(.malformed, "CONFIRMMANY line '\(line.prefix(64))' is not 'new SEQ', 'duplicate SEQ' or 'error NUMBER NAME message'")
+    private static let newWord = Array("new ".utf8)
+    private static let duplicateWord = Array("duplicate ".utf8)
+    private static let errorWord = Array("error ".utf8)
+
+    private static func line(_ bytes: ArraySlice<UInt8>) throws(ProtocolError) -> PublishOutcome {
+        if bytes.starts(with: newWord), let seq = number(bytes.dropFirst(newWord.count)) { return .new(seq: seq) }
+        if bytes.starts(with: duplicateWord), let seq = number(bytes.dropFirst(duplicateWord.count)) { return .duplicate(seq: seq) }
+        if bytes.starts(with: errorWord) {
+            let rest = bytes.dropFirst(errorWord.count)
+            guard let space = rest.firstIndex(of: 0x20), let code = number(rest[..<space]), code <= 999 else { throw bad(bytes) }
+            let afterCode = rest[(space + 1)...]
+            let nameEnd = afterCode.firstIndex(of: 0x20) ?? afterCode.endIndex
+            let name = afterCode[..<nameEnd]
+            guard !name.isEmpty, let nameText = String(validating: name, as: UTF8.self) else { throw bad(bytes) }
+            let message = nameEnd < afterCode.endIndex ? afterCode[(nameEnd + 1)...] : []
+            guard let messageText = String(validating: message, as: UTF8.self) else { throw bad(bytes) }
+            return .refused(ProtocolError(ErrorCode(Int(code), nameText), messageText))
+        }
+        throw bad(bytes)
+    }
+
+    /// 1 to 20 ASCII digits that fit in 64 bits, and nothing else.
+    private static func number(_ digits: ArraySlice<UInt8>) -> UInt64? {
+        guard !digits.isEmpty, digits.count <= 20 else { return nil }
+        var value: UInt64 = 0
+        for d in digits {
+            guard d >= 0x30 && d <= 0x39 else { return nil }
+            let (times10, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times10.addingReportingOverflow(UInt64(d - 0x30))
+            guard !o1, !o2 else { return nil }
+            value = sum
+        }
+        return value
+    }
+
+    private static func bad(_ line: ArraySlice<UInt8>) -> ProtocolError {
+        ProtocolError(
+            .malformed,
+            "CONFIRMMANY line '\(String(decoding: line.prefix(64), as: UTF8.self))' is not 'new SEQ', 'duplicate SEQ' or 'error NUMBER NAME message'")
     }
 }

@@ -60,7 +60,7 @@ struct BatchMessageTests {
         #expect(back.map(\.seq) == [1, .max, nil, 7, nil])
     }
 
-    @Test(arguments: ["", "new", "new x", "old 4", "duplicate", "error", "error x NAME m", "new 1 2"])
+    @Test(arguments: ["", "new", "new x", "old 4", "duplicate", "error", "error x NAME m", "new 1 2", "new +1", "new 18446744073709551616", "error 103", "error 103 ", "new 1\r"])
     func aBadResultsLineIsMalformed(line: String) {
         #expect(throws: ProtocolError.self) { try PublishOutcome.decode(bytes(line)) }
     }
