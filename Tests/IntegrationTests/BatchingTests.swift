@@ -102,6 +102,29 @@ import Testing
         #expect(messages < 60, "deliveries were batched (\(messages) messages)")
     }
 
+    @Test func aDeliverManyStopsGrowingAtOneMebibyteOfPayload() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let consumer = try broker.connect(name: "big")
+        try consumer.subscribe(group: "g", patterns: ["big"], credit: 100, extra: [("batch", "100")])
+        let publisher = try broker.connect()
+        let payload = [UInt8](repeating: 0x41, count: 300_000)
+        let outcomes = try publisher.publishMany((0..<10).map { _ in PublishRequest(topic: "big", payload: payload) })
+        #expect(outcomes.compactMap(\.seq).count == 10)
+        var sizes: [Int] = []
+        let done = try waitUntil(10) {
+            if case .deliverMany(_, let deliveries)? = try consumer.receive(timeoutMilliseconds: 100) {
+                sizes.append(deliveries.count)
+                #expect(deliveries.allSatisfy { $0.event.payload == payload })
+            }
+            return sizes.reduce(0, +) >= 10
+        }
+        #expect(done)
+        // 4 x 300 kB is the first count to reach 1 MiB: no message holds more.
+        #expect((sizes.max() ?? 0) <= 4, "deliveries per DELIVERMANY: \(sizes)")
+        #expect(sizes.count < 10, "still batched: \(sizes)")
+    }
+
     @Test func aBatchOutsideOneToTheLimitIsRefused() throws {
         let broker = try BrokerProcess()
         defer { broker.stop() }
