@@ -9,8 +9,9 @@ struct PublishCommand: ParsableCommand {
         abstract: "Publish events and print their confirmed sequence numbers.",
         discussion: """
             Exactly one of --data, --file or --lines. A sequence number is printed only after the broker has \
-            committed the event to its log. With --lines, every line of standard input is one event; they are \
-            pipelined (up to --window unconfirmed at once) and one line is printed per confirmation, in order. \
+            committed the event to its log. With --lines, every line of standard input is one event; the lines \
+            that have arrived are sent together (PUBLISHMANY, up to 1000 per message), up to --window \
+            unconfirmed at once, and one line is printed per event, in order. \
             A duplicate (same --key within the broker's idempotency window) prints the first sequence number \
             followed by ' duplicate'.
 
@@ -107,33 +108,60 @@ struct PublishCommand: ParsableCommand {
         }
     }
 
-    /// Pipelines standard input: sends while fewer than `window` are unconfirmed, prints confirms in order.
+    /// Pipelines standard input: the lines that have arrived go in one PUBLISHMANY (up to 1000 of them), while
+    /// fewer than `window` events are unconfirmed; confirmations are printed one line per event, in order.
     func publishLines(_ connection: BrokerConnection) throws {
-        var outstanding: [[UInt8]] = []
+        var reader = LineReader(fd: 0)
+        var outstanding: [(id: [UInt8], firstLine: Int, count: Int)] = []
         var head = 0
+        var unconfirmed = 0
         var lineNumber = 0
         var failed: (any Error)?
+        func report(_ error: any Error, lines first: Int, _ count: Int) {
+            printError("chorus publish: line\(count > 1 ? "s \(first)-\(first + count - 1)" : " \(first)"): \(error)")
+            failed = error
+        }
         func settleOne() throws {
-            let id = outstanding[head]
+            let m = outstanding[head]
             head += 1
+            unconfirmed -= m.count
             do {
-                let reply = try connection.awaitReply(id, timeoutMilliseconds: client.timeoutMilliseconds)
-                if case .confirm(_, let seq, let dup) = reply { Output.line(dup ? "\(seq) duplicate" : "\(seq)") }
+                let reply = try connection.awaitReply(m.id, timeoutMilliseconds: client.timeoutMilliseconds)
+                guard case .confirmMany(_, let outcomes) = reply, outcomes.count == m.count else {
+                    throw ChorusClientError.unexpected("expected CONFIRMMANY with \(m.count) results")
+                }
+                for (offset, outcome) in outcomes.enumerated() {
+                    switch outcome {
+                    case .new(let seq): Output.line("\(seq)")
+                    case .duplicate(let seq): Output.line("\(seq) duplicate")
+                    case .refused(let e): report(ChorusClientError.refused(code: e.code, message: e.message), lines: m.firstLine + offset, 1)
+                    }
+                }
             } catch let e as ChorusClientError {
                 if case .noAnswer = e { throw e }
-                printError("chorus publish: line \(head): \(e)")
-                failed = e
+                report(e, lines: m.firstLine, m.count)
             }
         }
-        while let line = readLine(strippingNewline: true) {
-            lineNumber += 1
-            let r = connection.makeRequestID()
-            try connection.send(
-                .publish(requestID: r, request: PublishRequest(topic: topic, properties: properties(line: lineNumber), payload: Array(line.utf8))))
-            outstanding.append(r)
-            while outstanding.count - head >= window { try settleOne() }
+        let readFailed: Bool
+        do {
+            while let lines = try reader.nextLines(limit: min(ClientCommand.maxBatch, window)) {
+                let requests = lines.map { line in
+                    lineNumber += 1
+                    return PublishRequest(topic: topic, properties: properties(line: lineNumber), payload: line)
+                }
+                while head < outstanding.count && unconfirmed + requests.count > window { try settleOne() }
+                let r = connection.makeRequestID()
+                try connection.send(.publishMany(requestID: r, requests))
+                outstanding.append((r, lineNumber - requests.count + 1, requests.count))
+                unconfirmed += requests.count
+            }
+            readFailed = false
+        } catch let e as POSIXError {
+            printError("chorus publish: cannot read standard input: \(e.localizedDescription)")
+            readFailed = true
         }
         while head < outstanding.count { try settleOne() }
+        if readFailed { throw ChorusExit.ioError }
         if let failed { throw fail(failed) }
     }
 }

@@ -107,4 +107,19 @@ import Testing
         #expect(bad.waitForExit(10) == 65)
         #expect(bad.stderr.contains("INVALID_TOPIC"))
     }
+
+    /// Lines go in PUBLISHMANY batches: a refused line is named by its number, the others are still confirmed in
+    /// order, and the exit status says something was refused.
+    @Test func publishLinesReportsARefusedLineAndConfirmsTheRest() throws {
+        let broker = try BrokerProcess(config: "[storage]\nmax_payload = 64\n")
+        defer { broker.stop() }
+        let input = broker.directory.file("lines.txt")
+        let lines = (1...3000).map { $0 == 1500 ? String(repeating: "x", count: 100) : "event \($0)" }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let pub = try broker.client(["publish", "cli.many", "--lines", "--window", "700"], label: "pub", stdin: FileHandle(forReadingAtPath: input))
+        #expect(pub.waitForExit(30) == 65)
+        let seqs = pub.stdoutLines.compactMap { UInt64($0) }
+        #expect(seqs.count == 2999 && seqs == seqs.sorted(), "every other line confirmed, in order")
+        #expect(pub.stderr.contains("line 1500:") && pub.stderr.contains("PAYLOAD_TOO_LARGE"))
+    }
 }
