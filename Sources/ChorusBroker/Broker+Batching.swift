@@ -29,7 +29,8 @@ extension Broker {
 
     /// Moves `member`'s staged deliveries into the outbox as one DELIVERMANY.
     func closeStaged(_ member: Subscription) {
-        guard !member.staged.isEmpty, let group = groupsByID[member.groupID] else { return }
+        guard !member.staged.isEmpty else { return }
+        guard let group = groupsByID[member.groupID] else { return dropStaged(member) }
         outbox.appendDeliverMany(routedTo: member.session.routingID, group: group.nameBytes, member.staged)
         dropStaged(member)
     }

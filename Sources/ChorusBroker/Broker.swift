@@ -232,9 +232,11 @@ public final class Broker {
             var handled = 0
             while handled < config.batchSize, let frames = try router.receive(dontWait: true) {
                 handle(frames)
-                handled += 1
+                // A PUBLISHMANY counts as the events it carries, so one iteration (and one commit) stays about
+                // `limits.batch` events however clients group them.
+                handled += max(1, frames.count >= 6 && frames[2] == ClientCommand.Name.publishMany ? (frames.count - 4) / 3 : 1)
             }
-            hasMoreWork = handled == config.batchSize
+            hasMoreWork = handled >= config.batchSize
             fireTimers()
             dispatchDirtyGroups()
             housekeeping()

@@ -10,7 +10,10 @@ struct LineReader {
     private let fd: Int32
     private var buffer: [UInt8] = []
     private var start = 0
+    /// Where to look for the next newline: everything from `start` up to here has none.
+    private var scanned = 0
     private var atEnd = false
+    private var chunk = [UInt8](repeating: 0, count: 64 * 1024)
 
     init(fd: Int32) { self.fd = fd }
 
@@ -19,12 +22,13 @@ struct LineReader {
     mutating func nextLines(limit: Int) throws -> [[UInt8]]? {
         var lines: [[UInt8]] = []
         while true {
-            while lines.count < limit, let newline = buffer[start...].firstIndex(of: 0x0A) {
+            while lines.count < limit, let newline = buffer[max(start, scanned)...].firstIndex(of: 0x0A) {
                 var end = newline
                 if end > start && buffer[end - 1] == 0x0D { end -= 1 }
                 lines.append(Array(buffer[start..<end]))
                 start = newline + 1
             }
+            scanned = lines.count < limit ? buffer.count : start
             if !lines.isEmpty { return lines }
             if atEnd {
                 guard start < buffer.count else { return nil }
@@ -38,10 +42,11 @@ struct LineReader {
 
     private mutating func fill() throws {
         if start > 0 {
+            // A long line is not scanned again from its start after each read (that would be quadratic).
             buffer.removeFirst(start)
+            scanned -= start
             start = 0
         }
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
         while true {
             let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if n > 0 {

@@ -10,8 +10,8 @@ struct PublishCommand: ParsableCommand {
         discussion: """
             Exactly one of --data, --file or --lines. A sequence number is printed only after the broker has \
             committed the event to its log. With --lines, every line of standard input is one event; the lines \
-            that have arrived are sent together (PUBLISHMANY, up to 1000 per message), up to --window \
-            unconfirmed at once, and one line is printed per event, in order. \
+            that have arrived are sent together (PUBLISHMANY, up to 1000 or a quarter of --window per message), \
+            up to --window unconfirmed at once, and one line is printed per event, in order. \
             A duplicate (same --key within the broker's idempotency window) prints the first sequence number \
             followed by ' duplicate'.
 
@@ -108,9 +108,13 @@ struct PublishCommand: ParsableCommand {
         }
     }
 
-    /// Pipelines standard input: the lines that have arrived go in one PUBLISHMANY (up to 1000 of them), while
-    /// fewer than `window` events are unconfirmed; confirmations are printed one line per event, in order.
+    /// Pipelines standard input: the lines that have arrived go in one PUBLISHMANY (at most 1000, and a quarter of
+    /// `window` so that several are in flight), while fewer than `window` events are unconfirmed; confirmations
+    /// are printed one line per event, in order. A broker from before PUBLISHMANY (no `max-batch` in its
+    /// WELCOME) gets one PUBLISH per line instead.
     func publishLines(_ connection: BrokerConnection) throws {
+        let welcome = try connection.hello(name: producer, timeoutMilliseconds: client.timeoutMilliseconds)
+        let perMessage = welcome["max-batch"] == nil ? 1 : max(1, min(ClientCommand.maxBatch, window / 4))
         var reader = LineReader(fd: 0)
         var outstanding: [(id: [UInt8], firstLine: Int, count: Int)] = []
         var head = 0
@@ -121,21 +125,25 @@ struct PublishCommand: ParsableCommand {
             printError("chorus publish: line\(count > 1 ? "s \(first)-\(first + count - 1)" : " \(first)"): \(error)")
             failed = error
         }
+        func print(_ outcome: PublishOutcome, line: Int) {
+            switch outcome {
+            case .new(let seq): Output.line("\(seq)")
+            case .duplicate(let seq): Output.line("\(seq) duplicate")
+            case .refused(let e): report(ChorusClientError.refused(code: e.code, message: e.message), lines: line, 1)
+            }
+        }
         func settleOne() throws {
             let m = outstanding[head]
             head += 1
             unconfirmed -= m.count
             do {
-                let reply = try connection.awaitReply(m.id, timeoutMilliseconds: client.timeoutMilliseconds)
-                guard case .confirmMany(_, let outcomes) = reply, outcomes.count == m.count else {
-                    throw ChorusClientError.unexpected("expected CONFIRMMANY with \(m.count) results")
-                }
-                for (offset, outcome) in outcomes.enumerated() {
-                    switch outcome {
-                    case .new(let seq): Output.line("\(seq)")
-                    case .duplicate(let seq): Output.line("\(seq) duplicate")
-                    case .refused(let e): report(ChorusClientError.refused(code: e.code, message: e.message), lines: m.firstLine + offset, 1)
-                    }
+                switch try connection.awaitReply(m.id, timeoutMilliseconds: client.timeoutMilliseconds) {
+                case .confirmMany(_, let outcomes) where outcomes.count == m.count:
+                    for (offset, outcome) in outcomes.enumerated() { print(outcome, line: m.firstLine + offset) }
+                case .confirm(_, let seq, let duplicate) where m.count == 1:
+                    print(duplicate ? .duplicate(seq: seq) : .new(seq: seq), line: m.firstLine)
+                default:
+                    throw ChorusClientError.unexpected("expected a confirmation of \(m.count) event(s)")
                 }
             } catch let e as ChorusClientError {
                 if case .noAnswer = e { throw e }
@@ -144,16 +152,22 @@ struct PublishCommand: ParsableCommand {
         }
         let readFailed: Bool
         do {
-            while let lines = try reader.nextLines(limit: min(ClientCommand.maxBatch, window)) {
+            while let lines = try reader.nextLines(limit: perMessage) {
+                while head < outstanding.count && unconfirmed + lines.count > window { try settleOne() }
+                // Built after the wait for room, so a --ttl deadline counts from when the event is sent.
                 let requests = lines.map { line in
                     lineNumber += 1
                     return PublishRequest(topic: topic, properties: properties(line: lineNumber), payload: line)
                 }
-                while head < outstanding.count && unconfirmed + requests.count > window { try settleOne() }
                 let r = connection.makeRequestID()
-                try connection.send(.publishMany(requestID: r, requests))
+                if perMessage == 1 {
+                    try connection.send(.publish(requestID: r, request: requests[0]))
+                } else {
+                    try connection.send(.publishMany(requestID: r, requests))
+                }
                 outstanding.append((r, lineNumber - requests.count + 1, requests.count))
                 unconfirmed += requests.count
+                while unconfirmed >= window { try settleOne() }
             }
             readFailed = false
         } catch let e as POSIXError {

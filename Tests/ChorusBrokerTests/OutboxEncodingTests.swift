@@ -37,4 +37,17 @@ struct OutboxEncodingTests {
         let reference = BrokerMessage.deliver(Delivery(group: "renderers", lease: lease, attempt: UInt32(attempt), event: event))
         #expect(batch.messages == [reference.encode(routedTo: Self.route)])
     }
+
+    @Test func deliverManyIsTheReferenceEncoding() {
+        let events = (1...3).map { i in
+            Event(seq: UInt64(i), id: "ev-\(i)", topic: "jobs.t\(i)", producer: "p", time: Int64(i), headers: [("n", "\(i)")], payload: [UInt8](repeating: UInt8(i), count: i * 10))
+        }
+        let staged = events.enumerated().map { StagedDelivery(entry: LogEntry($1), token: UInt64($0) &* 0x9E37_79B9_7F4A_7C15, attempt: $0 + 1) }
+        var batch = MessageBatch()
+        batch.appendDeliverMany(routedTo: Self.route, group: Array("g.1".utf8), staged)
+        let reference = BrokerMessage.deliverMany(
+            group: "g.1",
+            deliveries: staged.map { Delivery(group: "g.1", lease: Lease(seq: $0.entry.seq, token: $0.token), attempt: UInt32($0.attempt), event: $0.entry.event) })
+        #expect(batch.messages == [reference.encode(routedTo: Self.route)])
+    }
 }

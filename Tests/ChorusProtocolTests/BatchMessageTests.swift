@@ -16,8 +16,9 @@ struct BatchMessageTests {
         #expect(r == bytes("r") && requests.count == 3)
         #expect(try requests[0].get() == PublishRequest(topic: "a.b", properties: Properties([("id", "1")]), payload: [1]))
         #expect(throws: ProtocolError.self) { try requests[1].get() }
-        if case .failure(let e) = requests[1] { #expect(e.code == .malformed) }
-        if case .failure(let e) = requests[2] { #expect(e.code == .invalidProperty) }
+        #expect(throws: ProtocolError(.malformed, "topic is not valid UTF-8")) { try requests[1].get() }
+        #expect(throws: ProtocolError.self) { try requests[2].get() }
+        #expect((try? requests[2].get()) == nil && { if case .failure(let e) = requests[2] { e.code == .invalidProperty } else { false } }())
     }
 
     @Test(arguments: [0, 1, 2, 4, 5])

@@ -122,4 +122,20 @@ import Testing
         #expect(seqs.count == 2999 && seqs == seqs.sorted(), "every other line confirmed, in order")
         #expect(pub.stderr.contains("line 1500:") && pub.stderr.contains("PAYLOAD_TOO_LARGE"))
     }
+
+    @Test func publishLinesTakesCRLFAndALastLineWithoutNewline() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let sub = try broker.client(["subscribe", "crlf.>", "--group", "crlf", "--count", "4", "--json", "--start", "first"], label: "sub")
+        let input = broker.directory.file("crlf.txt")
+        try "one\r\ntwo\r\n\r\nlast".write(toFile: input, atomically: true, encoding: .utf8)
+        let pub = try broker.client(["publish", "crlf.lines", "--lines"], label: "pub", stdin: FileHandle(forReadingAtPath: input))
+        #expect(pub.waitForExit(20) == 0)
+        #expect(sub.waitForExit(20) == 0)
+        let payloads = sub.stdoutLines.compactMap { line -> String? in
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return o["payload"] as? String
+        }
+        #expect(payloads == ["one", "two", "", "last"])
+    }
 }

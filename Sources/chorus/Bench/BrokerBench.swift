@@ -145,8 +145,14 @@ final class BrokerBench {
         let start = BenchStats.nanos()
         while confirmed < count {
             while sent < count && sent - confirmed < window {
-                try c.sendRaw(frames)
-                sent += perMessage
+                if count - sent < perMessage {
+                    // The last, short batch: exactly `count` events are published.
+                    try c.sendRaw(ClientCommand.publishMany(requestID: [], Array(repeating: request, count: count - sent)).encode())
+                    sent = count
+                } else {
+                    try c.sendRaw(frames)
+                    sent += perMessage
+                }
             }
             guard let f = try c.receiveRaw(timeoutMilliseconds: 30_000) else { throw ValidationFailure("no confirm after \(confirmed)") }
             if f.count > 1 && f[1] == BrokerMessage.Name.confirm {
@@ -156,7 +162,7 @@ final class BrokerBench {
                 for case .refused(let error) in try PublishOutcome.decode(f[3]) {
                     throw ValidationFailure("publish refused: \(error.code.name): \(error.message)")
                 }
-                confirmed += perMessage
+                confirmed += f[3].filter { $0 == 0x0A }.count + 1
             } else if case .error(_, let code, let text) = try BrokerMessage.decode(f) {
                 throw ValidationFailure("publish refused: \(code.name): \(text)")
             }
