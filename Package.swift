@@ -54,7 +54,7 @@ let package = Package(
         .executableTarget(
             name: "chorus",
             dependencies: [
-                "ChorusBroker", "ChorusClient", "ChorusAgent", "ChorusConfig", "ChorusStore", "ZeroMQ",
+                "ChorusBroker", "ChorusClient", "ChorusAgent", "ChorusConfig", "ChorusGenerators", "ChorusStore", "ZeroMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

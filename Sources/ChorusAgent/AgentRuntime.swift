@@ -101,8 +101,7 @@ public final class AgentRuntime {
         while true {
             guard let c = connection else { try connect(backoffFrom: 100); continue }
             if !draining && stop.drain() {
-                draining = true
-                drainDeadline = Self.now() + manifest.drainTimeoutMilliseconds
+                beginDrain()
                 // Credit 0 pauses this member: it keeps its jobs and the broker sends it nothing new, so no
                 // request bounces between the broker and a stopping agent, burning its attempts.
                 try? c.send(.subscribe(requestID: [], group: manifest.group, patterns: manifest.topics, properties: Properties([("credit", "0")])))
@@ -166,14 +165,17 @@ public final class AgentRuntime {
                 logger.info("broker not reachable; retrying", metadata: ["in_ms": "\(backoff)", "error": "\(error)"])
                 // The wait is also a wait for SIGTERM: a stopping agent must not retry forever for a broker that is
                 // gone. With jobs in hand it keeps trying until its drain timeout, to report them.
-                if waitForStop(milliseconds: Int32(backoff)), !draining {
-                    draining = true
-                    drainDeadline = Self.now() + manifest.drainTimeoutMilliseconds
-                }
+                if waitForStop(milliseconds: Int32(backoff)), !draining { beginDrain() }
                 if draining && (jobs.isEmpty || Self.now() >= drainDeadline) { throw StoppedWhileUnreachable() }
                 backoff = min(backoff * 2, 5000)
             }
         }
+    }
+
+    /// From now on the agent takes no new work and has `drain_timeout` to finish or release what it holds.
+    private func beginDrain() {
+        draining = true
+        drainDeadline = Self.now() + manifest.drainTimeoutMilliseconds
     }
 
     /// Waits up to `milliseconds` for the stop signal; true if it came (and is consumed).

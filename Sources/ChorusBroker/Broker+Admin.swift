@@ -22,7 +22,7 @@ extension Broker {
             let json = (try? JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])) ?? Data("{}".utf8)
             reply(session, .result(requestID: requestID, json: Array(json)))
         } catch let error as ProtocolError {
-            refuse(session.routingID, requestID, error)
+            refuse(session, requestID, error)
         } catch {
             refuse(session, requestID, .storageFailed, "\(error)")
         }
@@ -30,7 +30,8 @@ extension Broker {
 
     /// How many of the events a group has not looked at yet its patterns match: counted in the in-memory window
     /// of recent events, and only when the whole gap is there, at most 20,000 events long, and within what is left
-    /// of the call's budget of 100,000 matches for all groups (this runs on the broker's thread); nil otherwise. Without it a stopped group's backlog counts every event of every topic.
+    /// of the call's budget of 100,000 events examined for all groups (this runs on the broker's thread); nil
+    /// otherwise. Without it a stopped group's backlog counts every event of every topic.
     func unexaminedMatching(_ g: ConsumerGroup, budget: inout Int) -> Int? {
         guard g.cursor <= lastSeq else { return 0 }
         guard lastSeq - g.cursor < 20_000, lastSeq - g.cursor < budget, let first = recent.firstSeq, first <= g.cursor else { return nil }

@@ -8,27 +8,31 @@ extension Broker {
     /// The longest lease, extension or nack delay accepted: 30 days. Longer values are clamped to it.
     static let maxLeaseMilliseconds: Int64 = 30 * 86_400_000
 
-    func handle(_ frames: Frames) {
+    /// Handles one message; returns how many commands it counts for in the loop's `batchSize` (a PUBLISHMANY counts
+    /// as its events, so an iteration, and its commit, stays about `limits.batch` events however clients group them).
+    @discardableResult
+    func handle(_ frames: Frames) -> Int {
         let routingID = frames[0]
         // ZMQ_ROUTER_NOTIFY: an empty message after the routing id means the peer disconnected.
         if frames.count == 2 && frames[1].isEmpty {
             if let session = sessionsByRoutingID[routingID] { endSession(session, reason: "disconnected") }
-            return
+            return 1
         }
         let command: ClientCommand
         do {
             command = try ClientCommand.decode(frames[1...])
         } catch {
             refuse(routingID, error.requestID, error.error)
-            return
+            return 1
         }
-        guard let session = session(for: routingID, requestID: command.requestID) else { return }
+        guard let session = session(for: routingID, requestID: command.requestID) else { return 1 }
         session.lastSeen = now
         switch command {
         case .publish(let requestID, let request):
             publish(session, requestID, request)
         case .publishMany(let requestID, let requests):
             publishMany(session, requestID, requests)
+            return requests.count
         case .ack(let requestID, let groupName, let leases):
             ack(session, requestID, groupName, leases)
         case .heartbeat:
@@ -70,6 +74,7 @@ extension Broker {
         case .admin(let requestID, let operation, let arguments):
             admin(session, requestID, operation, arguments)
         }
+        return 1
     }
 
     /// The session for a routing id, created on first contact. Nil (and an ERROR sent) when the session limit
@@ -92,28 +97,36 @@ extension Broker {
         outbox.append(message, routedTo: session.routingID)
     }
 
+    /// Refuses a message that may have no session yet (it could not be decoded, or the session limit is reached).
     func refuse(_ routingID: [UInt8], _ requestID: [UInt8], _ error: ProtocolError) {
-        counters.errors[error.code.number, default: 0] += 1
-        logger.debug("refused", metadata: ["chorus.code": "\(error.code.name)", "chorus.reason": "\(error.message)"])
-        if let session = sessionsByRoutingID[routingID] { closeStaged(of: session) }
+        if let session = sessionsByRoutingID[routingID] { return refuse(session, requestID, error) }
+        count(error)
         outbox.append(.error(requestID: requestID, code: error.code, message: error.message), routedTo: routingID)
     }
 
+    func refuse(_ session: Session, _ requestID: [UInt8], _ error: ProtocolError) {
+        count(error)
+        reply(session, .error(requestID: requestID, code: error.code, message: error.message))
+    }
+
     func refuse(_ session: Session, _ requestID: [UInt8], _ code: ErrorCode, _ message: String) {
-        refuse(session.routingID, requestID, ProtocolError(code, message))
+        refuse(session, requestID, ProtocolError(code, message))
+    }
+
+    /// Counts a refusal by its code (`chorus stats`, metrics).
+    func count(_ error: ProtocolError) {
+        counters.errors[error.code.number, default: 0] += 1
+        logger.debug("refused", metadata: ["chorus.code": "\(error.code.name)", "chorus.reason": "\(error.message)"])
     }
 
     // MARK: PUBLISH
 
     func publish(_ session: Session, _ requestID: [UInt8], _ request: PublishRequest) {
         do throws(ProtocolError) {
-            switch try accept(request, from: session) {
-            case .new(let seq): reply(session, .confirm(requestID: requestID, seq: seq, duplicate: false))
-            case .duplicate(let seq): reply(session, .confirm(requestID: requestID, seq: seq, duplicate: true))
-            case .refused(let error): throw error
-            }
+            let accepted = try accept(request, from: session)
+            reply(session, .confirm(requestID: requestID, seq: accepted.seq, duplicate: accepted.duplicate))
         } catch {
-            refuse(session.routingID, requestID, error)
+            refuse(session, requestID, error)
         }
     }
 
@@ -126,18 +139,19 @@ extension Broker {
         outcomes.reserveCapacity(requests.count)
         for request in requests {
             do throws(ProtocolError) {
-                outcomes.append(try accept(request.get(), from: session))
+                let accepted = try accept(request.get(), from: session)
+                outcomes.append(accepted.duplicate ? .duplicate(seq: accepted.seq) : .new(seq: accepted.seq))
             } catch {
-                counters.errors[error.code.number, default: 0] += 1
+                count(error)
                 outcomes.append(.refused(error))
             }
         }
         reply(session, .confirmMany(requestID: requestID, outcomes: outcomes))
     }
 
-    /// Validates one event and appends it to this iteration's batch (`.new`), or finds the earlier event with its
-    /// idempotency key (`.duplicate`). Throws what refuses it; a refused event is not stored.
-    func accept(_ request: PublishRequest, from session: Session) throws(ProtocolError) -> PublishOutcome {
+    /// Validates one event and appends it to this iteration's batch, or finds the earlier event with its
+    /// idempotency key (`duplicate`). Throws what refuses it; a refused event is not stored.
+    func accept(_ request: PublishRequest, from session: Session) throws(ProtocolError) -> (seq: UInt64, duplicate: Bool) {
         // One byte copy of the topic serves validation, the join check and the log entry.
         let topic = Array(request.topic.utf8)
         try Topic.validate(topic)
@@ -159,7 +173,7 @@ extension Broker {
             }
             if let seq = found {
                 counters.duplicates += 1
-                return .duplicate(seq: seq)
+                return (seq, true)
             }
         }
         if !config.joins.isEmpty, let full = joinAtCapacity(forTopic: topic, correlation: event.correlation ?? event.id) {
@@ -172,7 +186,7 @@ extension Broker {
         }
         counters.published += 1
         publishedThisIteration += 1
-        return .new(seq: seq)
+        return (seq, false)
     }
 
     /// The first sequence number published with `key` within the idempotency window, if any.
@@ -272,7 +286,7 @@ extension Broker {
             p.append("batch", String(batchSize))
             reply(session, .subscribed(requestID: requestID, group: groupName, properties: p))
         } catch {
-            refuse(session.routingID, requestID, error)
+            refuse(session, requestID, error)
         }
     }
 

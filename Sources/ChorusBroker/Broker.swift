@@ -16,8 +16,8 @@ import Glibc
 /// iteration:
 ///   1. waits (zmq_poll) on the ROUTER, the XPUB, the metrics socket, the stop pipe and the commit thread's wake
 ///      pipe, at most until the next timer;
-///   2. reads up to `batchSize` messages and handles each, collecting writes into one `WriteBatch` and replies
-///      into an outbox;
+///   2. reads messages worth up to `batchSize` commands (a PUBLISHMANY counts as its events) and handles each,
+///      collecting writes into one `WriteBatch` and replies into an outbox;
 ///   3. fires due timers (lease expiry, retries) and dispatches to groups with work;
 ///   4. commits the batch in one SQLite transaction (group commit), on the commit thread when the batch is large
 ///      (`CommitPipeline`: the next iteration's work overlaps the commit);
@@ -103,7 +103,8 @@ public final class Broker {
     public var boundMetrics: String? { metricsEndpoint?.address }
     var lastKeyPrune: Int64 = 0
     var hasMoreWork = false
-    /// Batches of fewer messages than this commit on the broker thread; larger ones on the commit thread.
+    /// Iterations that handled fewer commands than this (a PUBLISHMANY counts as its events) commit on the broker
+    /// thread; larger ones on the commit thread.
     static let inlineCommitLimit = 16
 
     /// Opens the store, recovers groups and binds the sockets. Call on the thread that will call `run`.
@@ -172,25 +173,26 @@ public final class Broker {
             groups[group.name] = group
             groupsByID[group.id] = group
             var released = 0
-            let rows = try store.loadPending(groupID: group.id)
-            let withRows = Set(rows.map(\.seq))
-            // First deliveries in flight have no row: they are released like in-flight rows, and from then on
-            // have one (a failed attempt is recorded). Who held them is not kept.
-            for seq in record.firstDeliveriesInFlight where !withRows.contains(seq) {
-                var entry = PendingDelivery(seq: seq, attempt: 1, phase: .inFlight(session: 0, token: random.token(), expires: now))
+            // Every delivery in flight when the broker stopped goes back to its group as a failed attempt.
+            func release(_ entry: PendingDelivery) {
+                var entry = entry
                 let action = entry.handle(.released(reason: "broker restarted", now: now), maxAttempts: group.maxAttempts)
                 apply(action, to: entry, in: group, holder: nil)
                 released += 1
             }
+            let rows = try store.loadPending(groupID: group.id)
+            let withRows = Set(rows.map(\.seq))
+            // First deliveries in flight have no row: from their release on they have one (a failed attempt is
+            // recorded). Who held them is not kept.
+            for seq in record.firstDeliveriesInFlight where !withRows.contains(seq) {
+                release(PendingDelivery(seq: seq, attempt: 1, phase: .inFlight(session: 0, token: random.token(), expires: now)))
+            }
             if !record.firstDeliveriesInFlight.isEmpty { group.firstDeliveriesDirty = true }
             for row in rows {
                 if row.token != 0 {
-                    var entry = PendingDelivery(
+                    release(PendingDelivery(
                         seq: row.seq, attempt: row.attempt, phase: .inFlight(session: 0, token: row.token, expires: row.due),
-                        history: row.history, consumer: row.consumer)
-                    let action = entry.handle(.released(reason: "broker restarted", now: now), maxAttempts: group.maxAttempts)
-                    apply(action, to: entry, in: group, holder: nil)
-                    released += 1
+                        history: row.history, consumer: row.consumer))
                 } else {
                     let entry = PendingDelivery(seq: row.seq, attempt: row.attempt, phase: .waiting(notBefore: row.due), history: row.history, consumer: row.consumer)
                     group.pending[row.seq] = entry
@@ -231,10 +233,7 @@ public final class Broker {
             if let metricsIndex, ready[metricsIndex] { serveMetrics() }
             var handled = 0
             while handled < config.batchSize, let frames = try router.receive(dontWait: true) {
-                handle(frames)
-                // A PUBLISHMANY counts as the events it carries, so one iteration (and one commit) stays about
-                // `limits.batch` events however clients group them.
-                handled += max(1, frames.count >= 6 && frames[2] == ClientCommand.Name.publishMany ? (frames.count - 4) / 3 : 1)
+                handled += handle(frames)
             }
             hasMoreWork = handled >= config.batchSize
             fireTimers()
@@ -242,9 +241,9 @@ public final class Broker {
             housekeeping()
             sampleRates()
             do { try compact(force: false) } catch { logger.error("compaction failed", metadata: ["error": "\(error)"]) }
-            // An iteration that read few messages commits here: handing its batch to the commit thread and back
+            // An iteration that handled few commands commits here: handing its batch to the commit thread and back
             // costs two thread wake-ups, more than a small commit, and at low rates latency is what matters. (The
-            // batch can still be large, from timers or a backlog dispatched; the message count is the cheap proxy.)
+            // batch can still be large, from timers or a backlog dispatched; the command count is the cheap proxy.)
             try flush(inline: handled < Self.inlineCommitLimit)
         }
         try flush()

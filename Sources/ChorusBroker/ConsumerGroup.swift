@@ -14,7 +14,8 @@ final class ConsumerGroup {
     var cursor: UInt64
     var cursorDirty = false
     /// Deliveries in flight at their first attempt, with nothing failed yet (`PendingDelivery.isUnfailedFirstDelivery`):
-    /// they have no pending row, and the log keeps this set instead (`groups.in_flight`). At most `maxPending`.
+    /// they have no pending row, and the log keeps this set instead (`groups.in_flight`). At most
+    /// `Broker.firstDeliveriesListLimit`; past it a first delivery gets a row like any other.
     var firstDeliveriesInFlight = FirstDeliveries()
     /// Whether `firstDeliveriesInFlight` changed since the group was last written.
     var firstDeliveriesDirty = false

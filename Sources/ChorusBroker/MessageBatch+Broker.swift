@@ -10,12 +10,14 @@ extension MessageBatch {
         case .confirm(let requestID, let seq, let duplicate):
             start(routingID, BrokerMessage.Name.confirm)
             appendFrame(requestID)
-            appendDecimalFrame(seq)
+            appendFrame { FrameCoding.appendNumber(seq, to: &$0) }
             appendFrame(duplicate ? BrokerMessage.duplicate : BrokerMessage.new)
         case .acked(let requestID, let count):
             start(routingID, BrokerMessage.Name.acked)
             appendFrame(requestID)
-            appendDecimalFrame(count)
+            appendFrame { FrameCoding.appendNumber(count, to: &$0) }
+        case .heartbeat:
+            start(routingID, BrokerMessage.Name.heartbeat)
         default:
             append(message.encode(routedTo: routingID))
             return
@@ -27,9 +29,9 @@ extension MessageBatch {
     mutating func appendDeliver(routedTo routingID: [UInt8], group: [UInt8], lease: Lease, attempt: Int, entry: LogEntry) {
         start(routingID, BrokerMessage.Name.deliver)
         appendFrame(group)
-        appendDecimalFrame(lease.seq)
-        appendHexFrame(lease.token)
-        appendDecimalFrame(UInt64(attempt))
+        appendFrame { FrameCoding.appendNumber(lease.seq, to: &$0) }
+        appendFrame { Lease.appendHex(lease.token, to: &$0) }
+        appendFrame { FrameCoding.appendNumber(UInt64(attempt), to: &$0) }
         appendFrame(entry.topic)
         appendFrame(entry.properties)
         appendFrame(entry.event.payload)
@@ -41,9 +43,9 @@ extension MessageBatch {
         start(routingID, BrokerMessage.Name.deliverMany)
         appendFrame(group)
         for d in deliveries {
-            appendDecimalFrame(d.entry.seq)
-            appendHexFrame(d.token)
-            appendDecimalFrame(UInt64(d.attempt))
+            appendFrame { FrameCoding.appendNumber(d.entry.seq, to: &$0) }
+            appendFrame { Lease.appendHex(d.token, to: &$0) }
+            appendFrame { FrameCoding.appendNumber(UInt64(d.attempt), to: &$0) }
             appendFrame(d.entry.topic)
             appendFrame(d.entry.properties)
             appendFrame(d.entry.event.payload)

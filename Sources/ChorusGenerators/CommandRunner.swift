@@ -41,7 +41,7 @@ struct CommandResult: Sendable {
 }
 
 /// Starts programs without a shell and waits for them with a timeout.
-enum CommandRunner {
+public enum CommandRunner {
     /// Runs `arguments[0]` (a path, or a name looked up on PATH) with the rest as its arguments, `input` on
     /// stdin, and returns its exit status and output. A non-zero exit is returned, not thrown.
     ///
@@ -149,14 +149,21 @@ enum CommandRunner {
         return pid
     }
 
-    /// The path of an executable: `name` itself when it contains a slash, else the first match on PATH.
-    static func resolve(_ name: String) -> String? {
-        let files = FileManager.default
-        if name.contains("/") { return files.isExecutableFile(atPath: name) ? name : nil }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for dir in path.split(separator: ":") where !dir.isEmpty {
-            let candidate = "\(dir)/\(name)"
-            if files.isExecutableFile(atPath: candidate) { return candidate }
+    /// What execvp searches when PATH is not set.
+    public static let defaultPath = "/usr/local/bin:/usr/bin:/bin"
+
+    /// The file a shell would run for `program`, or nil: a name with a `/` is a path (relative to the current
+    /// folder); a bare name is the first executable regular file of that name in the PATH folders (an empty
+    /// entry is the current folder). Directories and non-executable files do not count.
+    public static func resolve(_ program: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
+        func runnable(_ candidate: String) -> Bool {
+            var info = stat()
+            return stat(candidate, &info) == 0 && info.st_mode & S_IFMT == S_IFREG && access(candidate, X_OK) == 0
+        }
+        if program.contains("/") { return runnable(program) ? program : nil }
+        for folder in (path ?? defaultPath).split(separator: ":", omittingEmptySubsequences: false) {
+            let candidate = (folder.isEmpty ? "." : String(folder)) + "/" + program
+            if runnable(candidate) { return candidate }
         }
         return nil
     }

@@ -202,13 +202,8 @@ public struct Delivery: Equatable, Sendable {
 
     /// `CHORUS1, DELIVER, group, seq, token, attempt, topic, properties, payload`.
     public func encode() -> [[UInt8]] {
-        Self.encode(group: Array(group.utf8), lease: lease, attempt: attempt, event: event)
-    }
-
-    /// Encodes without building a `Delivery` (the broker's hot path).
-    public static func encode(group: [UInt8], lease: Lease, attempt: UInt32, event: Event) -> [[UInt8]] {
         [
-            ProtocolVersion.signature, BrokerMessage.Name.deliver, group, FrameCoding.number(lease.seq), lease.tokenBytes,
+            ProtocolVersion.signature, BrokerMessage.Name.deliver, Array(group.utf8), FrameCoding.number(lease.seq), lease.tokenBytes,
             FrameCoding.number(UInt64(attempt)), Array(event.topic.utf8), event.encodeProperties(), event.payload,
         ]
     }

@@ -157,11 +157,10 @@ public enum ClientCommand: Equatable, Sendable {
             switch name {
             case Name.publish:
                 try expect(3, "CHORUS1, PUBLISH, request id, topic, properties, payload")
-                let b = body
-                let topic = try FrameCoding.text(b[0], field: "topic")
+                let topic = try FrameCoding.text(body[0], field: "topic")
                 return .publish(
                     requestID: requestID,
-                    request: PublishRequest(topic: topic, properties: try Properties.decode(b[1]), payload: b[2]))
+                    request: PublishRequest(topic: topic, properties: try Properties.decode(body[1]), payload: body[2]))
             case Name.publishMany:
                 guard body.count >= 3, body.count % 3 == 0, body.count / 3 <= maxBatch else {
                     throw ProtocolError(
@@ -184,13 +183,12 @@ public enum ClientCommand: Equatable, Sendable {
                 guard body.count >= 3, (body.count - 1) % 2 == 0 else {
                     throw ProtocolError(.malformed, "ACK takes CHORUS1, ACK, request id, group, then sequence and token pairs")
                 }
-                let b = body
-                let group = try FrameCoding.name(b[0], field: "group")
+                let group = try FrameCoding.name(body[0], field: "group")
                 var leases: [Lease] = []
-                leases.reserveCapacity((b.count - 1) / 2)
+                leases.reserveCapacity((body.count - 1) / 2)
                 var i = 1
-                while i < b.count {
-                    leases.append(try Lease.decode(seq: b[i], token: b[i + 1]))
+                while i < body.count {
+                    leases.append(try Lease.decode(seq: body[i], token: body[i + 1]))
                     i += 2
                 }
                 return .ack(requestID: requestID, group: group, leases: leases)
@@ -201,46 +199,41 @@ public enum ClientCommand: Equatable, Sendable {
                 return .hello(requestID: requestID, properties: try Properties.decode(body[0]))
             case Name.subscribe:
                 try expect(3, "CHORUS1, SUBSCRIBE, request id, group, patterns, properties")
-                let b = body
-                let group = try FrameCoding.name(b[0], field: "group")
-                let patternText = try FrameCoding.text(b[1], field: "patterns", maxLength: 4096)
+                let group = try FrameCoding.name(body[0], field: "group")
+                let patternText = try FrameCoding.text(body[1], field: "patterns", maxLength: 4096)
                 let patterns = patternText.split(separator: "\n").map(String.init)
-                return .subscribe(requestID: requestID, group: group, patterns: patterns, properties: try Properties.decode(b[2]))
+                return .subscribe(requestID: requestID, group: group, patterns: patterns, properties: try Properties.decode(body[2]))
             case Name.unsubscribe:
                 try expect(1, "CHORUS1, UNSUBSCRIBE, request id, group")
                 return .unsubscribe(requestID: requestID, group: try FrameCoding.name(body[0], field: "group"))
             case Name.nack:
                 try expect(5, "CHORUS1, NACK, request id, group, sequence, token, mode, reason")
-                let b = body
                 return .nack(
-                    requestID: requestID, group: try FrameCoding.name(b[0], field: "group"),
-                    lease: try Lease.decode(seq: b[1], token: b[2]),
-                    mode: try NackMode(FrameCoding.text(b[3], field: "mode")),
-                    reason: try FrameCoding.text(b[4], field: "reason", maxLength: 4096))
+                    requestID: requestID, group: try FrameCoding.name(body[0], field: "group"),
+                    lease: try Lease.decode(seq: body[1], token: body[2]),
+                    mode: try NackMode(FrameCoding.text(body[3], field: "mode")),
+                    reason: try FrameCoding.text(body[4], field: "reason", maxLength: 4096))
             case Name.extend:
                 try expect(4, "CHORUS1, EXTEND, request id, group, sequence, token, milliseconds")
-                let b = body
                 return .extend(
-                    requestID: requestID, group: try FrameCoding.name(b[0], field: "group"),
-                    lease: try Lease.decode(seq: b[1], token: b[2]),
-                    milliseconds: try FrameCoding.number(b[3], field: "milliseconds"))
+                    requestID: requestID, group: try FrameCoding.name(body[0], field: "group"),
+                    lease: try Lease.decode(seq: body[1], token: body[2]),
+                    milliseconds: try FrameCoding.number(body[3], field: "milliseconds"))
             case Name.bye:
                 return .bye(requestID: requestID)
             case Name.await:
                 try expect(4, "CHORUS1, AWAIT, request id, correlation, pattern, after sequence, timeout milliseconds")
-                let b = body
-                let correlation = try FrameCoding.text(b[0], field: "correlation", maxLength: 4096)
+                let correlation = try FrameCoding.text(body[0], field: "correlation", maxLength: 4096)
                 guard !correlation.isEmpty else { throw ProtocolError(.malformed, "AWAIT needs a correlation id") }
-                let pattern = try FrameCoding.text(b[1], field: "pattern")
+                let pattern = try FrameCoding.text(body[1], field: "pattern")
                 if pattern != ClientCommand.replyPattern { _ = try TopicPattern(pattern) }
                 return .await(
                     requestID: requestID, correlation: correlation, pattern: pattern,
-                    afterSeq: try FrameCoding.number(b[2], field: "after sequence"),
-                    timeoutMilliseconds: try FrameCoding.number(b[3], field: "timeout"))
+                    afterSeq: try FrameCoding.number(body[2], field: "after sequence"),
+                    timeoutMilliseconds: try FrameCoding.number(body[3], field: "timeout"))
             case Name.putBlob:
                 try expect(2, "CHORUS1, PUTBLOB, request id, media type, content")
-                let b = body
-                return .putBlob(requestID: requestID, mediaType: try FrameCoding.text(b[0], field: "media type"), content: b[1])
+                return .putBlob(requestID: requestID, mediaType: try FrameCoding.text(body[0], field: "media type"), content: body[1])
             case Name.getBlob:
                 try expect(1, "CHORUS1, GETBLOB, request id, hash")
                 let hash = try FrameCoding.text(body[0], field: "hash")
@@ -250,8 +243,7 @@ public enum ClientCommand: Equatable, Sendable {
                 return .getBlob(requestID: requestID, hash: hash)
             case Name.admin:
                 try expect(2, "CHORUS1, ADMIN, request id, operation, JSON arguments")
-                let b = body
-                return .admin(requestID: requestID, operation: try FrameCoding.text(b[0], field: "operation"), arguments: b[1])
+                return .admin(requestID: requestID, operation: try FrameCoding.text(body[0], field: "operation"), arguments: body[1])
             default:
                 throw ProtocolError(
                     .unknownCommand,

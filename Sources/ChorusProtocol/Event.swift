@@ -65,13 +65,7 @@ public struct Event: Equatable, Sendable {
         }
         func decimal(_ value: Int64) {
             if value < 0 { out.append(0x2D) }
-            let start = out.count
-            var v = value.magnitude
-            repeat {
-                out.append(0x30 + UInt8(v % 10))
-                v /= 10
-            } while v > 0
-            out[start...].reverse()
+            FrameCoding.appendNumber(value.magnitude, to: &out)
         }
         line("id", id.utf8)
         if let correlation { line("correlation", correlation.utf8) }

@@ -4,18 +4,23 @@ public enum FrameCoding {
     @inline(__always)
     public static func number(_ value: UInt64) -> [UInt8] {
         if value < 100 { return small[Int(value)] }
-        var digits = 1
-        var rest = value / 10
-        while rest > 0 { digits += 1; rest /= 10 }
-        // One allocation, written back to front.
-        return [UInt8](unsafeUninitializedCapacity: digits) { buffer, count in
-            var v = value
-            for i in stride(from: digits - 1, through: 0, by: -1) {
-                buffer[i] = UInt8(truncatingIfNeeded: v % 10) + 0x30
-                v /= 10
-            }
-            count = digits
-        }
+        var out: [UInt8] = []
+        out.reserveCapacity(20)
+        appendNumber(value, to: &out)
+        return out
+    }
+
+    /// Appends an unsigned number as ASCII decimal (no leading zeros) to bytes being built: frames written in
+    /// place, with no array of their own.
+    @inline(__always)
+    public static func appendNumber(_ value: UInt64, to out: inout [UInt8]) {
+        let start = out.count
+        var v = value
+        repeat {
+            out.append(0x30 + UInt8(truncatingIfNeeded: v % 10))
+            v /= 10
+        } while v > 0
+        out[start...].reverse()
     }
 
     /// 0 to 99, encoded once (attempt numbers, counts): no allocation for the common small values.

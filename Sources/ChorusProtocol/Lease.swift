@@ -18,13 +18,17 @@ public struct Lease: Hashable, Sendable, CustomStringConvertible {
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     static func hex(_ value: UInt64) -> [UInt8] {
-        var out = [UInt8](repeating: 0x30, count: 16)
-        var v = value
-        for i in stride(from: 15, through: 0, by: -1) {
-            out[i] = hexDigits[Int(v & 0xF)]
-            v >>= 4
-        }
+        var out: [UInt8] = []
+        out.reserveCapacity(16)
+        appendHex(value, to: &out)
         return out
+    }
+
+    /// Appends a token as it travels (16 lower-case hex digits) to bytes being built.
+    public static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
+        for shift in stride(from: 60, through: 0, by: -4) {
+            out.append(hexDigits[Int((value >> UInt64(shift)) & 0xF)])
+        }
     }
 
     /// Decodes the wire form: a sequence frame and a 16-hex-digit token frame.

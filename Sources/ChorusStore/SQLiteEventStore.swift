@@ -481,35 +481,32 @@ public final class SQLiteEventStore: EventStore {
         (try db.scalar("SELECT max(id) FROM groups") ?? 0) + 1
     }
 
+    static let deadLetterColumns = "id, group_name, seq, reason, attempts, history, time"
+
+    static func deadLetterRecord(_ s: SQLiteStatement) -> DeadLetterRecord {
+        DeadLetterRecord(
+            id: s.int64(0), groupName: s.string(1) ?? "", seq: UInt64(s.int64(2)), reason: s.string(3) ?? "",
+            attempts: Int(s.int64(4)), history: s.string(5) ?? "", time: s.int64(6))
+    }
+
     public func deadLetters(group: String?, limit: Int) throws -> [DeadLetterRecord] {
         let s = try db.prepare(
-            "SELECT id, group_name, seq, reason, attempts, history, time FROM dead_letters WHERE ?1 IS NULL OR group_name = ?1 ORDER BY id DESC LIMIT ?2"
-        )
+            "SELECT \(Self.deadLetterColumns) FROM dead_letters WHERE ?1 IS NULL OR group_name = ?1 ORDER BY id DESC LIMIT ?2")
         s.bind(1, group)
         s.bind(2, Int64(limit))
         var out: [DeadLetterRecord] = []
-        while try s.step() {
-            out.append(
-                DeadLetterRecord(
-                    id: s.int64(0), groupName: s.string(1) ?? "", seq: UInt64(s.int64(2)), reason: s.string(3) ?? "",
-                    attempts: Int(s.int64(4)), history: s.string(5) ?? "", time: s.int64(6)))
-        }
+        while try s.step() { out.append(Self.deadLetterRecord(s)) }
         return out
     }
 
     public func deadLetters(group: String, ids: [Int64]) throws -> [DeadLetterRecord] {
-        let s = try db.prepare("SELECT id, group_name, seq, reason, attempts, history, time FROM dead_letters WHERE id = ?1 AND group_name = ?2")
+        let s = try db.prepare("SELECT \(Self.deadLetterColumns) FROM dead_letters WHERE id = ?1 AND group_name = ?2")
         var out: [DeadLetterRecord] = []
         for id in ids {
             defer { s.reset() }
             s.bind(1, id)
             s.bind(2, group)
-            if try s.step() {
-                out.append(
-                    DeadLetterRecord(
-                        id: s.int64(0), groupName: s.string(1) ?? "", seq: UInt64(s.int64(2)), reason: s.string(3) ?? "",
-                        attempts: Int(s.int64(4)), history: s.string(5) ?? "", time: s.int64(6)))
-            }
+            if try s.step() { out.append(Self.deadLetterRecord(s)) }
         }
         return out
     }

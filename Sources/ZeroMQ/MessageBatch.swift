@@ -9,11 +9,12 @@ public struct MessageBatch {
     /// message (a blob) must not pin its size in memory for the life of the process.
     public static let retainedCapacity = 4 << 20
 
-    private var bytes: [UInt8] = []
+    // Inlinable into the broker: frames are appended a dozen times per event.
+    @usableFromInline var bytes: [UInt8] = []
     /// Where each frame ends in `bytes`.
-    private var frameEnds: [Int] = []
+    @usableFromInline var frameEnds: [Int] = []
     /// Where each message ends in `frameEnds` (one past its last frame).
-    private var messageEnds: [Int] = []
+    @usableFromInline var messageEnds: [Int] = []
 
     public init() {}
 
@@ -51,33 +52,22 @@ public struct MessageBatch {
     // MARK: Building
 
     /// Appends a frame to the message being built.
+    @inlinable
     public mutating func appendFrame(_ frame: [UInt8]) {
         bytes.append(contentsOf: frame)
         frameEnds.append(bytes.count)
     }
 
-    /// Appends a frame holding `value` in ASCII decimal, without leading zeros.
-    public mutating func appendDecimalFrame(_ value: UInt64) {
-        let start = bytes.count
-        var v = value
-        repeat {
-            bytes.append(0x30 + UInt8(v % 10))
-            v /= 10
-        } while v > 0
-        bytes[start...].reverse()
-        frameEnds.append(bytes.count)
-    }
-
-    /// Appends a frame holding `value` as 16 lower-case hexadecimal digits.
-    public mutating func appendHexFrame(_ value: UInt64) {
-        for shift in stride(from: 60, through: 0, by: -4) {
-            let digit = UInt8((value >> UInt64(shift)) & 0xF)
-            bytes.append(digit < 10 ? 0x30 + digit : 0x57 + digit)
-        }
+    /// Appends a frame whose bytes `body` writes at the end of the buffer it is given (a number, say, encoded in
+    /// place instead of into an array of its own). `body` must only append.
+    @inlinable
+    public mutating func appendFrame(writing body: (inout [UInt8]) -> Void) {
+        body(&bytes)
         frameEnds.append(bytes.count)
     }
 
     /// Ends the message being built; the frames appended since the last `endMessage` are its frames.
+    @inlinable
     public mutating func endMessage() {
         precondition(frameEnds.count > (messageEnds.last ?? 0), "a message needs at least one frame")
         messageEnds.append(frameEnds.count)

@@ -104,52 +104,40 @@ public final class ZMQSocket {
     @discardableResult
     public func send(_ frames: Frames, dontWait: Bool = false) throws -> Bool {
         let sock = try socket("send")
-        guard !frames.isEmpty else { return true }
-        let last = frames.count - 1
-        var flags: Int32 = ZMQ_SNDMORE
-        if dontWait { flags |= ZMQ_DONTWAIT }
-        for index in 0...last {
-            if index == last { flags &= ~ZMQ_SNDMORE }
-            var rc: Int32
-            repeat {
-                rc = frames[index].withUnsafeBytes { zmq_send(sock, $0.baseAddress, $0.count, flags) }
-            } while rc < 0 && zmq_errno() == EINTR
-            if rc < 0 {
-                let error = ZMQError.last("send")
-                // A multipart message is atomic: failing on the first frame means nothing was queued.
-                if error.wouldBlock && index == 0 { return false }
-                throw error
+        for index in frames.indices {
+            let queued = try frames[index].withUnsafeBytes {
+                try sendFrame(sock, $0, more: index < frames.count - 1, dontWait: dontWait, first: index == 0)
             }
+            if !queued { return false }
         }
         return true
     }
 
-    /// Sends message `message` of `batch`, with the same contract as `send(_:dontWait:)`: false when `dontWait`
-    /// is set and the message cannot be queued now, an error otherwise. The frames go from the batch's buffer to
-    /// libzmq with no copy in between.
+    /// Sends message `message` of `batch`, with the same contract as `send(_:dontWait:)`. The frames go from the
+    /// batch's buffer to libzmq with no copy in between.
     @discardableResult
     public func send(message: Int, of batch: MessageBatch, dontWait: Bool = false) throws -> Bool {
         let sock = try socket("send")
         var first = true
-        var failure: ZMQError?
-        let sent = batch.forEachFrame(of: message) { frame, more in
-            var flags: Int32 = more ? ZMQ_SNDMORE : 0
-            if dontWait { flags |= ZMQ_DONTWAIT }
-            var rc: Int32
-            repeat {
-                rc = zmq_send(sock, frame.baseAddress, frame.count, flags)
-            } while rc < 0 && zmq_errno() == EINTR
-            if rc < 0 {
-                let error = ZMQError.last("send")
-                // A multipart message is atomic: failing on the first frame means nothing was queued.
-                if !(error.wouldBlock && first) { failure = error }
-                return false
-            }
-            first = false
-            return true
+        return try batch.forEachFrame(of: message) { frame, more in
+            defer { first = false }
+            return try sendFrame(sock, frame, more: more, dontWait: dontWait, first: first)
         }
-        if let failure { throw failure }
-        return sent
+    }
+
+    /// One frame of a multipart message: false only when the first frame would block (then nothing was queued,
+    /// as a multipart message is atomic); any other failure throws.
+    private func sendFrame(_ sock: UnsafeMutableRawPointer, _ frame: UnsafeRawBufferPointer, more: Bool, dontWait: Bool, first: Bool) throws -> Bool {
+        var flags: Int32 = more ? ZMQ_SNDMORE : 0
+        if dontWait { flags |= ZMQ_DONTWAIT }
+        var rc: Int32
+        repeat {
+            rc = zmq_send(sock, frame.baseAddress, frame.count, flags)
+        } while rc < 0 && zmq_errno() == EINTR
+        guard rc < 0 else { return true }
+        let error = ZMQError.last("send")
+        if error.wouldBlock && first { return false }
+        throw error
     }
 
     /// Receives one multipart message, or nil when `dontWait` is set and none is waiting.

@@ -47,7 +47,7 @@ struct AgentCommand: ParsableCommand {
             printError("chorus agent: \(manifest): \(error)")
             throw ChorusExit.configError
         }
-        let ep = endpoint ?? m.endpoint ?? ProcessInfo.processInfo.environment["CHORUS_ENDPOINT"] ?? "tcp://127.0.0.1:7750"
+        let ep = endpoint ?? m.endpoint ?? ProcessInfo.processInfo.environment["CHORUS_ENDPOINT"] ?? ClientOptions.defaultEndpoint
         let stop = WakePipe()
         Signals.forward([SIGINT, SIGTERM]) { stop.wake() }
         let runtime = AgentRuntime(manifest: m, endpoint: ep, logger: logger, handler: handler)

@@ -86,8 +86,8 @@ struct BrokerCommand: ParsableCommand {
         let stop = StopSignal()
         Signals.forward([SIGINT, SIGTERM], to: stop)
         if let readyFile {
-            // One line each: main endpoint, firehose, metrics (empty when off), the log file.
-            try "\(broker.boundEndpoint)\n\(broker.boundFirehose)\n\(broker.boundMetrics ?? "")\n\(cfg.logPath)\n".write(toFile: readyFile, atomically: true, encoding: .utf8)
+            try ReadyFile(endpoint: broker.boundEndpoint, firehose: broker.boundFirehose, metrics: broker.boundMetrics ?? "", log: cfg.logPath)
+                .write(to: readyFile)
         }
         do {
             try broker.run(stop: stop)

@@ -11,13 +11,19 @@ struct ClientOptions: ParsableArguments {
     var timeout: Double = 5
 
     var resolvedEndpoint: String {
-        endpoint ?? ProcessInfo.processInfo.environment["CHORUS_ENDPOINT"] ?? "tcp://127.0.0.1:7750"
+        endpoint ?? ProcessInfo.processInfo.environment["CHORUS_ENDPOINT"] ?? Self.defaultEndpoint
     }
+
+    /// Where a broker listens when its config does not say (brokers/default.toml).
+    static let defaultEndpoint = "tcp://127.0.0.1:7750"
 
     var timeoutMilliseconds: Int { Int(timeout * 1000) }
 
-    func validate() throws {
-        // Int(timeout * 1000) traps on infinity and NaN; zero or less would give up before asking.
+    func validate() throws { try Self.validate(timeout: timeout) }
+
+    /// The rule for every `--timeout`: Int(timeout * 1000) traps on infinity and NaN; zero or less would give up
+    /// before asking.
+    static func validate(timeout: Double) throws {
         if !(timeout > 0 && timeout <= 86_400) { throw ValidationError("--timeout must be more than 0 and at most 86400 seconds") }
     }
 }

@@ -62,38 +62,36 @@ struct RequestCommand: ParsableCommand {
                 printError("chorus request: no reply to \(id) within \(waitSeconds) s (the request is kept; see 'chorus tail --correlation \(id)')")
                 throw ExitCode(70)
             }
-            Output.line(Self.pretty(reply.payload) ?? JSONText.event(reply))
-            if let save { try saveArtifacts(reply, c, into: save) }
-            if let note = Self.incompleteNote(reply) { printError(note) }
+            // Parsed once for printing, saving and the note; a reply that is not JSON is printed as an event.
+            let json = try? JSONSerialization.jsonObject(with: Data(reply.payload))
+            Output.line(json.flatMap(Self.pretty) ?? JSONText.event(reply))
+            let record = json as? [String: Any]
+            if let save { try saveArtifacts(record, reply, c, into: save) }
+            if let record, let note = Self.incompleteNote(record, correlation: reply.correlation) { printError(note) }
         }
     }
 
     /// A line for standard error when the reply is a merged record that did not complete: the JSON on standard
     /// output is the same either way, and "partial" deep in it is easy to miss.
-    static func incompleteNote(_ reply: Event) -> String? {
-        guard let record = try? JSONSerialization.jsonObject(with: Data(reply.payload)) as? [String: Any],
-            record["join"] != nil, let status = record["status"] as? String, status != "complete"
-        else { return nil }
+    static func incompleteNote(_ record: [String: Any], correlation: String?) -> String? {
+        guard record["join"] != nil, let status = record["status"] as? String, status != "complete" else { return nil }
         let missing = (record["missing"] as? [String]) ?? []
         var note = "chorus request: the join closed \(status)"
         if let reason = record["reason"] as? String { note += ": \(reason)" }
         if !missing.isEmpty && !(record["reason"] as? String ?? "").contains("missing") { note += "; missing: \(missing.joined(separator: ", "))" }
-        return note + " (chorus inspect \(reply.correlation ?? "ID") tells why)"
+        return note + " (chorus inspect \(correlation ?? "ID") tells why)"
     }
 
-    static func pretty(_ payload: [UInt8]) -> String? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(payload)),
-            let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+    static func pretty(_ object: Any) -> String? {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         else { return nil }
         return String(decoding: data, as: UTF8.self)
     }
 
     /// Writes each part's artifact: from the blob store when the part references a blob, else from its event.
-    func saveArtifacts(_ reply: Event, _ c: BrokerConnection, into folder: String) throws {
+    func saveArtifacts(_ record: [String: Any]?, _ reply: Event, _ c: BrokerConnection, into folder: String) throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        guard let record = try? JSONSerialization.jsonObject(with: Data(reply.payload)) as? [String: Any],
-            let parts = record["parts"] as? [[String: Any]]
-        else { return }
+        guard let parts = record?["parts"] as? [[String: Any]] else { return }
         for part in parts where part["status"] as? String == "ok" {
             let name = part["name"] as? String ?? "part"
             var bytes: [UInt8]?

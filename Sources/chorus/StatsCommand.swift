@@ -12,7 +12,7 @@ struct StatsCommand: ParsableCommand {
             complete, partial, failed. Counters run since the broker started. --watch refreshes in place every \
             --interval seconds; --json prints the broker's document (one line per refresh with --watch).
 
-            Exit codes: 0 ok, 69 no broker.
+            Exit codes: 0 ok, 65 refused by the broker (it could not read its log), 69 no broker.
             """
     )
 

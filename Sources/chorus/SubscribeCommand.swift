@@ -38,7 +38,7 @@ struct SubscribeCommand: ParsableCommand {
     @Option(name: .long, help: "Where a new group starts: new, first, or seq:N.")
     var start: String = "new"
 
-    @Flag(name: .long, help: "Do not ack. The events stay with this command until it exits, then go back to the group, each as a failed attempt (released; max-attempts counts it). To look without consuming, use chorus tail.")
+    @Flag(name: .long, help: "Do not ack. The events stay with this command until it exits or the group's ack timeout passes (default 30 min), then go back to the group, each as a failed attempt (max-attempts counts it). To look without consuming, use chorus tail.")
     var noAck = false
 
     @Option(name: .long, help: "Client name shown as the consumer of deliveries.")
@@ -78,7 +78,7 @@ struct SubscribeCommand: ParsableCommand {
                     seen += 1
                     if noAck && seen == 1 {
                         // Said at once, not at exit: a Ctrl-C must not be the first the user hears of it.
-                        printError("chorus subscribe: --no-ack: events shown here go back to group \(group) when this command exits, each as a failed attempt; use chorus tail to look without consuming")
+                        printError("chorus subscribe: --no-ack: events shown here go back to group \(group) when this command exits (or at the group's ack timeout), each as a failed attempt; use chorus tail to look without consuming")
                     }
                 case .error(_, let code, let text):
                     printError("chorus subscribe: broker: \(code.name) (\(code.number)): \(text)")

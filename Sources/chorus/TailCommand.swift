@@ -83,7 +83,7 @@ struct TailCommand: ParsableCommand {
 
     func validate() throws {
         if let count, count < 0 { throw ValidationError("-n must be 0 or more") }
-        if !(timeout > 0 && timeout <= 86_400) { throw ValidationError("--timeout must be more than 0 and at most 86400 seconds") }
+        try ClientOptions.validate(timeout: timeout)
         _ = try filter(now: BrokerConnection.now())
     }
 
@@ -167,7 +167,10 @@ struct LogLocation: ParsableArguments {
         if log != nil && dataDir != nil { throw ValidationError("give --log or --data-dir, not both") }
     }
 
-    var path: String { log ?? dataDir.map { $0 + "/chorus.sqlite" } ?? "data/chorus.sqlite" }
+    var path: String { log ?? dataDir.map { $0 + "/chorus.sqlite" } ?? Self.defaultPath }
+
+    /// The log of a broker started with the default config in the current folder.
+    static let defaultPath = "data/chorus.sqlite"
 
     /// Opens the log read-only, or prints why not and throws the exit status (66 missing or unreadable,
     /// 65 not a Chorus log).

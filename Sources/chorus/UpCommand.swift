@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChorusAgent
 import ChorusConfig
+import ChorusGenerators
 import Foundation
 
 #if canImport(Glibc)
@@ -20,11 +21,13 @@ struct UpCommand: ParsableCommand {
             A child that ends is restarted after a back-off: 1 s, doubling to 32 s, back to 1 s once a run has \
             lasted a minute. A child that ends (or cannot be launched) within 10 s of starting 5 times in a row \
             is given up on: one line says so, and the other children keep running. If that child is the broker, \
-            the agents are stopped and 'chorus up' exits 69. Ctrl-C (or SIGTERM) stops the agents (they drain) \
-            first, then the broker, and exits 0.
+            the agents are stopped and 'chorus up' exits 69. Ctrl-C (or SIGTERM) stops the agents (they drain; \
+            what is still running after 45 s is killed) first, then the broker (killed after 30 s), and exits 0; \
+            a second Ctrl-C exits at once.
 
             Exit codes: 0 after Ctrl-C or SIGTERM; 69 the broker was given up on; 78 the broker did not start, \
-            or a manifest cannot be read, or its [process] program is not on PATH or cannot be started.
+            or a manifest cannot be read, or its [process] program is not on PATH or cannot be started; 130 a \
+            second Ctrl-C or SIGTERM.
             """
     )
 
@@ -44,7 +47,8 @@ struct UpCommand: ParsableCommand {
         var policy = RestartPolicy()
         var startedAt = 0.0
         var restartAt: Double?
-        var givenUp = false
+        /// Whether the restart policy gave up on it.
+        var givenUp: Bool { policy.givenUp != nil }
 
         init(name: String, arguments: [String], program: String? = nil) {
             self.name = name
@@ -74,17 +78,19 @@ struct UpCommand: ParsableCommand {
             }
             usleep(50_000)
         }
-        let bound = (try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let brokerEndpoint = bound.first ?? "tcp://127.0.0.1:7750"
+        let bound = try ReadyFile.read(ready)
+        let brokerEndpoint = bound.endpoint.isEmpty ? ClientOptions.defaultEndpoint : bound.endpoint
         // A restarted broker must come back where the agents already look for it, even when the config asked
         // for any free port.
-        broker.arguments = brokerArgs + ["--endpoint", brokerEndpoint] + (bound.count > 1 ? ["--firehose", bound[1]] : [])
+        broker.arguments = brokerArgs + ["--endpoint", brokerEndpoint] + (bound.firehose.isEmpty ? [] : ["--firehose", bound.firehose])
         let manifests = ((try? FileManager.default.contentsOfDirectory(atPath: agents)) ?? []).filter { $0.hasSuffix(".toml") }.sorted()
         var children = [broker]
         // A bad manifest or a program that cannot start stops everything already started, not just `up`.
         func abandon(_ error: any Error) -> Error {
             printError("chorus up: \(error)")
-            for child in children.reversed() { child.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM); $0.waitUntilExit() } } }
+            let running = children.compactMap(\.process).filter(\.isRunning)
+            for p in running { kill(p.processIdentifier, SIGTERM) }
+            Self.waitOrKill(running, seconds: Self.agentStopSeconds)
             return ChorusExit.configError
         }
         for m in manifests {
@@ -97,9 +103,12 @@ struct UpCommand: ParsableCommand {
                 // A manifest with [process] runs its own program (an agent in another language, a model server),
                 // supervised like the rest, with CHORUS_ENDPOINT set. Looked up now, so that a typo stops
                 // `up` with its name instead of exiting 127 at every restart.
-                guard let resolved = Self.resolve(program) else {
-                    let searched = ProcessInfo.processInfo.environment["PATH"] ?? Self.defaultPath
-                    throw abandon(ValidationFailure("\(path): [process] command: program '\(program)' not found on PATH (\(searched))"))
+                guard let resolved = CommandRunner.resolve(program) else {
+                    let searched = ProcessInfo.processInfo.environment["PATH"] ?? CommandRunner.defaultPath
+                    throw abandon(ValidationFailure(
+                        program.contains("/")
+                            ? "\(path): [process] command: '\(program)' is not an executable file"
+                            : "\(path): [process] command: program '\(program)' not found on PATH (\(searched))"))
                 }
                 child = Child(name: name, arguments: Array(command.dropFirst()), program: resolved)
             } else {
@@ -109,9 +118,9 @@ struct UpCommand: ParsableCommand {
             children.append(child)
         }
         // The commands to try must reach this broker and this log, not the defaults, when up was told otherwise.
-        let logPath = bound.count > 3 && !bound[3].isEmpty ? bound[3] : "data/chorus.sqlite"
-        let endpointFlag = brokerEndpoint == "tcp://127.0.0.1:7750" ? "" : " --endpoint \(brokerEndpoint)"
-        let logFlag = logPath == "data/chorus.sqlite" ? "" : " --log \(logPath)"
+        let logPath = bound.log.isEmpty ? LogLocation.defaultPath : bound.log
+        let endpointFlag = brokerEndpoint == ClientOptions.defaultEndpoint ? "" : " --endpoint \(brokerEndpoint)"
+        let logFlag = logPath == LogLocation.defaultPath ? "" : " --log \(logPath)"
         printError("""
             chorus up: broker at \(brokerEndpoint), agents: \(manifests.map { String($0.dropLast(5)) }.joined(separator: ", "))
             chorus up: try   chorus request gen.request --data '{"prompt":"a lighthouse at dusk"}' --wait --save out\(endpointFlag)
@@ -125,7 +134,6 @@ struct UpCommand: ParsableCommand {
                 child.restartAt = Self.now() + delay
             case .giveUp(let reason):
                 printError("chorus up: \(child.name) \(reason); not restarting it. Fix it and run chorus up again.")
-                child.givenUp = true
             }
         }
         while !stop.isSet && !broker.givenUp {
@@ -153,7 +161,7 @@ struct UpCommand: ParsableCommand {
         for child in children.dropFirst() { child.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } } }
         Self.waitOrKill(children.dropFirst().compactMap(\.process), seconds: Self.agentStopSeconds)
         broker.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } }
-        Self.waitOrKill(broker.process.map { [$0] } ?? [], seconds: 30)
+        Self.waitOrKill(broker.process.map { [$0] } ?? [], seconds: Self.brokerStopSeconds)
         if readyFile == nil { try? FileManager.default.removeItem(atPath: ready) }
         if broker.givenUp { throw ChorusExit.unavailable }
     }
@@ -161,6 +169,8 @@ struct UpCommand: ParsableCommand {
     /// How long agents get to drain after SIGTERM before they are killed: an agent's default drain timeout (30 s)
     /// and room to report. One that hangs (a program of its own that ignores SIGTERM) must not keep `up` alive.
     static let agentStopSeconds: Double = 45
+    /// How long the broker gets to finish its last commit and close after SIGTERM.
+    static let brokerStopSeconds: Double = 30
 
     /// Waits for `processes` to exit, up to `seconds`; then kills what is left with SIGKILL, saying so.
     static func waitOrKill(_ processes: [Process], seconds: Double) {
@@ -177,23 +187,6 @@ struct UpCommand: ParsableCommand {
     static func processCommand(_ path: String) throws -> [String]? {
         let reader = try ConfigReader(path: path)
         return try reader.stringArray("process.command")
-    }
-
-    /// What execvp uses when PATH is not set.
-    static let defaultPath = "/usr/local/bin:/usr/bin:/bin"
-
-    /// The file a shell would run for `program`: a name with a `/` is a path, relative to the current folder; a
-    /// bare name is the first executable regular file of that name in the PATH folders (an empty entry is the
-    /// current folder). Nil when no folder has one.
-    static func resolve(_ program: String, path: String? = ProcessInfo.processInfo.environment["PATH"]) -> String? {
-        let here = FileManager.default.currentDirectoryPath
-        if program.contains("/") { return program.hasPrefix("/") ? program : here + "/" + program }
-        for folder in (path ?? defaultPath).split(separator: ":", omittingEmptySubsequences: false) {
-            let candidate = (folder.isEmpty ? here : folder.hasPrefix("/") ? String(folder) : here + "/" + folder) + "/" + program
-            var info = stat()
-            if stat(candidate, &info) == 0, info.st_mode & S_IFMT == S_IFREG, access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
     }
 
     /// Monotonic seconds: uptimes must not jump with the wall clock.

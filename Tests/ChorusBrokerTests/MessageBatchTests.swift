@@ -1,3 +1,4 @@
+import ChorusProtocol
 import Foundation
 import Testing
 import ZeroMQ
@@ -18,7 +19,7 @@ struct MessageBatchTests {
     @Test(arguments: [(UInt64(0), "0"), (7, "7"), (10, "10"), (1_234_567_890, "1234567890"), (.max, "18446744073709551615")])
     func decimalFramesHaveNoLeadingZeros(value: UInt64, text: String) {
         var batch = MessageBatch()
-        batch.appendDecimalFrame(value)
+        batch.appendFrame { FrameCoding.appendNumber(value, to: &$0) }
         batch.endMessage()
         #expect(batch.frame(0, of: 0) == Array(text.utf8))
     }
@@ -26,7 +27,7 @@ struct MessageBatchTests {
     @Test(arguments: [(UInt64(0), "0000000000000000"), (0xAB, "00000000000000ab"), (.max, "ffffffffffffffff"), (0x0123_4567_89AB_CDEF, "0123456789abcdef")])
     func hexFramesAreSixteenLowerCaseDigits(value: UInt64, text: String) {
         var batch = MessageBatch()
-        batch.appendHexFrame(value)
+        batch.appendFrame { Lease.appendHex(value, to: &$0) }
         batch.endMessage()
         #expect(batch.frame(0, of: 0) == Array(text.utf8))
     }
@@ -55,8 +56,8 @@ struct MessageBatchTests {
         var batch = MessageBatch()
         batch.append([Array("peer".utf8), [1], [], [UInt8](repeating: 7, count: 300)])
         batch.appendFrame(Array("peer".utf8))
-        batch.appendDecimalFrame(42)
-        batch.appendHexFrame(0xBEEF)
+        batch.appendFrame { FrameCoding.appendNumber(42, to: &$0) }
+        batch.appendFrame { Lease.appendHex(0xBEEF, to: &$0) }
         batch.endMessage()
         for m in 0..<batch.count { #expect(try router.send(message: m, of: batch)) }
         #expect(try Self.receive(dealer) == [[1], [], [UInt8](repeating: 7, count: 300)])

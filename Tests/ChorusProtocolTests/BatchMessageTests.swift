@@ -15,21 +15,17 @@ struct BatchMessageTests {
         }
         #expect(r == bytes("r") && requests.count == 3)
         #expect(try requests[0].get() == PublishRequest(topic: "a.b", properties: Properties([("id", "1")]), payload: [1]))
-        #expect(throws: ProtocolError.self) { try requests[1].get() }
         #expect(throws: ProtocolError(.malformed, "topic is not valid UTF-8")) { try requests[1].get() }
-        #expect(throws: ProtocolError.self) { try requests[2].get() }
-        #expect((try? requests[2].get()) == nil && { if case .failure(let e) = requests[2] { e.code == .invalidProperty } else { false } }())
+        let unreadable = #expect(throws: ProtocolError.self) { try requests[2].get() }
+        #expect(unreadable?.code == .invalidProperty)
     }
 
     @Test(arguments: [0, 1, 2, 4, 5])
     func aFrameCountThatIsNotWholeTriplesIsMalformed(extra: Int) {
         let body = Array(repeating: bytes("x"), count: extra)
-        #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(Self.publishMany(body)[...]) }
-        do {
-            _ = try ClientCommand.decode(Self.publishMany(body)[...])
-        } catch {
-            #expect(error.error.code == .malformed && error.requestID == bytes("r"))
-        }
+        let e = #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(Self.publishMany(body)[...]) }
+        #expect(e?.error.code == .malformed)
+        #expect(e?.requestID == bytes("r"))
     }
 
     @Test func theLimitIsAThousandEvents() throws {

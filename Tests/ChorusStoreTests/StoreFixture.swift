@@ -17,6 +17,17 @@ final class TemporaryDirectory {
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
 }
 
+/// Polls `condition` until it holds or `timeout` seconds pass; returns whether it held. Never a bare sleep.
+@discardableResult
+func waitUntil(_ timeout: Double, pollMilliseconds: UInt32 = 20, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        Thread.sleep(forTimeInterval: Double(pollMilliseconds) / 1000)
+    }
+    return try condition()
+}
+
 func openStore(_ path: String, durability: Durability = .normal) throws -> SQLiteEventStore {
     try SQLiteEventStore(path: path, durability: durability, logger: Logger(label: "chorus.tests.store"))
 }

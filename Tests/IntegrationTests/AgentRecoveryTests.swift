@@ -24,8 +24,6 @@ import Glibc
         agent.stderr.split(separator: "\n").map(String.init).filter { $0.hasSuffix("] " + message) }
     }
 
-    static func header(_ e: Event, _ name: String) -> String? { e.headers.first { $0.name == name }?.value }
-
     /// `kill -STOP` an agent holding a job for longer than heartbeat x misses: the broker ends its session and
     /// releases the job. After `kill -CONT` the agent publishes its stale attempt-1 result (the log keeps it) and
     /// acks it; the broker no longer knows the session as a member and answers `NOT_SUBSCRIBED`. The agent must
@@ -66,7 +64,7 @@ import Glibc
         // The job's child process ran on while the agent was stopped: its attempt-1 result goes out at once.
         let stale = try #require(try c.awaitEvent(correlation: "frozen-1", pattern: "frozen.result", afterSeq: seq, timeoutMilliseconds: 10_000))
         let staleAt = nowMs()
-        #expect(Self.header(stale, "attempt") == "1")
+        #expect(stale.header("attempt") == "1")
         // Subscribed again promptly: well under the agent's silence timer (300 x 5 + 500 = 2000 ms here).
         let resubscribed = waitUntil(10) { Self.lines(agent, "subscribed").count >= 2 }
         let after = nowMs() - staleAt
@@ -76,7 +74,7 @@ import Glibc
 
         // The request is answered by attempt 2, on the new session.
         let answer = try #require(try c.awaitEvent(correlation: "frozen-1", pattern: "frozen.result", afterSeq: stale.seq, timeoutMilliseconds: 15_000))
-        #expect(Self.header(answer, "attempt") == "2")
+        #expect(answer.header("attempt") == "2")
         #expect(String(decoding: answer.payload, as: UTF8.self).contains("answer"))
         // The log says the attempt-1 ack was refused, and calls only attempt 2 done.
         #expect(waitUntil(5) { Self.lines(agent, "done").contains { $0.contains("attempt=2") } }, "\(agent.stderr)")
@@ -140,9 +138,9 @@ import Glibc
             content_type = "text/plain"
             command = ["/bin/sh", "-c", "sleep 4; echo late"]
             """)
-        let agent = try broker.client(["agent", manifest, "--log-level", "info"], label: "drainer")
+        let agent = try AgentTests.agent(broker, manifest: manifest, label: "drainer")
         defer { agent.terminate() }
-        #expect(waitUntil(20) { agent.stderr.contains("subscribed") })
+        #expect(AgentTests.waitSubscribed([agent]), "\(agent.stderr)")
         let c = try broker.connect()
         _ = try c.publish(topic: "slow.request", payload: Array("{\"prompt\":\"one\"}".utf8), properties: Properties([("correlation", "dr-1")]))
         #expect(waitUntil(10) { Self.number(c, "slow", "in_flight") == 1 })

@@ -25,9 +25,9 @@ import Testing
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    /// Starts `chorus agent` with a manifest from agents/ or written here.
-    static func agent(_ broker: BrokerProcess, manifest: String, label: String) throws -> ChildProcess {
-        try broker.client(["agent", manifest, "--log-level", "info"], label: label)
+    /// Starts `chorus agent` with a manifest from agents/ or written here, with `environment` added to the test's own.
+    static func agent(_ broker: BrokerProcess, manifest: String, label: String, environment: [String: String] = [:]) throws -> ChildProcess {
+        try broker.client(["agent", manifest, "--log-level", "info"], label: label, environment: environment)
     }
 
     static func writeManifest(_ broker: BrokerProcess, _ name: String, _ text: String) throws -> String {
@@ -153,15 +153,13 @@ import Testing
             url = "http://127.0.0.1:9"
             api_key_env = "CHORUS_TEST_API_KEY"
             """)
-        let unset = try ChildProcess(["agent", manifest, "--endpoint", broker.endpoint], directory: broker.directory, label: "unset",
-                                     environment: ["CHORUS_TEST_API_KEY": ""])
+        let unset = try Self.agent(broker, manifest: manifest, label: "unset", environment: ["CHORUS_TEST_API_KEY": ""])
         defer { unset.terminate() }
-        #expect(waitUntil(20) { unset.stderr.contains("subscribed") })
+        #expect(Self.waitSubscribed([unset]), "\(unset.stderr)")
         #expect(unset.stderr.contains("generator.api_key_env names CHORUS_TEST_API_KEY, which is not set"))
-        let set = try ChildProcess(["agent", manifest, "--endpoint", broker.endpoint], directory: broker.directory, label: "set",
-                                   environment: ["CHORUS_TEST_API_KEY": "sk-test"])
+        let set = try Self.agent(broker, manifest: manifest, label: "set", environment: ["CHORUS_TEST_API_KEY": "sk-test"])
         defer { set.terminate() }
-        #expect(waitUntil(20) { set.stderr.contains("subscribed") })
+        #expect(Self.waitSubscribed([set]), "\(set.stderr)")
         #expect(!set.stderr.contains("api_key_env"))
     }
 
@@ -199,17 +197,16 @@ import Testing
             let seq = try c.publish(topic: "limits.\(name)", payload: Array("{\"prompt\":\"x\"}".utf8), properties: Properties([("correlation", "lim-\(name)")])).seq
             return try #require(try c.awaitEvent(correlation: "lim-\(name)", pattern: "limits.\(name).result", afterSeq: seq, timeoutMilliseconds: 15_000))
         }
-        func header(_ e: Event, _ name: String) -> String? { e.headers.first { $0.name == name }?.value }
         let medium = try result("medium")
-        #expect(header(medium, "status") == "ok")
+        #expect(medium.header("status") == "ok")
         #expect(medium.payload.isEmpty)
-        #expect(header(medium, "blob-size") == "5000")
-        let hash = try #require(header(medium, "blob"))
+        #expect(medium.header("blob-size") == "5000")
+        let hash = try #require(medium.header("blob"))
         #expect(try c.getBlob(hash).content == [UInt8](repeating: 0, count: 5000))
         let huge = try result("huge")
-        #expect(header(huge, "status") == "error")
-        #expect(header(huge, "error")?.contains("max-blob of 300000") == true)
-        #expect(header(huge, "blob") == nil)
+        #expect(huge.header("status") == "error")
+        #expect(huge.header("error")?.contains("max-blob of 300000") == true)
+        #expect(huge.header("blob") == nil)
     }
 
     @Test func anAgentKilledMidJobHasItsJobRedeliveredToAnotherMember() throws {

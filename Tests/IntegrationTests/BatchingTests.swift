@@ -130,9 +130,16 @@ import Testing
         defer { broker.stop() }
         let c = try broker.connect()
         for bad in ["0", "1001", "ten"] {
-            #expect(throws: ChorusClientError.self) {
+            let e = #expect(throws: ChorusClientError.self) {
                 try c.subscribe(group: "g", patterns: ["a"], credit: 1, extra: [("batch", bad)])
             }
+            guard let e else { continue }  // #expect(throws:) has recorded the issue
+            guard case .refused(let code, let message) = e else {
+                Issue.record("batch \(bad): not a refusal from the broker: \(e)")
+                continue
+            }
+            #expect(code == .invalidProperty, "batch \(bad): \(message)")
+            #expect(message.contains("batch must be 1 to 1000"), "batch \(bad): \(message)")
         }
         let welcome = try c.hello(name: "x")
         #expect(welcome["max-batch"] == "1000")

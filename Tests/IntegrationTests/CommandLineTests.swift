@@ -86,9 +86,8 @@ import Testing
         let broker = try BrokerProcess()
         defer { broker.stop() }
         let sub = try broker.client(["subscribe", "cli.>", "--group", "cli", "--count", "3", "--json", "--start", "first"], label: "sub")
-        let input = broker.directory.file("lines.txt")
-        try "one\ntwo\nthree\n".write(toFile: input, atomically: true, encoding: .utf8)
-        let pub = try broker.client(["publish", "cli.lines", "--lines", "--key", "batch"], label: "pub", stdin: FileHandle(forReadingAtPath: input))
+        let text = "one\ntwo\nthree\n"
+        let pub = try broker.publishLines(text, topic: "cli.lines", extra: ["--key", "batch"], label: "pub")
         #expect(pub.waitForExit(20) == 0)
         #expect(pub.stdoutLines.count == 3)
         #expect(pub.stdoutLines.allSatisfy { UInt64($0) != nil })
@@ -99,7 +98,7 @@ import Testing
         }
         #expect(payloads == ["one", "two", "three"])
         // The same lines again are duplicates (same keys), confirmed with the first sequence numbers.
-        let again = try broker.client(["publish", "cli.lines", "--lines", "--key", "batch"], label: "again", stdin: FileHandle(forReadingAtPath: input))
+        let again = try broker.publishLines(text, topic: "cli.lines", extra: ["--key", "batch"], label: "again")
         #expect(again.waitForExit(20) == 0)
         #expect(again.stdoutLines == pub.stdoutLines.map { "\($0) duplicate" })
         // A refused publish exits 65 with the broker's reason.
@@ -113,10 +112,8 @@ import Testing
     @Test func publishLinesReportsARefusedLineAndConfirmsTheRest() throws {
         let broker = try BrokerProcess(config: "[storage]\nmax_payload = 64\n")
         defer { broker.stop() }
-        let input = broker.directory.file("lines.txt")
         let lines = (1...3000).map { $0 == 1500 ? String(repeating: "x", count: 100) : "event \($0)" }
-        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
-        let pub = try broker.client(["publish", "cli.many", "--lines", "--window", "700"], label: "pub", stdin: FileHandle(forReadingAtPath: input))
+        let pub = try broker.publishLines(lines.joined(separator: "\n") + "\n", topic: "cli.many", extra: ["--window", "700"], label: "pub")
         #expect(pub.waitForExit(30) == 65)
         let seqs = pub.stdoutLines.compactMap { UInt64($0) }
         #expect(seqs.count == 2999 && seqs == seqs.sorted(), "every other line confirmed, in order")
@@ -127,9 +124,7 @@ import Testing
         let broker = try BrokerProcess()
         defer { broker.stop() }
         let sub = try broker.client(["subscribe", "crlf.>", "--group", "crlf", "--count", "4", "--json", "--start", "first"], label: "sub")
-        let input = broker.directory.file("crlf.txt")
-        try "one\r\ntwo\r\n\r\nlast".write(toFile: input, atomically: true, encoding: .utf8)
-        let pub = try broker.client(["publish", "crlf.lines", "--lines"], label: "pub", stdin: FileHandle(forReadingAtPath: input))
+        let pub = try broker.publishLines("one\r\ntwo\r\n\r\nlast", topic: "crlf.lines", label: "pub")
         #expect(pub.waitForExit(20) == 0)
         #expect(sub.waitForExit(20) == 0)
         let payloads = sub.stdoutLines.compactMap { line -> String? in

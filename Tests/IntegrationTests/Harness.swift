@@ -155,12 +155,27 @@ final class BrokerProcess {
         return c
     }
 
-    /// Runs a chorus client subcommand against this broker.
-    func client(_ arguments: [String], label: String, stdin: FileHandle? = nil) throws -> ChildProcess {
-        try ChildProcess(arguments + ["--endpoint", endpoint], directory: directory, label: label, stdin: stdin)
+    /// Runs a chorus client subcommand against this broker, with `environment` added to the test's own.
+    func client(_ arguments: [String], label: String, environment: [String: String] = [:], stdin: FileHandle? = nil) throws -> ChildProcess {
+        try ChildProcess(arguments + ["--endpoint", endpoint], directory: directory, label: label, environment: environment, stdin: stdin)
+    }
+
+    /// Runs `chorus publish TOPIC --lines EXTRA...` with `text` as its standard input, written to `LABEL.txt` in
+    /// the broker's directory. The file is opened before the child starts: if it cannot be, the test fails here
+    /// rather than the child reading the test's own standard input.
+    func publishLines(_ text: String, topic: String, extra: [String] = [], label: String) throws -> ChildProcess {
+        let input = directory.file("\(label).txt")
+        try text.write(toFile: input, atomically: true, encoding: .utf8)
+        let stdin = try #require(FileHandle(forReadingAtPath: input), "cannot read \(input)")
+        return try client(["publish", topic, "--lines"] + extra, label: label, stdin: stdin)
     }
 
     var stderr: String { child?.stderr ?? "" }
+}
+
+extension Event {
+    /// The value of the first header called `name` (its name without the `h.` of the wire), or nil.
+    func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
 }
 
 struct TestFailure: Error, CustomStringConvertible {

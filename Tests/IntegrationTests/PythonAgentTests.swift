@@ -169,10 +169,6 @@ private struct SpokenWAV {
     }
 }
 
-private func header(_ event: Event, _ name: String) -> String? {
-    event.headers.first { $0.name == name || $0.name == "h." + name }?.value
-}
-
 /// Waits for the result with `correlation` on the observer, acknowledging everything it receives.
 private func result(for correlation: String, on observer: BrokerConnection, within timeout: Double) throws -> Event? {
     let deadline = Date().addingTimeInterval(timeout)
@@ -228,17 +224,17 @@ struct PythonAgentTests {
         #expect(event.correlation == correlation)
         #expect(event.causation == requestID)
         #expect(event.contentType == "audio/wav")
-        #expect(header(event, "status") == "ok", "h.error=\(header(event, "error") ?? "-")")
-        #expect(header(event, "engine") == (engine ?? env.expectedEngine))
-        #expect(header(event, "attempt") == "\(attempt)")
+        #expect(event.header("status") == "ok", "h.error=\(event.header("error") ?? "-")")
+        #expect(event.header("engine") == (engine ?? env.expectedEngine))
+        #expect(event.header("attempt") == "\(attempt)")
         var bytes = event.payload
         var blobSize: Int?
-        if let hash = header(event, "blob") {
+        if let hash = event.header("blob") {
             // The claim check (PROTOCOL.md section 10.6): an empty payload, and the blob's hash, size and media type.
             #expect(event.payload.isEmpty, "a result naming a blob carries \(event.payload.count) payload bytes")
             #expect(hash.count == 64 && hash.allSatisfy { "0123456789abcdef".contains($0) }, "h.blob=\(hash)")
-            #expect(header(event, "blob-type") == "audio/wav")
-            let size = try #require(header(event, "blob-size").flatMap { Int($0) }, "no numeric h.blob-size")
+            #expect(event.header("blob-type") == "audio/wav")
+            let size = try #require(event.header("blob-size").flatMap { Int($0) }, "no numeric h.blob-size")
             let fetcher = try broker.connect(name: "blob-fetcher")
             defer { fetcher.close() }
             let blob = try fetcher.getBlob(hash, timeoutMilliseconds: 10_000)
@@ -356,7 +352,7 @@ struct PythonAgentTests {
         let spoken = try expectSpokenResult(event, correlation: "py-b1", requestID: id, env: env, agent: agent, broker: broker)
         let size = try #require(spoken.blobSize, "the result carried the audio inline instead of naming a blob:\n\(agent.stderr)")
         #expect(size > maxPayload, "a blob of \(size) bytes, which would have fitted in the payload")
-        #expect(header(try #require(event), "duration-ms") != nil)
+        #expect(try #require(event).header("duration-ms") != nil)
         #expect(agent.stderr.contains("storing \(size) bytes of audio as a blob"), "agent log:\n\(agent.stderr)")
         #expect(agent.isRunning, "the agent exited: \(agent.stderr)")
     }
@@ -376,12 +372,12 @@ struct PythonAgentTests {
         let event = try #require(try result(for: "py-b2", on: results, within: 90), "no result; agent log:\n\(agent.stderr)")
         // An error result as PROTOCOL.md section 10.6 describes it, and the request acknowledged (not retried).
         #expect(event.causation == id)
-        #expect(header(event, "status") == "error")
+        #expect(event.header("status") == "error")
         #expect(event.contentType == "text/plain")
         #expect(event.payload.isEmpty)
-        #expect(header(event, "error")?.contains("over the blob store's limit of 32768 bytes") == true, "h.error=\(header(event, "error") ?? "-")")
-        #expect(header(event, "blob") == nil)
-        #expect(header(event, "attempt") == "1")
+        #expect(event.header("error")?.contains("over the blob store's limit of 32768 bytes") == true, "h.error=\(event.header("error") ?? "-")")
+        #expect(event.header("blob") == nil)
+        #expect(event.header("attempt") == "1")
         // The agent logs the result once it is confirmed, and acknowledges the request right after.
         #expect(waitUntil(10) { agent.stderr.contains("correlation=py-b2 -> ") }, "agent log:\n\(agent.stderr)")
         #expect(!agent.stderr.contains("as a blob for"), "PUTBLOB sent although WELCOME said max-blob:\n\(agent.stderr)")
@@ -442,7 +438,8 @@ struct PythonAgentTests {
         let event = try result(for: "py-s2", on: results, within: 60)
         try expectSpokenResult(event, correlation: "py-s2", requestID: id, env: env, agent: agent, broker: broker,
                                attempt: 2, engine: engine)
-        _ = waitUntil(10) { agent.stderr.contains("correlation=py-s2 -> ") }  // the agent logs after the CONFIRM
+        // The agent logs the result after its CONFIRM.
+        #expect(waitUntil(10) { agent.stderr.contains("correlation=py-s2 -> ") }, "the confirmed result was not logged:\n\(agent.stderr)")
         let log = agent.stderr
         let lines = log.components(separatedBy: "\n")
         let putblobs = lines.filter { $0.contains("as a blob for") && $0.hasSuffix("correlation=py-s2") }

@@ -170,12 +170,9 @@ import Testing
         #expect(waitUntil(10) { tail.stdoutLines.count == 1 }, "tail is not running: \(tail.stderr)")
 
         let n = 2000
-        let input = broker.directory.file("pump.txt")
-        try (0..<n).map(String.init).joined(separator: "\n").appending("\n").write(
-            toFile: input, atomically: true, encoding: .utf8)
         // Window 1: one event per commit, so the tail reads between 2000 separate commits.
-        let pump = try broker.client(
-            ["publish", "pump", "--lines", "--window", "1"], label: "pump", stdin: FileHandle(forReadingAtPath: input))
+        let pump = try broker.publishLines(
+            (0..<n).map(String.init).joined(separator: "\n").appending("\n"), topic: "pump", extra: ["--window", "1"], label: "pump")
         // Meanwhile, one-shot reads beside the writer each see a gapless prefix of the log.
         var snapshots = 0
         while pump.process.isRunning && snapshots < 10 {

@@ -792,14 +792,8 @@ class Agent:
                 continue
             job.outcome = outcome
             if outcome.status == "retry":
-                if self.max_attempts is not None and job.attempt >= self.max_attempts:
-                    outcome.status = "error"
-                    outcome.error = f"{outcome.error} (gave up on attempt {job.attempt} of {self.max_attempts})"
-                else:
-                    LOG.warning("transient failure for %s: %s; retrying in %d ms", job.label, outcome.error,
-                                self.args.retry_delay)
-                    self.nack(job, f"delay={self.args.retry_delay}".encode(), outcome.error)
-                    continue
+                self.give_back_or_fail(job, outcome.error)
+                continue
             self.prepare_result(job)
 
     def inline_limit(self) -> int:
@@ -1045,6 +1039,13 @@ def positive(kind: Callable):
     return parse
 
 
+def non_negative_float(value: str) -> float:
+    number = float(value)
+    if not number >= 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError("must be 0 or more seconds")
+    return number
+
+
 def non_negative(value: str) -> int:
     number = int(value)
     if number < 0:
@@ -1105,9 +1106,9 @@ def parse_args(argv: Optional[List[str]] = None):
                         help="seconds to wait for a CONFIRM before publishing again (default: %(default)s)")
     parser.add_argument("--drain-timeout", type=positive(float), default=60.0,
                         help="seconds a drain waits for the jobs in hand (default: %(default)s)")
-    parser.add_argument("--hold-seconds", type=float, default=0.0,
-                        help="seconds each job waits before synthesis starts, so that a test can stop the agent with "
-                             "a job in hand (default: %(default)s)")
+    # For tests only (hidden from --help): seconds each job waits before synthesis starts, so that a test can stop
+    # the agent with a job in hand.
+    parser.add_argument("--hold-seconds", type=non_negative_float, default=0.0, help=argparse.SUPPRESS)
     parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     args = parser.parse_args(argv)
     args.pattern = args.pattern or ["gen.request"]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChorusStore
 import Foundation
 
 struct BenchCommand: ParsableCommand {
@@ -23,7 +24,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Steady rate for the latency run, events/s.") var rate = 5000
     @Option(help: "Seconds of the latency run. 0 skips it.") var seconds = 5.0
     @Option(help: "Events in the memory backlog. 0 skips it.") var backlog = 1_000_000
-    @Option(help: "Durability for the broker runs: normal or full.") var durability = "normal"
+    @Option(help: "Durability for the broker runs: normal or full.") var durability = Durability.normal
     @Option(help: "Events per PUBLISHMANY and per DELIVERMANY in the batched throughput figures (1 to 1000). 1 skips them.") var batch = 100
     /// What to measure.
     enum Suite: String, ExpressibleByArgument, CaseIterable {
@@ -43,7 +44,6 @@ struct BenchCommand: ParsableCommand {
         guard rate >= 1 else { throw ValidationError("--rate must be 1 or more events/s") }
         guard seconds >= 0 && seconds <= 3600 else { throw ValidationError("--seconds must be 0 (no latency run) to 3600") }
         guard backlog >= 0, joins >= 0, openJoins >= 0 else { throw ValidationError("--backlog, --joins and --open-joins must be 0 or more") }
-        guard durability == "normal" || durability == "full" else { throw ValidationError("--durability must be normal or full") }
     }
 
     func run() throws {
@@ -74,7 +74,7 @@ struct BenchCommand: ParsableCommand {
             try runJoins()
             return
         }
-        Output.line("chorus bench: \(count) x \(size)-byte events, \(runs) runs each, medians; durability=\(durability)")
+        Output.line("chorus bench: \(count) x \(size)-byte events, \(runs) runs each, medians; durability=\(durability.rawValue)")
         var raw: [Double] = []
         for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: count * 2, size: size)) }
         let base = BenchStats.median(raw)
@@ -181,3 +181,6 @@ struct BenchCommand: ParsableCommand {
         report("broker RSS with \(openJoins) joins open", m.1, "MiB")
     }
 }
+
+/// `--durability normal|full`: ArgumentParser lists and checks the values.
+extension Durability: ExpressibleByArgument {}

@@ -1,5 +1,6 @@
 import ChorusClient
 import ChorusProtocol
+import ChorusStore
 import Dispatch
 import Foundation
 import Synchronization
@@ -22,7 +23,7 @@ final class BrokerBench {
         self.endpoint = endpoint
     }
 
-    init(durability: String, extraConfig: String = "") throws {
+    init(durability: Durability, extraConfig: String = "") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-bench-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let config = """
@@ -30,7 +31,7 @@ final class BrokerBench {
             log_level = "error"  # a benchmark's clients leave with work in hand; that is not news
             data_dir = "\(directory)/data"
             [storage]
-            durability = "\(durability)"
+            durability = "\(durability.rawValue)"
             [delivery]
             max_pending = 100000
             [metrics]
@@ -50,9 +51,9 @@ final class BrokerBench {
             guard Date() < deadline, process.isRunning else { throw ValidationFailure("the broker did not start") }
             usleep(20_000)
         }
-        let lines = (try String(contentsOfFile: ready, encoding: .utf8)).split(separator: "\n", omittingEmptySubsequences: false)
-        endpoint = String(lines[0])
-        metricsAddress = lines.count > 2 ? String(lines[2]) : ""
+        let bound = try ReadyFile.read(ready)
+        endpoint = bound.endpoint
+        metricsAddress = bound.metrics
     }
 
     func stop() {
@@ -159,10 +160,11 @@ final class BrokerBench {
                 confirmed += 1
             } else if f.count == 4 && f[1] == BrokerMessage.Name.confirmMany {
                 // Every line must be "new SEQ": a refused event would make the figure a lie.
-                for case .refused(let error) in try PublishOutcome.decode(f[3]) {
+                let outcomes = try PublishOutcome.decode(f[3])
+                for case .refused(let error) in outcomes {
                     throw ValidationFailure("publish refused: \(error.code.name): \(error.message)")
                 }
-                confirmed += f[3].filter { $0 == 0x0A }.count + 1
+                confirmed += outcomes.count
             } else if case .error(_, let code, let text) = try BrokerMessage.decode(f) {
                 throw ValidationFailure("publish refused: \(code.name): \(text)")
             }
