@@ -33,7 +33,7 @@ extension MessageBatch {
         appendFrame { Lease.appendHex(lease.token, to: &$0) }
         appendFrame { FrameCoding.appendNumber(UInt64(attempt), to: &$0) }
         appendFrame(entry.topic)
-        appendFrame(entry.properties)
+        appendFrame { entry.event.appendProperties(to: &$0) }
         appendFrame(entry.event.payload)
         endMessage()
     }
@@ -47,7 +47,7 @@ extension MessageBatch {
             appendFrame { Lease.appendHex(d.token, to: &$0) }
             appendFrame { FrameCoding.appendNumber(UInt64(d.attempt), to: &$0) }
             appendFrame(d.entry.topic)
-            appendFrame(d.entry.properties)
+            appendFrame { d.entry.event.appendProperties(to: &$0) }
             appendFrame(d.entry.event.payload)
         }
         endMessage()

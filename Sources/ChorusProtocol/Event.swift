@@ -51,14 +51,22 @@ public struct Event: Equatable, Sendable {
 
     /// The properties frame for this event as the broker sends it (DELIVER and the firehose).
     public func encodeProperties() -> [UInt8] {
-        // Written straight to bytes: building a `Properties` first cost three allocations per event delivered.
-        var out: [UInt8] = []
         var size = 80 + id.utf8.count + (correlation?.utf8.count ?? 0) + (causation?.utf8.count ?? 0)
         size += (producer?.utf8.count ?? 0) + (contentType?.utf8.count ?? 0)
         for header in headers { size += 4 + header.name.utf8.count + header.value.utf8.count }
+        var out: [UInt8] = []
         out.reserveCapacity(size)
+        appendProperties(to: &out)
+        return out
+    }
+
+    /// Appends the properties frame to bytes being built (a frame written in place in an outbox). No
+    /// `reserveCapacity` here: reserving exactly in a growing outbox would defeat its geometric growth.
+    public func appendProperties(to out: inout [UInt8]) {
+        // Written straight to bytes: building a `Properties` first cost three allocations per event delivered.
+        let start = out.count
         func line(_ name: StaticString, _ value: some Sequence<UInt8>) {
-            if !out.isEmpty { out.append(0x0A) }
+            if out.count > start { out.append(0x0A) }
             out.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
             out.append(0x3D)
             out.append(contentsOf: value)
@@ -85,7 +93,6 @@ public struct Event: Equatable, Sendable {
             out.append(0x3D)
             out.append(contentsOf: header.value.utf8)
         }
-        return out
     }
 
     /// The headers encoded as `name=value` lines (the log's `headers` column).

@@ -14,13 +14,22 @@ public enum FrameCoding {
     /// place, with no array of their own.
     @inline(__always)
     public static func appendNumber(_ value: UInt64, to out: inout [UInt8]) {
-        let start = out.count
+        // Digits counted first and written in order: reversing `out[start...]` afterwards copied the slice into
+        // an array of its own, an allocation per number on the hot path.
+        var digits = 1
+        var rest = value / 10
+        while rest > 0 {
+            digits += 1
+            rest /= 10
+        }
+        var power: UInt64 = 1
+        for _ in 1..<digits { power *= 10 }
         var v = value
-        repeat {
-            out.append(0x30 + UInt8(truncatingIfNeeded: v % 10))
-            v /= 10
-        } while v > 0
-        out[start...].reverse()
+        while power > 0 {
+            out.append(0x30 + UInt8(truncatingIfNeeded: v / power))
+            v %= power
+            power /= 10
+        }
     }
 
     /// 0 to 99, encoded once (attempt numbers, counts): no allocation for the common small values.

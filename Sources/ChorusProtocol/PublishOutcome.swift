@@ -26,11 +26,11 @@ public enum PublishOutcome: Equatable, Sendable {
             if index > 0 { out.append(0x0A) }
             switch outcome {
             case .new(let seq):
-                out.append(contentsOf: "new ".utf8)
-                out.append(contentsOf: FrameCoding.number(seq))
+                out.append(contentsOf: newWord)
+                FrameCoding.appendNumber(seq, to: &out)
             case .duplicate(let seq):
-                out.append(contentsOf: "duplicate ".utf8)
-                out.append(contentsOf: FrameCoding.number(seq))
+                out.append(contentsOf: duplicateWord)
+                FrameCoding.appendNumber(seq, to: &out)
             case .refused(let error):
                 out.append(contentsOf: "error \(error.code.number) \(error.code.name) ".utf8)
                 out.append(contentsOf: error.message.utf8.map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 })

@@ -139,6 +139,24 @@ public final class SQLiteStatement {
         }
     }
 
+    /// Binds text SQLite does not copy: `bytes` must stay valid until `run()` (or `reset()`), which clears the
+    /// binding. For the append path, where copying every event's id, topic and payload cost three allocations.
+    public func bindNoCopy(_ index: Int32, text bytes: UnsafeBufferPointer<UInt8>) {
+        // A non-NULL pointer even for empty text: NULL would bind SQL NULL.
+        let empty: StaticString = ""
+        let pointer = bytes.baseAddress.map { UnsafeRawPointer($0) } ?? UnsafeRawPointer(empty.utf8Start)
+        sqlite3_bind_text(stmt, index, pointer.assumingMemoryBound(to: CChar.self), Int32(bytes.count), nil)
+    }
+
+    /// Binds a blob SQLite does not copy: `bytes` must stay valid until `run()` (or `reset()`).
+    public func bindNoCopy(_ index: Int32, blob bytes: UnsafeRawBufferPointer) {
+        if let base = bytes.baseAddress, bytes.count > 0 {
+            sqlite3_bind_blob(stmt, index, base, Int32(bytes.count), nil)
+        } else {
+            sqlite3_bind_zeroblob(stmt, index, 0)
+        }
+    }
+
     /// Steps once: true when a row is available, false when done.
     @discardableResult
     public func step() throws(SQLiteError) -> Bool {

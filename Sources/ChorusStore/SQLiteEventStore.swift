@@ -290,8 +290,6 @@ public final class SQLiteEventStore: EventStore {
             for e in batch.events {
                 let s = insertEvent
                 s.bind(1, Int64(e.seq))
-                s.bind(2, e.id)
-                s.bind(3, e.topic)
                 s.bind(4, e.correlation)
                 s.bind(5, e.causation)
                 s.bind(6, e.producer)
@@ -299,8 +297,19 @@ public final class SQLiteEventStore: EventStore {
                 s.bind(8, e.contentType)
                 s.bind(9, e.deadline)
                 s.bind(10, e.headersText)
-                s.bind(11, blob: e.payload)
-                try s.run()
+                // Id, topic and payload bound in place: the batch holds them until the row is written.
+                var id = e.id
+                var topic = e.topic
+                try id.withUTF8 { id in
+                    try topic.withUTF8 { topic in
+                        try e.payload.withUnsafeBytes { payload in
+                            s.bindNoCopy(2, text: id)
+                            s.bindNoCopy(3, text: topic)
+                            s.bindNoCopy(11, blob: payload)
+                            try s.run()
+                        }
+                    }
+                }
                 for hash in e.blobHashes {
                     insertBlobRef.bind(1, Int64(e.seq))
                     insertBlobRef.bind(2, hash)

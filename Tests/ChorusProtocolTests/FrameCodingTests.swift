@@ -15,6 +15,17 @@ struct FrameCodingTests {
         #expect(FrameCoding.number(value) == bytes(text))
     }
 
+    /// `number` answers below 100 from a table; this covers the digit writer itself at every digit-count edge,
+    /// appending after bytes already there.
+    @Test(arguments: [
+        UInt64(0), 9, 10, 99, 100, 101, 999_999, 1_000_000, 10_000_000_000_000_000_000, UInt64.max,
+    ])
+    func appendNumberWritesAfterExistingBytes(_ value: UInt64) {
+        var out = bytes("seq=")
+        FrameCoding.appendNumber(value, to: &out)
+        #expect(out == bytes("seq=" + String(value)))
+    }
+
     @Test(arguments: [UInt64(0), 1, 7, 10, 100, 123_456_789, 1 << 40, 9_999_999_999_999_999_999])
     func roundTripsUpTo19Digits(_ value: UInt64) throws {
         #expect(try FrameCoding.number(FrameCoding.number(value), field: "n") == value)
