@@ -47,7 +47,7 @@ extension Broker {
                 guard let last = page.last, page.count == 1000 else { break }
                 cursor = last.seq
             }
-            found = match ?? batch.events.first { $0.correlation == correlation && waiter.matches($0, topic: Array($0.topic.utf8)) }
+            found = match ?? batch.events.first { $0.event.correlation == correlation && waiter.matches($0.event, topic: $0.topic) }?.event
         } catch {
             refuse(session, requestID, .storageFailed, "reading the log failed: \(error)")
             return

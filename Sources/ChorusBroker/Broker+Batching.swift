@@ -1,4 +1,5 @@
 import ChorusProtocol
+import ChorusStore
 import ZeroMQ
 
 /// Batched delivery (docs/PROTOCOL.md, section 7.16): a member that subscribed with `batch` above 1 gets its

@@ -197,13 +197,12 @@ extension Broker {
 
     /// Assigns the next sequence number and queues the event for this iteration's commit.
     @discardableResult
-    func append(_ event: Event, topic: [UInt8]? = nil) -> UInt64 {
-        var e = event
+    func append(_ event: consuming Event, topic: [UInt8]? = nil) -> UInt64 {
         lastSeq += 1
-        e.seq = lastSeq
-        e.time = now
-        let entry = LogEntry(e, topic: topic)
-        batch.events.append(e)
+        event.seq = lastSeq
+        event.time = now
+        let entry = LogEntry(event, topic: topic)
+        batch.events.append(entry)
         batchEntries.append(entry)
         recent.append(entry)
         newEventsAppended = true

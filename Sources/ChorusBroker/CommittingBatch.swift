@@ -1,3 +1,4 @@
+import ChorusStore
 import ZeroMQ
 
 /// What one loop iteration produced that may only leave the broker after its writes have committed.

@@ -1,3 +1,4 @@
+import ChorusStore
 /// Pages of the log read back from the store lately, shared by every reader in the broker.
 ///
 /// WHY. When consumers fall behind the in-memory window, each group used to read its own pages, so three agent

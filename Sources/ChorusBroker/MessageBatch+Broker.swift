@@ -1,4 +1,5 @@
 import ChorusProtocol
+import ChorusStore
 import ZeroMQ
 
 /// The broker's hot messages written straight into the outbox. `BrokerMessage.encode(routedTo:)` stays the

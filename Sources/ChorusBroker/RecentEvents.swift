@@ -1,4 +1,5 @@
 import ChorusProtocol
+import ChorusStore
 
 /// The newest committed events, kept in memory so groups that keep up never read the log back.
 ///

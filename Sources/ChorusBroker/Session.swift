@@ -1,3 +1,4 @@
+import ChorusStore
 /// One connected client, known by its ZeroMQ routing id.
 final class Session {
     /// A small number standing for the routing id in pending deliveries and timers.

@@ -287,22 +287,22 @@ public final class SQLiteEventStore: EventStore {
     private func write(_ batch: WriteBatch) throws {
         try begin.run()
         do {
-            for e in batch.events {
+            for entry in batch.events {
                 let s = insertEvent
-                s.bind(1, Int64(e.seq))
-                s.bind(4, e.correlation)
-                s.bind(5, e.causation)
-                s.bind(6, e.producer)
-                s.bind(7, e.time)
-                s.bind(8, e.contentType)
-                s.bind(9, e.deadline)
-                s.bind(10, e.headersText)
-                // Id, topic and payload bound in place: the batch holds them until the row is written.
-                var id = e.id
-                var topic = e.topic
+                // Fields read through the entry, not from a copy of its event (which would retain every field).
+                s.bind(1, Int64(entry.event.seq))
+                s.bind(4, entry.event.correlation)
+                s.bind(5, entry.event.causation)
+                s.bind(6, entry.event.producer)
+                s.bind(7, entry.event.time)
+                s.bind(8, entry.event.contentType)
+                s.bind(9, entry.event.deadline)
+                if !entry.event.headers.isEmpty { s.bind(10, entry.event.headersText) }
+                // Id, topic and payload bound in place: the entry holds them until the row is written.
+                var id = entry.event.id
                 try id.withUTF8 { id in
-                    try topic.withUTF8 { topic in
-                        try e.payload.withUnsafeBytes { payload in
+                    try entry.topic.withUnsafeBufferPointer { topic in
+                        try entry.event.payload.withUnsafeBytes { payload in
                             s.bindNoCopy(2, text: id)
                             s.bindNoCopy(3, text: topic)
                             s.bindNoCopy(11, blob: payload)
@@ -310,8 +310,8 @@ public final class SQLiteEventStore: EventStore {
                         }
                     }
                 }
-                for hash in e.blobHashes {
-                    insertBlobRef.bind(1, Int64(e.seq))
+                for hash in entry.event.headers.isEmpty ? [] : entry.event.blobHashes {
+                    insertBlobRef.bind(1, Int64(entry.event.seq))
                     insertBlobRef.bind(2, hash)
                     try insertBlobRef.run()
                 }

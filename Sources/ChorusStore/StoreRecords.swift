@@ -80,7 +80,7 @@ public struct DeadLetterRecord: Equatable, Sendable {
 /// Everything one broker loop iteration writes, committed in one transaction (the group commit).
 public struct WriteBatch: Sendable {
     /// New events with their sequence numbers assigned.
-    public var events: [Event] = []
+    public var events: [LogEntry] = []
     /// Idempotency keys of the new events.
     public var keys: [(key: String, seq: UInt64, time: Int64)] = []
     /// Groups to create.

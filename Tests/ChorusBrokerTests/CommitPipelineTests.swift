@@ -26,7 +26,7 @@ struct CommitPipelineTests {
 
     func batch(_ seqs: ClosedRange<UInt64>) -> WriteBatch {
         var b = WriteBatch()
-        b.events = seqs.map { Event(seq: $0, id: "e\($0)", topic: "t", time: 1, payload: [1]) }
+        b.events = seqs.map { LogEntry(Event(seq: $0, id: "e\($0)", topic: "t", time: 1, payload: [1])) }
         return b
     }
 

@@ -1,3 +1,4 @@
+import ChorusStore
 @testable import ChorusBroker
 import ChorusProtocol
 import Testing

@@ -39,7 +39,7 @@ func event(_ seq: UInt64, topic: String = "jobs.text", payload: String = "p") ->
 
 func batch(events: [Event] = [], _ build: (inout WriteBatch) -> Void = { _ in }) -> WriteBatch {
     var b = WriteBatch()
-    b.events = events
+    b.events = events.map { LogEntry($0) }
     build(&b)
     return b
 }

@@ -87,7 +87,7 @@ final class BrokerBench {
                     let c = try BrokerConnection(endpoint: endpoint)
                     try c.hello(name: "bench-consumer-\(g)")
                     let group = "bench-\(run)-\(g)"
-                    try c.subscribe(group: group, patterns: [topic], credit: 5000, extra: batch > 1 ? [("batch", String(batch))] : [])
+                    try c.subscribe(group: group, patterns: [topic], credit: Int(ProcessInfo.processInfo.environment["XC"] ?? "") ?? 5000, extra: batch > 1 ? [("batch", String(batch))] : [])
                     subscribed.signal()
                     var got = 0
                     var acks: [Lease] = []
@@ -140,7 +140,7 @@ final class BrokerBench {
         let frames = perMessage == 1
             ? ClientCommand.publish(requestID: [], request: request).encode()
             : ClientCommand.publishMany(requestID: [], Array(repeating: request, count: perMessage)).encode()
-        let window = 5000
+        let window = Int(ProcessInfo.processInfo.environment["XW"] ?? "") ?? 5000
         var sent = 0
         var confirmed = 0
         let start = BenchStats.nanos()

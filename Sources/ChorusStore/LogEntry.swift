@@ -1,0 +1,24 @@
+import ChorusProtocol
+
+/// An event with its sequence number assigned, as the broker holds it in memory and hands it to the store.
+///
+/// A class so that the write batch, the in-memory window, group lookahead and deliveries share one copy: an
+/// `Event` holds eight reference-counted fields, and copying one into each of those places cost a retain and a
+/// release of every field per event. Immutable, so the commit thread reads it while the broker thread does.
+public final class LogEntry: Sendable {
+    public let event: Event
+    /// The topic's bytes, for pattern matching and for frames.
+    public let topic: [UInt8]
+
+    /// `topic` saves a copy when the caller already holds the topic's bytes.
+    public init(_ event: Event, topic: [UInt8]? = nil) {
+        self.event = event
+        self.topic = topic ?? Array(event.topic.utf8)
+    }
+
+    public var seq: UInt64 { event.seq }
+
+    /// The properties frame (deliveries write it straight into the outbox instead: holding it per event cost an
+    /// allocation and memory for every event in the recent window).
+    public var properties: [UInt8] { event.encodeProperties() }
+}
