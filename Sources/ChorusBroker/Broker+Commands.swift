@@ -152,9 +152,16 @@ extension Broker {
     /// Validates one event and appends it to this iteration's batch, or finds the earlier event with its
     /// idempotency key (`duplicate`). Throws what refuses it; a refused event is not stored.
     func accept(_ request: PublishRequest, from session: Session) throws(ProtocolError) -> (seq: UInt64, duplicate: Bool) {
-        // One byte copy of the topic serves validation, the join check and the log entry.
-        let topic = Array(request.topic.utf8)
-        try Topic.validate(topic)
+        // One byte copy of the topic serves validation, the join check and the log entry; the same topic as the
+        // last accepted event (most of a batch) shares that one's bytes, already validated.
+        let topic: [UInt8]
+        if let last = lastAcceptedTopic, last.text == request.topic {
+            topic = last.bytes
+        } else {
+            topic = Array(request.topic.utf8)
+            try Topic.validate(topic)
+            lastAcceptedTopic = (request.topic, topic)
+        }
         guard request.payload.count <= config.maxPayloadBytes else {
             throw ProtocolError(
                 .payloadTooLarge,

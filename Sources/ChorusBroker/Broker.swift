@@ -67,6 +67,8 @@ public final class Broker {
     /// Members with deliveries staged for a DELIVERMANY this iteration (`Broker+Batching.swift`).
     var membersWithStaged: [Subscription] = []
     var batchKeys: [String: UInt64] = [:]
+    /// The topic of the last event accepted, validated, and its bytes (`accept`).
+    var lastAcceptedTopic: (text: String, bytes: [UInt8])?
     var now: Int64 = 0
     var lastHousekeeping: Int64 = 0
     var lastHeartbeat: Int64 = 0

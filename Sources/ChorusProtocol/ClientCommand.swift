@@ -169,9 +169,17 @@ public enum ClientCommand: Equatable, Sendable {
                 var requests: [Result<PublishRequest, ProtocolError>] = []
                 requests.reserveCapacity(body.count / 3)
                 var i = 0
+                // A batch is often of one topic: its text is made once, not once per event.
+                var last: (frame: [UInt8], topic: String)?
                 while i < body.count {
                     do throws(ProtocolError) {
-                        let topic = try FrameCoding.text(body[i], field: "topic")
+                        let topic: String
+                        if let last, last.frame == body[i] {
+                            topic = last.topic
+                        } else {
+                            topic = try FrameCoding.text(body[i], field: "topic")
+                            last = (body[i], topic)
+                        }
                         requests.append(.success(PublishRequest(topic: topic, properties: try Properties.decode(body[i + 1]), payload: body[i + 2])))
                     } catch {
                         requests.append(.failure(error))

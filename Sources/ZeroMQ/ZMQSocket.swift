@@ -162,7 +162,7 @@ public final class ZMQSocket {
                 frames.append([])
             } else {
                 let bytes = UnsafeBufferPointer(start: zmq_msg_data(&message)!.assumingMemoryBound(to: UInt8.self), count: size)
-                let frame = interned(bytes, at: frames.count)
+                let frame = interned(bytes, at: frames.count, in: frames)
                 if frames.count < previous.count { previous[frames.count] = size <= 64 ? frame : [] }
                 frames.append(frame)
             }
@@ -170,15 +170,20 @@ public final class ZMQSocket {
         }
     }
 
-    /// A short frame equal to the same frame of the previous message is shared instead of copied: a peer's
-    /// routing id, the signature, the command and the topic repeat from message to message, and an array
-    /// allocated per frame was most of the cost of receiving.
-    private func interned(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> [UInt8] {
-        if bytes.count <= 64 && index < previous.count {
-            let candidate = previous[index]
-            if candidate.count == bytes.count && candidate.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 }) {
-                return candidate
-            }
+    /// A short frame equal to the same frame of the previous message, or to one of the last few frames of this
+    /// message, is shared instead of copied: a peer's routing id, the signature, the command and the topic repeat
+    /// from message to message, and the topic repeats from entry to entry of a batch (a PUBLISHMANY of one topic
+    /// is a topic frame every third frame). An array allocated per frame was most of the cost of receiving.
+    private func interned(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, in frames: Frames) -> [UInt8] {
+        guard bytes.count <= 64 else { return Array(bytes) }
+        func same(_ candidate: [UInt8]) -> Bool {
+            candidate.count == bytes.count && candidate.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 })
+        }
+        if index < previous.count && same(previous[index]) { return previous[index] }
+        var back = frames.count - 1
+        while back >= max(0, frames.count - 4) {
+            if !frames[back].isEmpty && same(frames[back]) { return frames[back] }
+            back -= 1
         }
         return Array(bytes)
     }

@@ -64,6 +64,30 @@ struct MessageBatchTests {
         #expect(try Self.receive(dealer) == [Array("42".utf8), Array("000000000000beef".utf8)])
     }
 
+    /// Receiving shares a short frame equal to one received just before it (same place in the previous message,
+    /// or a few frames back in this one) instead of copying it: frames that differ by one byte or by length, or
+    /// that are longer than the sharing limit, must still come back exactly as sent.
+    @Test func framesThatRepeatOrNearlyRepeatComeBackExactly() throws {
+        let router = try ZMQSocket(.router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(.dealer)
+        try dealer.connect(router.lastEndpoint)
+        let long = [UInt8](repeating: 5, count: 65)
+        var longer = long
+        longer[64] = 6
+        let first: Frames = [
+            Array("t.a".utf8), [], [1], Array("t.a".utf8), [], [2], Array("t.b".utf8), [], [3], Array("t.a".utf8), Array("t.".utf8),
+            Array("t.a".utf8), long, longer, long, [],
+        ]
+        let second: Frames = [Array("t.a".utf8), [9], [9], Array("t.c".utf8), [], [], [], Array("t.a".utf8), long, longer]
+        try dealer.send(first)
+        try dealer.send(second)
+        let a = try #require(try Self.receive(router))
+        let b = try #require(try Self.receive(router))
+        #expect(Array(a.dropFirst()) == first)
+        #expect(Array(b.dropFirst()) == second)
+    }
+
     /// The next message, or nil after 5 s: a broken send fails the test instead of hanging it.
     static func receive(_ socket: ZMQSocket) throws -> Frames? {
         let deadline = ContinuousClock.now + .seconds(5)

@@ -20,6 +20,17 @@ struct BatchMessageTests {
         #expect(unreadable?.code == .invalidProperty)
     }
 
+    /// A batch's topic text is made once for a run of equal topic frames; each event must still get its own.
+    @Test func eachEventKeepsItsOwnTopicWhenTopicsRepeat() throws {
+        let topics = ["a.b", "a.b", "a.c", "a.b", "a.bb", "a.b"]
+        let command = try ClientCommand.decode(Self.publishMany(topics.flatMap { [bytes($0), [], [1]] })[...])
+        guard case .publishMany(_, let requests) = command else {
+            Issue.record("decoded as \(command)")
+            return
+        }
+        #expect(try requests.map { try $0.get().topic } == topics)
+    }
+
     @Test(arguments: [0, 1, 2, 4, 5])
     func aFrameCountThatIsNotWholeTriplesIsMalformed(extra: Int) {
         let body = Array(repeating: bytes("x"), count: extra)

@@ -38,6 +38,28 @@ import Testing
         #expect(got.map(\.lease.seq) == [first, second], "only the accepted events are in the log")
     }
 
+    /// The broker validates a topic once for a run of events with the same topic: a bad topic repeated is
+    /// refused each time, and a good one after it is accepted.
+    @Test func aRepeatedTopicIsJudgedForEachEvent() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let c = try broker.connect(name: "batcher")
+        let topics = ["jobs.a", "jobs.a", "jobs..bad", "jobs..bad", "jobs.a", "jobs.b", "jobs..bad"]
+        let outcomes = try c.publishMany(topics.map { PublishRequest(topic: $0, payload: [1]) })
+        #expect(outcomes.count == topics.count)
+        for (topic, outcome) in zip(topics, outcomes) {
+            if topic.contains("..") {
+                guard case .refused(let error) = outcome else {
+                    Issue.record("\(topic) should be refused, got \(outcome)")
+                    continue
+                }
+                #expect(error.code == .invalidTopic)
+            } else {
+                #expect(outcome.seq != nil, "\(topic) should be accepted, got \(outcome)")
+            }
+        }
+    }
+
     @Test func aWholeMessageThatBreaksTheFrameRulesIsMalformed() throws {
         let broker = try BrokerProcess()
         defer { broker.stop() }
