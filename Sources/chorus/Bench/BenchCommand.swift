@@ -26,6 +26,8 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Events in the memory backlog. 0 skips it.") var backlog = 1_000_000
     @Option(help: "Durability for the broker runs: normal or full.") var durability = Durability.normal
     @Option(help: "Events per PUBLISHMANY and per DELIVERMANY in the batched throughput figures (1 to 1000). 1 skips them.") var batch = 100
+    @Option(help: "Events the throughput publisher keeps unconfirmed in flight (1 to 100000).") var window = 5000
+    @Option(help: "Credit each throughput consumer gives: deliveries unacked in flight (1 to 100000).") var credit = 5000
     /// What to measure.
     enum Suite: String, ExpressibleByArgument, CaseIterable {
         case core, joins
@@ -41,6 +43,9 @@ struct BenchCommand: ParsableCommand {
         guard count >= 1 else { throw ValidationError("--count must be 1 or more") }
         guard (0...(64 << 20)).contains(size) else { throw ValidationError("--size must be 0 to 67108864 bytes") }
         guard (1...1000).contains(batch) else { throw ValidationError("--batch must be 1 to 1000") }
+        guard (1...100_000).contains(window), (1...100_000).contains(credit) else {
+            throw ValidationError("--window and --credit must be 1 to 100000")
+        }
         guard rate >= 1 else { throw ValidationError("--rate must be 1 or more events/s") }
         guard seconds >= 0 && seconds <= 3600 else { throw ValidationError("--seconds must be 0 (no latency run) to 3600") }
         guard backlog >= 0, joins >= 0, openJoins >= 0 else { throw ValidationError("--backlog, --joins and --open-joins must be 0 or more") }
@@ -62,7 +67,7 @@ struct BenchCommand: ParsableCommand {
                 }
                 return
             }
-            let t = try bench.throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970), batch: batch)
+            let t = try bench.throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970), batch: batch, window: window, credit: credit)
             Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s%@", t.publish, t.deliver, batch > 1 ? " (batches of \(batch))" : ""))
             if seconds > 0 {
                 let l = try bench.latency(rate: rate, seconds: seconds, size: size)
@@ -74,7 +79,7 @@ struct BenchCommand: ParsableCommand {
             try runJoins()
             return
         }
-        Output.line("chorus bench: \(count) x \(size)-byte events, \(runs) runs each, medians; durability=\(durability.rawValue)")
+        Output.line("chorus bench: \(count) x \(size)-byte events, \(runs) runs each, medians; durability=\(durability.rawValue); window \(window), credit \(credit)")
         var raw: [Double] = []
         for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: count * 2, size: size)) }
         let base = BenchStats.median(raw)
@@ -88,7 +93,7 @@ struct BenchCommand: ParsableCommand {
                 for r in 0..<runs {
                     let broker = try BrokerBench(durability: durability)
                     defer { broker.stop() }
-                    let t = try broker.throughput(count: count, groups: groups, size: size, run: r, batch: perMessage)
+                    let t = try broker.throughput(count: count, groups: groups, size: size, run: r, batch: perMessage, window: window, credit: credit)
                     pub.append(t.publish)
                     del.append(t.deliver)
                 }

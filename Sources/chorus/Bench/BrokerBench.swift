@@ -76,7 +76,7 @@ final class BrokerBench {
     /// Throughput with `groups` groups of one consumer each: (confirmed publishes/s, slowest group's deliveries/s).
     /// With `batch` above 1 the publisher sends PUBLISHMANY of `batch` events and each consumer subscribes with
     /// `batch`, so it receives DELIVERMANY.
-    func throughput(count: Int, groups: Int, size: Int, run: Int, batch: Int = 1) throws -> (publish: Double, deliver: Double) {
+    func throughput(count: Int, groups: Int, size: Int, run: Int, batch: Int = 1, window: Int = 5000, credit: Int = 5000) throws -> (publish: Double, deliver: Double) {
         let endpoint = self.endpoint
         let subscribed = DispatchSemaphore(value: 0)
         let topic = "bench.run\(run)"
@@ -87,7 +87,7 @@ final class BrokerBench {
                     let c = try BrokerConnection(endpoint: endpoint)
                     try c.hello(name: "bench-consumer-\(g)")
                     let group = "bench-\(run)-\(g)"
-                    try c.subscribe(group: group, patterns: [topic], credit: Int(ProcessInfo.processInfo.environment["XC"] ?? "") ?? 5000, extra: batch > 1 ? [("batch", String(batch))] : [])
+                    try c.subscribe(group: group, patterns: [topic], credit: credit, extra: batch > 1 ? [("batch", String(batch))] : [])
                     subscribed.signal()
                     var got = 0
                     var acks: [Lease] = []
@@ -119,7 +119,7 @@ final class BrokerBench {
         }
         for _ in 0..<groups { subscribed.wait() }
         let cpuBefore = cpuSeconds
-        let (start, confirmedAt) = try Self.publish(endpoint: endpoint, topic: topic, count: count, size: size, batch: batch)
+        let (start, confirmedAt) = try Self.publish(endpoint: endpoint, topic: topic, count: count, size: size, batch: batch, window: window)
         var slowest: UInt64 = 0
         for c in consumers { slowest = max(slowest, try c()) }
         if ProcessInfo.processInfo.environment["CHORUS_BENCH_VERBOSE"] != nil {
@@ -128,9 +128,9 @@ final class BrokerBench {
         return (Double(count) / (Double(confirmedAt - start) / 1e9), Double(count) / (Double(slowest - start) / 1e9))
     }
 
-    /// Publishes `count` events pipelined (window 5,000), as PUBLISH or, with `batch` above 1, as PUBLISHMANY of
-    /// `batch` events; returns (start, last confirm) in monotonic ns.
-    static func publish(endpoint: String, topic: String, count: Int, size: Int, batch: Int = 1) throws -> (UInt64, UInt64) {
+    /// Publishes `count` events pipelined (at most `window` unconfirmed), as PUBLISH or, with `batch` above 1, as
+    /// PUBLISHMANY of `batch` events; returns (start, last confirm) in monotonic ns.
+    static func publish(endpoint: String, topic: String, count: Int, size: Int, batch: Int = 1, window: Int = 5000) throws -> (UInt64, UInt64) {
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
         let payload = [UInt8](repeating: 0x62, count: size)
@@ -140,7 +140,6 @@ final class BrokerBench {
         let frames = perMessage == 1
             ? ClientCommand.publish(requestID: [], request: request).encode()
             : ClientCommand.publishMany(requestID: [], Array(repeating: request, count: perMessage)).encode()
-        let window = Int(ProcessInfo.processInfo.environment["XW"] ?? "") ?? 5000
         var sent = 0
         var confirmed = 0
         let start = BenchStats.nanos()
