@@ -154,7 +154,9 @@ public final class ZMQSocket {
             if rc < 0 {
                 let error = ZMQError.last("recv")
                 if error.wouldBlock && frames.isEmpty { return nil }
-                if error.interrupted && frames.isEmpty { continue }
+                // A signal (the broker's own SIGTERM) consumed nothing, even between the frames of one message:
+                // reading on continues the message. Throwing here stopped the broker without its last commit.
+                if error.interrupted { continue }
                 throw error
             }
             let size = zmq_msg_size(&message)
