@@ -105,29 +105,65 @@ public final class BrokerConnection {
     }
 
     private func receiveFrames(timeoutMilliseconds: Int, wakeFD: Int32?) throws -> Frames? {
+        var frames: Frames?
+        _ = try waitForMessage(timeoutMilliseconds: timeoutMilliseconds, wakeFD: wakeFD) {
+            frames = try socket.receive(dontWait: true)
+            return frames != nil
+        }
+        return frames
+    }
+
+    /// Calls `read` (which takes a waiting message, if any) until it takes one or the time is up, sending
+    /// heartbeats meanwhile. False when the time ran out or `wakeFD` became readable.
+    private func waitForMessage(timeoutMilliseconds: Int, wakeFD: Int32?, _ read: () throws -> Bool) throws -> Bool {
         // Fast path: a message already waiting needs no poll.
-        if let frames = try? socket.receive(dontWait: true) {
+        if (try? read()) == true {
             lastHeard = Self.now()
-            return frames
+            return true
         }
         let deadline = timeoutMilliseconds < 0 ? Int64.max : Self.now() + Int64(timeoutMilliseconds)
         while true {
             try heartbeatIfDue()
             let remaining = deadline == Int64.max ? heartbeatMilliseconds : deadline - Self.now()
-            if remaining < 0 { return nil }
+            if remaining < 0 { return false }
             let wait = Int(min(remaining, max(heartbeatMilliseconds / 2, 10)))
             var poller = ZMQPoller()
             poller.add(.socket(socket))
             if let wakeFD { poller.add(.fd(wakeFD)) }
             let ready: [Bool]
             do { ready = try poller.poll(timeoutMilliseconds: wait) } catch { throw ChorusClientError.transport("\(error)") }
-            if ready.count > 1 && ready[1] { return nil }
-            if ready[0], let frames = try socket.receive(dontWait: true) {
+            if ready.count > 1 && ready[1] { return false }
+            if ready[0], try read() {
                 lastHeard = Self.now()
-                return frames
+                return true
             }
-            if Self.now() >= deadline { return nil }
+            if Self.now() >= deadline { return false }
         }
+    }
+
+    /// Appends the next message to `batch` as raw frames, waiting up to `timeoutMilliseconds`; false if none came.
+    /// For lean readers that look at frames in place (the benchmark's consumers): no array is made per frame.
+    /// Messages kept back by `awaitReply` come first, as with `receive`.
+    public func receiveRaw(into batch: inout MessageBatch, timeoutMilliseconds: Int) throws -> Bool {
+        if backlogHead < backlog.count {
+            batch.append(nextFromBacklog().encode())
+            return true
+        }
+        return try waitForMessage(timeoutMilliseconds: timeoutMilliseconds, wakeFD: nil) {
+            try socket.receive(into: &batch, dontWait: true)
+        }
+    }
+
+    /// Sends message `message` of `batch` as it is (a lean client's own encoding, such as a benchmark's ACKs).
+    public func sendRaw(_ message: Int, of batch: MessageBatch) throws {
+        do {
+            guard try socket.send(message: message, of: batch) else { throw ChorusClientError.transport("send would block") }
+        } catch let error as ChorusClientError {
+            throw error
+        } catch {
+            throw ChorusClientError.transport("\(error)")
+        }
+        lastSent = Self.now()
     }
 
     /// Sends a HEARTBEAT if nothing was sent for half an interval.

@@ -38,6 +38,12 @@ public enum FrameCoding {
     /// Decodes ASCII decimal (1 to 19 digits, no sign) or throws `MALFORMED` naming the field.
     @inline(__always)
     public static func number(_ bytes: [UInt8], field: String) throws(ProtocolError) -> UInt64 {
+        try number(bytes[...], field: field)
+    }
+
+    /// Decodes ASCII decimal from a frame read in place (a slice of a received buffer).
+    @inline(__always)
+    public static func number(_ bytes: ArraySlice<UInt8>, field: String) throws(ProtocolError) -> UInt64 {
         guard !bytes.isEmpty, bytes.count <= 19 else {
             throw ProtocolError(.malformed, "\(field) must be 1 to 19 decimal digits")
         }

@@ -33,6 +33,11 @@ public struct Lease: Hashable, Sendable, CustomStringConvertible {
 
     /// Decodes the wire form: a sequence frame and a 16-hex-digit token frame.
     public static func decode(seq: [UInt8], token: [UInt8]) throws(ProtocolError) -> Lease {
+        try decode(seq: seq[...], token: token[...])
+    }
+
+    /// Decodes the wire form from frames read in place (slices of a received buffer).
+    public static func decode(seq: ArraySlice<UInt8>, token: ArraySlice<UInt8>) throws(ProtocolError) -> Lease {
         let s = try FrameCoding.number(seq, field: "lease sequence")
         guard token.count == 16 else { throw ProtocolError(.malformed, "lease token must be 16 hex digits") }
         var t: UInt64 = 0

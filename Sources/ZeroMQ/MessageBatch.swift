@@ -66,6 +66,27 @@ public struct MessageBatch {
         frameEnds.append(bytes.count)
     }
 
+    /// Appends a frame copied from `frame` (a received frame, read in place).
+    @inlinable
+    public mutating func appendFrame(bytes frame: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: frame)
+        frameEnds.append(bytes.count)
+    }
+
+    /// Drops the frames appended since the last `endMessage` (a message whose reading failed part way).
+    public mutating func discardUnfinished() {
+        let kept = messageEnds.last ?? 0
+        frameEnds.removeSubrange(kept...)
+        bytes.removeSubrange((kept == 0 ? 0 : frameEnds[kept - 1])...)
+    }
+
+    /// The bytes of frame `frame` of message `message`, in place (a slice shares the buffer; nothing is copied).
+    public func frameBytes(_ frame: Int, of message: Int) -> ArraySlice<UInt8> {
+        let index = (message == 0 ? 0 : messageEnds[message - 1]) + frame
+        precondition(index < messageEnds[message], "frame \(frame) is past the end of message \(message)")
+        return bytes[frameStart(index)..<frameEnds[index]]
+    }
+
     /// Ends the message being built; the frames appended since the last `endMessage` are its frames.
     @inlinable
     public mutating func endMessage() {

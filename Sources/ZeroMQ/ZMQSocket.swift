@@ -172,10 +172,41 @@ public final class ZMQSocket {
         }
     }
 
+    /// Receives one multipart message into `batch`, as its last message; false when `dontWait` is set and none is
+    /// waiting. For readers that look at frames in place: no array is made per frame. A message that fails part
+    /// way leaves nothing of itself in `batch`.
+    public func receive(into batch: inout MessageBatch, dontWait: Bool = false) throws -> Bool {
+        let sock = try socket("recv")
+        var message = zmq_msg_t()
+        zmq_msg_init(&message)
+        defer { zmq_msg_close(&message) }
+        var started = false
+        while true {
+            let rc = zmq_msg_recv(&message, sock, dontWait ? ZMQ_DONTWAIT : 0)
+            if rc < 0 {
+                let error = ZMQError.last("recv")
+                if error.wouldBlock && !started { return false }
+                if error.interrupted { continue }
+                batch.discardUnfinished()
+                throw error
+            }
+            started = true
+            batch.appendFrame(bytes: UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message)))
+            if zmq_msg_more(&message) == 0 {
+                batch.endMessage()
+                return true
+            }
+        }
+    }
+
     /// A short frame equal to the same frame of the previous message, or to one of the last few frames of this
     /// message, is shared instead of copied: a peer's routing id, the signature, the command and the topic repeat
     /// from message to message, and the topic repeats from entry to entry of a batch (a PUBLISHMANY of one topic
-    /// is a topic frame every third frame). An array allocated per frame was most of the cost of receiving.
+    /// is a topic frame every third frame, a DELIVERMANY's every sixth). An array allocated per frame was most of the
+    /// cost of receiving.
+    /// How many frames back in the same message a short frame is looked for (a DELIVERMANY entry is six frames).
+    static let lookBack = 6
+
     private func interned(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, in frames: Frames) -> [UInt8] {
         guard bytes.count <= 64 else { return Array(bytes) }
         func same(_ candidate: [UInt8]) -> Bool {
@@ -183,7 +214,7 @@ public final class ZMQSocket {
         }
         if index < previous.count && same(previous[index]) { return previous[index] }
         var back = frames.count - 1
-        while back >= max(0, frames.count - 4) {
+        while back >= max(0, frames.count - Self.lookBack) {
             if !frames[back].isEmpty && same(frames[back]) { return frames[back] }
             back -= 1
         }

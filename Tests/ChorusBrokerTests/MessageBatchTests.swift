@@ -88,6 +88,41 @@ struct MessageBatchTests {
         #expect(Array(b.dropFirst()) == second)
     }
 
+    @Test func anUnfinishedMessageCanBeDiscardedAndFramesReadInPlace() {
+        var batch = MessageBatch()
+        batch.append([[1, 2], [3]])
+        [UInt8]([4, 5, 6]).withUnsafeBytes { batch.appendFrame(bytes: $0) }
+        batch.appendFrame([7])
+        batch.discardUnfinished()
+        #expect(batch.messages == [[[1, 2], [3]]] && batch.byteCount == 3)
+        [UInt8]([8, 9]).withUnsafeBytes { batch.appendFrame(bytes: $0) }
+        batch.endMessage()
+        #expect(Array(batch.frameBytes(1, of: 0)) == [3] && Array(batch.frameBytes(0, of: 1)) == [8, 9])
+        var empty = MessageBatch()
+        empty.appendFrame([1])
+        empty.discardUnfinished()
+        #expect(empty.isEmpty && empty.byteCount == 0)
+    }
+
+    /// `receive(into:)` reads whole messages into one buffer, after what it already holds, exactly as sent.
+    @Test func receivesMessagesIntoOneBufferOverARealSocketPair() throws {
+        let router = try ZMQSocket(.router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(.dealer)
+        try dealer.setOption(ZMQOption.routingID, bytes: Array("peer".utf8))
+        try dealer.connect(router.lastEndpoint)
+        let sent: [Frames] = [[Array("a".utf8), [], [UInt8](repeating: 9, count: 5000)], [[1], [2], [3]]]
+        for m in sent { try dealer.send(m) }
+        var batch = MessageBatch()
+        batch.append([[0xFF]])
+        let deadline = ContinuousClock.now + .seconds(5)
+        while batch.count < 3 && ContinuousClock.now < deadline {
+            if try !router.receive(into: &batch, dontWait: true) { usleep(1000) }
+        }
+        #expect(batch.messages == [[[0xFF]]] + sent.map { [Array("peer".utf8)] + $0 })
+        #expect(try router.receive(into: &batch, dontWait: true) == false && batch.count == 3)
+    }
+
     /// The next message, or nil after 5 s: a broken send fails the test instead of hanging it.
     static func receive(_ socket: ZMQSocket) throws -> Frames? {
         let deadline = ContinuousClock.now + .seconds(5)

@@ -28,6 +28,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Events per PUBLISHMANY and per DELIVERMANY in the batched throughput figures (1 to 1000). 1 skips them.") var batch = 100
     @Option(help: "Events the throughput publisher keeps unconfirmed in flight (1 to 100000).") var window = 5000
     @Option(help: "Credit each throughput consumer gives: deliveries unacked in flight (1 to 100000).") var credit = 5000
+    @Option(help: "Groups (one consumer each) in the --profile throughput run (1 to 16).") var groups = 1
     /// What to measure.
     enum Suite: String, ExpressibleByArgument, CaseIterable {
         case core, joins
@@ -36,13 +37,14 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = Suite.core
     @Option(help: "Joins per throughput run (--suite joins); at most 2,000 are open at once (steady state). 0 skips it.") var joins = 20_000
     @Option(help: "Open joins for the memory figure (--suite joins). 0 skips it.") var openJoins = 100_000
-    @Option(help: "Profile a running broker at this endpoint: one throughput run (1 group; or with --suite joins, unless --joins 0, the joins run: that broker needs the bench's media join), then the latency run (skipped with --seconds 0).") var profile: String?
+    @Option(help: "Profile a running broker at this endpoint: one throughput run (--groups groups; or with --suite joins, unless --joins 0, the joins run: that broker needs the bench's media join), then the latency run (skipped with --seconds 0).") var profile: String?
 
     func validate() throws {
         guard runs >= 1 else { throw ValidationError("--runs must be 1 or more") }
         guard count >= 1 else { throw ValidationError("--count must be 1 or more") }
         guard (0...(64 << 20)).contains(size) else { throw ValidationError("--size must be 0 to 67108864 bytes") }
         guard (1...1000).contains(batch) else { throw ValidationError("--batch must be 1 to 1000") }
+        guard (1...16).contains(groups) else { throw ValidationError("--groups must be 1 to 16") }
         guard (1...100_000).contains(window), (1...100_000).contains(credit) else {
             throw ValidationError("--window and --credit must be 1 to 100000")
         }
@@ -67,8 +69,8 @@ struct BenchCommand: ParsableCommand {
                 }
                 return
             }
-            let t = try bench.throughput(count: count, groups: 1, size: size, run: Int(Date().timeIntervalSince1970), batch: batch, window: window, credit: credit)
-            Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s%@", t.publish, t.deliver, batch > 1 ? " (batches of \(batch))" : ""))
+            let t = try bench.throughput(count: count, groups: groups, size: size, run: Int(Date().timeIntervalSince1970), batch: batch, window: window, credit: credit)
+            Output.line(String(format: "publish %.0f ev/s, deliver %.0f ev/s%@%@", t.publish, t.deliver, groups > 1 ? " to each of \(groups) groups" : "", batch > 1 ? " (batches of \(batch))" : ""))
             if seconds > 0 {
                 let l = try bench.latency(rate: rate, seconds: seconds, size: size)
                 Output.line(String(format: "publish->deliver at %d/s: p50 %.0f us, p99 %.0f us", rate, l.p50, l.p99))

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+/// `chorus bench` end to end at a tiny size: every figure is produced by real brokers and clients, so a change
+/// that breaks the lean benchmark clients (raw frames in, echoed leases out) or the joins bench fails here, not
+/// only when someone measures. The figures themselves are not judged: that is what benchmarks are for.
+@Suite struct BenchSmokeTests {
+    @Test func theCoreSuiteReportsEveryFigure() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let p = try ChildProcess(
+            ["bench", "--runs", "1", "--count", "3000", "--batch", "10", "--seconds", "0.5", "--rate", "500", "--backlog", "2000",
+             "--window", "500", "--credit", "300"],
+            directory: dir, label: "bench")
+        #expect(p.waitForExit(120) == 0, "bench failed: \(p.stderr)")
+        let out = p.stdout
+        #expect(out.contains("window 500, credit 300"))
+        for figure in ["(a) raw libzmq", "(b) deliver to each of 1 group(s)", "(b) deliver to each of 3 group(s)", "batched: PUBLISHMANY and DELIVERMANY of 10 events", "(c)", "(d) broker RSS after 2000-event backlog"] {
+            #expect(out.contains(figure), "missing \(figure) in:\n\(out)")
+        }
+        // Two per-message and two batched lines for each of 1 and 3 groups, each with its ratio to raw.
+        #expect(out.components(separatedBy: "x raw)").count - 1 >= 8, "\(out)")
+    }
+
+    @Test func theJoinsSuiteMergesEveryJoin() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let p = try ChildProcess(
+            ["bench", "--suite", "joins", "--runs", "1", "--joins", "300", "--open-joins", "500", "--seconds", "0.5"], directory: dir, label: "bench")
+        #expect(p.waitForExit(120) == 0, "bench failed: \(p.stderr)")
+        #expect(p.stdout.contains("joins/s") && p.stdout.contains("p99"), "\(p.stdout)")
+    }
+}
