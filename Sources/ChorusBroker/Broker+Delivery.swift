@@ -272,6 +272,34 @@ extension Broker {
         }
     }
 
+    /// The heap size at which dead timers are next swept out (`sweepTimersIfDue`).
+    static let timerSweepFloor = 4096
+
+    /// Sweeps out timers that would do nothing when they fired (acked leases, closed joins, answered waiters)
+    /// once the heap has doubled since the last sweep: the heap stays within twice the live timers.
+    func sweepTimersIfDue() {
+        guard timers.count >= timerSweepAt else { return }
+        timers.removeAll { timerIsLive($0.kind) }
+        timerSweepAt = max(Self.timerSweepFloor, 2 * timers.count)
+    }
+
+    /// Whether a timer would act when it fired: the same checks `fireTimers` (and what it calls) makes first.
+    func timerIsLive(_ kind: TimerHeap.Kind) -> Bool {
+        switch kind {
+        case .lease(let groupID, let seq, let token):
+            return groupsByID[groupID]?.pending[seq]?.token == token
+        case .retry(let groupID, let seq):
+            guard let entry = groupsByID[groupID]?.pending[seq], case .waiting = entry.phase else { return false }
+            return true
+        case .join(let name, let correlation):
+            return openJoins[JoinKey(name: name, correlation: correlation)] != nil
+        case .joinPart(let name, let correlation, let part):
+            return openJoins[JoinKey(name: name, correlation: correlation)]?.parts[part].isPending ?? false
+        case .waiter(let id):
+            return waiters[id] != nil
+        }
+    }
+
     /// Heartbeats out, silent sessions ended, old idempotency keys pruned.
     func housekeeping() {
         if now - lastHousekeeping < min(config.heartbeatMilliseconds, 250) { return }

@@ -52,6 +52,8 @@ public final class Broker {
     /// Pages read back from the log for groups behind `recent`, shared by all of them.
     var logPages = LogPageCache()
     var timers = TimerHeap()
+    /// The heap size at which dead timers are swept out next.
+    var timerSweepAt = Broker.timerSweepFloor
     var random = FastRandom()
     public internal(set) var counters = BrokerCounters()
 
@@ -239,6 +241,7 @@ public final class Broker {
             }
             hasMoreWork = handled >= config.batchSize
             fireTimers()
+            sweepTimersIfDue()
             dispatchDirtyGroups()
             housekeeping()
             sampleRates()

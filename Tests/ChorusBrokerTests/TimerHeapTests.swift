@@ -84,4 +84,25 @@ struct TimerHeapTests {
         #expect(heap.popDue(.max - 1) == nil)
         #expect(heap.popDue(.max)?.due == .max)
     }
+
+    /// A sweep keeps exactly the live timers and leaves a valid heap: they still pop in due order.
+    @Test func aSweepKeepsTheLiveTimersInDueOrder() {
+        var heap = TimerHeap()
+        var x: UInt64 = 987_654
+        var live: [Int64] = []
+        for seq in 0..<1000 {
+            x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let due = Int64(x >> 44)
+            heap.push(due, .retry(groupID: 1, seq: UInt64(seq)))
+            if seq % 3 == 0 { live.append(due) }
+        }
+        heap.removeAll { entry in
+            guard case .retry(_, let seq) = entry.kind else { return false }
+            return seq % 3 == 0
+        }
+        #expect(heap.count == live.count)
+        var popped: [Int64] = []
+        while let e = heap.popDue(.max) { popped.append(e.due) }
+        #expect(popped == live.sorted())
+    }
 }
