@@ -32,7 +32,7 @@ extension Broker {
     func closeStaged(_ member: Subscription) {
         guard !member.staged.isEmpty else { return }
         guard let group = groupsByID[member.groupID] else { return dropStaged(member) }
-        outbox.appendDeliverMany(routedTo: member.session.routingID, group: group.nameBytes, member.staged)
+        outbox.appendDeliverMany(routedTo: member.session.routingID, group: group.nameBytes, member.staged, packed: member.packed)
         dropStaged(member)
     }
 

@@ -48,6 +48,7 @@ extension Broker {
             p.append("max-payload", String(config.maxPayloadBytes))
             p.append("max-blob", String(config.maxBlobBytes))
             p.append("max-batch", String(ClientCommand.maxBatch))
+            p.append("packed", "1")
             p.append("last-seq", String(lastSeq))
             reply(session, .welcome(requestID: requestID, properties: p))
         case .subscribe(let requestID, let group, let patterns, let properties):
@@ -252,6 +253,11 @@ extension Broker {
                 }
                 batchSize = n
             }
+            var packed = false
+            if let v = properties["packed"] {
+                guard v == "0" || v == "1" else { throw ProtocolError(.invalidProperty, "packed must be 0 or 1, got '\(v)'") }
+                packed = v == "1"
+            }
             let start = try StartPosition(properties["start"] ?? "new")
             if session.subscriptions[groupName] == nil && session.subscriptions.count >= config.maxSubscriptionsPerSession {
                 throw ProtocolError(.limitReached, "a session may hold at most \(config.maxSubscriptionsPerSession) subscriptions")
@@ -277,8 +283,9 @@ extension Broker {
                 closeStaged(sub)
                 sub.credit = credit
                 sub.batch = batchSize
+                sub.packed = packed
             } else {
-                let sub = Subscription(session: session, groupID: group.id, credit: credit, batch: batchSize)
+                let sub = Subscription(session: session, groupID: group.id, credit: credit, batch: batchSize, packed: packed)
                 session.subscriptions[groupName] = sub
                 group.members.append(sub)
             }
@@ -290,6 +297,7 @@ extension Broker {
             p.append("max-attempts", String(group.maxAttempts))
             p.append("ack-timeout", String(group.ackTimeout))
             p.append("batch", String(batchSize))
+            p.append("packed", packed ? "1" : "0")
             reply(session, .subscribed(requestID: requestID, group: groupName, properties: p))
         } catch {
             refuse(session, requestID, error)

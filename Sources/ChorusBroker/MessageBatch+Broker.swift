@@ -39,10 +39,25 @@ extension MessageBatch {
         endMessage()
     }
 
-    /// Queues a DELIVERMANY (docs/PROTOCOL.md, section 7.16) of `deliveries` for the client behind `routingID`.
-    mutating func appendDeliverMany(routedTo routingID: [UInt8], group: [UInt8], _ deliveries: [StagedDelivery]) {
+    /// Queues a DELIVERMANY (docs/PROTOCOL.md, section 7.16) of `deliveries` for the client behind `routingID`,
+    /// `packed` in one frame (section 7.17) or six frames per delivery.
+    mutating func appendDeliverMany(routedTo routingID: [UInt8], group: [UInt8], _ deliveries: [StagedDelivery], packed: Bool = false) {
         start(routingID, BrokerMessage.Name.deliverMany)
         appendFrame(group)
+        if packed {
+            appendFrame { out in
+                for d in deliveries {
+                    Packed.appendUInt64(d.entry.seq, to: &out)
+                    Packed.appendUInt64(d.token, to: &out)
+                    Packed.appendUInt32(UInt32(clamping: d.attempt), to: &out)
+                    Packed.appendField(d.entry.topic, to: &out)
+                    Packed.appendField(to: &out) { d.entry.event.appendProperties(to: &$0) }
+                    Packed.appendField(d.entry.event.payload, to: &out)
+                }
+            }
+            endMessage()
+            return
+        }
         for d in deliveries {
             appendFrame { FrameCoding.appendNumber(d.entry.seq, to: &$0) }
             appendFrame { Lease.appendHex(d.token, to: &$0) }

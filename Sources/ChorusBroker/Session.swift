@@ -39,16 +39,19 @@ final class Subscription {
     var inFlight: Set<UInt64> = []
     /// Deliveries per DELIVERMANY this member asked for (SUBSCRIBE `batch`); 1 means a DELIVER each.
     var batch: Int
+    /// Whether its DELIVERMANY messages are packed (SUBSCRIBE `packed=1`): every delivery in one frame.
+    var packed: Bool
     /// Deliveries made to this member that wait to leave together in one DELIVERMANY, in the order made.
     var staged: [StagedDelivery] = []
     /// The payload bytes of `staged`.
     var stagedBytes = 0
 
-    init(session: Session, groupID: Int64, credit: Int, batch: Int = 1) {
+    init(session: Session, groupID: Int64, credit: Int, batch: Int = 1, packed: Bool = false) {
         self.session = session
         self.groupID = groupID
         self.credit = credit
         self.batch = batch
+        self.packed = packed
     }
 
     var hasCredit: Bool { inFlight.count < credit }

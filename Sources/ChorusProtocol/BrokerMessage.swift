@@ -129,8 +129,12 @@ public enum BrokerMessage: Equatable, Sendable {
             try need(4)
             return .confirmMany(requestID: f[2], outcomes: try PublishOutcome.decode(f[3]))
         case Name.deliverMany:
+            if f.count == 4 {
+                // Packed (section 7.17): every delivery in frame 3.
+                return .deliverMany(group: String(decoding: f[2], as: UTF8.self), deliveries: try Packed.decodeDeliveries(f[3][...], group: String(decoding: f[2], as: UTF8.self)))
+            }
             guard f.count >= 9, (f.count - 3) % 6 == 0 else {
-                throw ProtocolError(.malformed, "DELIVERMANY should have 3 + 6 frames per delivery, got \(f.count)")
+                throw ProtocolError(.malformed, "DELIVERMANY should have 3 + 6 frames per delivery, or 4 when packed, got \(f.count)")
             }
             let group = String(decoding: f[2], as: UTF8.self)
             var deliveries: [Delivery] = []
@@ -186,6 +190,15 @@ public enum BrokerMessage: Equatable, Sendable {
 }
 
 /// A DELIVER message: one attempt at one event for one group.
+extension BrokerMessage {
+    /// The packed form of a `DELIVERMANY` (section 7.17): the reference the broker's own writer is tested against.
+    public static func encodePackedDeliverMany(group: String, deliveries: [Delivery]) -> [[UInt8]] {
+        var entries: [UInt8] = []
+        for d in deliveries { Packed.appendDelivery(d, to: &entries) }
+        return [ProtocolVersion.signature, Name.deliverMany, Array(group.utf8), entries]
+    }
+}
+
 public struct Delivery: Equatable, Sendable {
     public var group: String
     public var lease: Lease

@@ -44,6 +44,14 @@ public enum ClientCommand: Equatable, Sendable {
     public static let maxBatch = 1000
 
     /// A PUBLISHMANY of events that are all well formed (what a client sends).
+    /// An ACK in packed form (section 6.5): the leases in one frame, 16 bytes each.
+    public static func encodePackedAck(requestID: [UInt8], group: String, leases: [Lease]) -> [[UInt8]] {
+        var packed: [UInt8] = []
+        packed.reserveCapacity(leases.count * Packed.leaseSize)
+        for lease in leases { Packed.appendLease(lease, to: &packed) }
+        return [ProtocolVersion.signature, Name.ack, requestID, Array(group.utf8), packed]
+    }
+
     public static func publishMany(requestID: [UInt8], _ requests: [PublishRequest]) -> ClientCommand {
         .publishMany(requestID: requestID, requests: requests.map { .success($0) })
     }
@@ -188,8 +196,14 @@ public enum ClientCommand: Equatable, Sendable {
                 }
                 return .publishMany(requestID: requestID, requests: requests)
             case Name.ack:
+                if body.count == 2 {
+                    // Packed (section 6.5): every lease in one frame.
+                    let group = try FrameCoding.name(body[0], field: "group")
+                    return .ack(requestID: requestID, group: group, leases: try Packed.decodeLeases(body[1][...]))
+                }
                 guard body.count >= 3, (body.count - 1) % 2 == 0 else {
-                    throw ProtocolError(.malformed, "ACK takes CHORUS1, ACK, request id, group, then sequence and token pairs")
+                    throw ProtocolError(
+                        .malformed, "ACK takes CHORUS1, ACK, request id, group, then sequence and token pairs, or one frame of packed leases")
                 }
                 let group = try FrameCoding.name(body[0], field: "group")
                 var leases: [Lease] = []

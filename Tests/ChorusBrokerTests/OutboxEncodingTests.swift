@@ -51,4 +51,19 @@ struct OutboxEncodingTests {
             deliveries: staged.map { Delivery(group: "g.1", lease: Lease(seq: $0.entry.seq, token: $0.token), attempt: UInt32($0.attempt), event: $0.entry.event) })
         #expect(batch.messages == [reference.encode(routedTo: Self.route)])
     }
+
+    @Test func packedDeliverManyIsTheReferenceEncoding() {
+        let events = (1...3).map { i in
+            Event(
+                seq: UInt64(i) << 33, id: "ev-\(i)", topic: "jobs.t\(i)", correlation: i == 2 ? "c" : nil, producer: "p", time: Int64(i),
+                deadline: i == 3 ? 9_000_000_000_000 : nil, headers: [("n", "\(i)")], payload: [UInt8](repeating: UInt8(i), count: i == 1 ? 0 : i * 100))
+        }
+        let staged = events.enumerated().map { StagedDelivery(entry: LogEntry($1), token: UInt64($0 + 1) &* 0x9E37_79B9_7F4A_7C15, attempt: $0 + 1) }
+        var batch = MessageBatch()
+        batch.appendDeliverMany(routedTo: Self.route, group: Array("g.1".utf8), staged, packed: true)
+        let deliveries = staged.map {
+            Delivery(group: "g.1", lease: Lease(seq: $0.entry.seq, token: $0.token), attempt: UInt32($0.attempt), event: $0.entry.event)
+        }
+        #expect(batch.messages == [[Self.route] + BrokerMessage.encodePackedDeliverMany(group: "g.1", deliveries: deliveries)])
+    }
 }

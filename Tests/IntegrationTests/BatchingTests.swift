@@ -124,6 +124,64 @@ import Testing
         #expect(messages < 60, "deliveries were batched (\(messages) messages)")
     }
 
+    /// A member that subscribes with `packed=1` gets each DELIVERMANY as 4 frames, every delivery in the last,
+    /// with exactly what was published; packed ACKs settle them, and a packed ACK of a settled lease is stale.
+    @Test func packedDeliveriesCarryEveryEventOnceAndPackedAcksSettleThem() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let consumer = try BrokerConnection(endpoint: broker.endpoint)
+        #expect(try consumer.hello(name: "packed")["packed"] == "1", "WELCOME says the broker takes packed forms")
+        let refused = #expect(throws: ChorusClientError.self) {
+            try consumer.subscribe(group: "g", patterns: ["jobs.>"], credit: 25, extra: [("batch", "10"), ("packed", "yes")])
+        }
+        #expect("\(refused.map { "\($0)" } ?? "")".contains("packed must be 0 or 1"))
+        let props = try consumer.subscribe(group: "g", patterns: ["jobs.>"], credit: 25, extra: [("batch", "10"), ("packed", "1")])
+        #expect(props["packed"] == "1" && props["batch"] == "10")
+        let publisher = try broker.connect()
+        let published = (0..<60).map { i in
+            PublishRequest(
+                topic: "jobs.e\(i % 3)", properties: Properties(i % 2 == 0 ? [("correlation", "c-\(i)"), ("h.n", "\(i)")] : []),
+                payload: i == 5 ? [] : [UInt8](repeating: UInt8(i), count: i * 7))
+        }
+        let outcomes = try publisher.publishMany(published)
+        let seqs = outcomes.compactMap(\.seq)
+        #expect(seqs.count == 60)
+
+        var got: [UInt64: Delivery] = [:]
+        var lastBatch: [Lease] = []
+        var acked: UInt64 = 0
+        let done = try waitUntil(20) {
+            while let frames = try consumer.receiveRaw(timeoutMilliseconds: 50) {
+                let message = try BrokerMessage.decode(frames)
+                if case .acked(_, let count) = message { acked += count }
+                guard case .deliverMany(_, let deliveries) = message else { continue }
+                #expect(frames.count == 4, "a packed DELIVERMANY is 4 frames")
+                #expect(deliveries.count <= 10)
+                for d in deliveries {
+                    #expect(got[d.lease.seq] == nil, "seq \(d.lease.seq) delivered twice")
+                    got[d.lease.seq] = d
+                }
+                lastBatch = deliveries.map(\.lease)
+                try consumer.sendRaw(ClientCommand.encodePackedAck(requestID: Array("a".utf8), group: "g", leases: lastBatch))
+            }
+            return got.count >= 60 && acked >= 60
+        }
+        #expect(acked == 60, "every packed ACK was answered with its count")
+        #expect(done && got.count == 60)
+        for (i, seq) in seqs.enumerated() {
+            let d = try #require(got[seq])
+            #expect(d.event.topic == published[i].topic && d.event.payload == published[i].payload && d.attempt == 1)
+            #expect(d.event.correlation == published[i].properties["correlation"])
+            #expect(d.event.headers.first?.value == published[i].properties["h.n"])
+        }
+        try consumer.sendRaw(ClientCommand.encodePackedAck(requestID: Array("b".utf8), group: "g", leases: lastBatch))
+        guard case .error(_, let code, _)? = try consumer.receive(timeoutMilliseconds: 5000) else {
+            Issue.record("no ERROR for a packed ACK of settled leases")
+            return
+        }
+        #expect(code == .staleLease)
+    }
+
     @Test func aDeliverManyStopsGrowingAtOneMebibyteOfPayload() throws {
         let broker = try BrokerProcess()
         defer { broker.stop() }

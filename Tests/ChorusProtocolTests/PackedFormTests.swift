@@ -1,0 +1,107 @@
+import ChorusProtocol
+import Testing
+
+/// The packed forms (docs/PROTOCOL.md, section 7.17): a DELIVERMANY with every delivery in one frame, and an ACK
+/// with every lease in one frame. Round trips, the exact layout, and every way a packed frame can be cut short.
+@Suite("Packed DELIVERMANY and ACK")
+struct PackedFormTests {
+    static let deliveries: [Delivery] = [
+        Delivery(
+            group: "g", lease: Lease(seq: 1, token: 0x0123_4567_89AB_CDEF), attempt: 1,
+            event: Event(seq: 1, id: "ev-1", topic: "a.b", producer: "p", time: 1_700_000_000_000, payload: [])),
+        Delivery(
+            group: "g", lease: Lease(seq: UInt64.max >> 1, token: .max), attempt: 70_000,
+            event: Event(
+                seq: UInt64.max >> 1, id: "ev-2", topic: "media.image.done", correlation: "req-1", causation: "ev-1", producer: "q",
+                time: 5, contentType: "image/png", deadline: 9_000_000_000_000, headers: [("blob", "x"), ("status", "ok")],
+                payload: [UInt8](repeating: 0xFE, count: 300))),
+    ]
+
+    @Test func aPackedDeliverManyRoundTrips() throws {
+        let frames = BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: Self.deliveries)
+        #expect(frames.count == 4)
+        #expect(try BrokerMessage.decode(frames) == .deliverMany(group: "g", deliveries: Self.deliveries))
+    }
+
+    /// The layout byte by byte for one small delivery: seq and token 8 bytes, attempt 4, then three fields with
+    /// 4-byte lengths, all big-endian.
+    @Test func theLayoutIsBigEndianWithLengthPrefixedFields() {
+        let d = Delivery(group: "g", lease: Lease(seq: 258, token: 0xAB), attempt: 2, event: Event(seq: 258, id: "e", topic: "t", time: 7, payload: [9]))
+        let frame = BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: [d])[3]
+        let properties = Array("id=e\ntime=7".utf8)
+        let expected: [UInt8] = [0, 0, 0, 0, 0, 0, 1, 2] + [0, 0, 0, 0, 0, 0, 0, 0xAB] + [0, 0, 0, 2] + [0, 0, 0, 1, 0x74]
+            + [0, 0, 0, UInt8(properties.count)] + properties + [0, 0, 0, 1, 9]
+        #expect(frame == expected)
+    }
+
+    /// Every cut of a packed frame short of a whole entry is MALFORMED, never a crash or a shorter list.
+    @Test func aPackedDeliverManyCutAnywhereIsMalformed() throws {
+        let frame = BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: Self.deliveries)[3]
+        let firstEnd = BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: [Self.deliveries[0]])[3].count
+        for cut in 0..<frame.count where cut != firstEnd {
+            let error = #expect(throws: ProtocolError.self) {
+                try BrokerMessage.decode([ProtocolVersion.signature, BrokerMessage.Name.deliverMany, Array("g".utf8), Array(frame[..<cut])])
+            }
+            #expect(error?.code == .malformed, "cut at \(cut)")
+        }
+    }
+
+    @Test func aFieldLengthPastTheEndIsMalformedNotARead() {
+        var frame = BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: [Self.deliveries[0]])[3]
+        frame[20] = 0xFF  // the topic's length, first byte
+        let error = #expect(throws: ProtocolError.self) {
+            try BrokerMessage.decode([ProtocolVersion.signature, BrokerMessage.Name.deliverMany, Array("g".utf8), frame])
+        }
+        #expect(error?.code == .malformed)
+    }
+
+    @Test func aPackedAckRoundTripsAndIsSixteenBytesPerLease() throws {
+        let leases = [Lease(seq: 1, token: 0), Lease(seq: 42, token: 0xFFFF_0000_FFFF_0000), Lease(seq: UInt64.max >> 1, token: .max)]
+        let frames = ClientCommand.encodePackedAck(requestID: Array("r".utf8), group: "renderers", leases: leases)
+        #expect(frames.count == 5 && frames[4].count == 48)
+        #expect(Array(frames[4][16..<32]) == [0, 0, 0, 0, 0, 0, 0, 42, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF, 0, 0])
+        #expect(try ClientCommand.decode(frames[...]) == .ack(requestID: Array("r".utf8), group: "renderers", leases: leases))
+    }
+
+    @Test(arguments: [0, 1, 15, 17, 31])
+    func aPackedAckThatIsNotWholeLeasesIsMalformed(_ size: Int) {
+        let frames = [ProtocolVersion.signature, ClientCommand.Name.ack, [], Array("g".utf8), [UInt8](repeating: 1, count: size)]
+        let error = #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(frames[...]) }
+        #expect(error?.error.code == .malformed)
+    }
+
+    @Test func sequenceNumberZeroIsMalformedInBothForms() {
+        let ack = ClientCommand.encodePackedAck(requestID: [], group: "g", leases: [Lease(seq: 0, token: 1)])
+        #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(ack[...]) }
+        var d = Self.deliveries[0]
+        d.lease = Lease(seq: 0, token: 1)
+        #expect(throws: ProtocolError.self) { try BrokerMessage.decode(BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: [d])) }
+    }
+
+    /// Vectors 15.33 and 15.34 of docs/PROTOCOL.md, byte for byte: the document and the code say the same.
+    @Test func theDocumentedVectorsAreWhatTheEncodersWrite() throws {
+        func hex(_ text: String) -> [UInt8] {
+            var out: [UInt8] = []
+            var i = text.startIndex
+            while i < text.endIndex {
+                let j = text.index(i, offsetBy: 2)
+                out.append(UInt8(text[i..<j], radix: 16)!)
+                i = j
+            }
+            return out
+        }
+        let first = Delivery(
+            group: "renderers", lease: Lease(seq: 1021, token: 0x9F3C_2A7B_11D0_4E65), attempt: 1,
+            event: Event(
+                seq: 1021, id: "ev-1", topic: "jobs.image.render", correlation: "req-42", producer: "gateway", time: 1_767_225_600_000,
+                payload: Array(#"{"prompt":"a cat"}"#.utf8)))
+        let second = Delivery(
+            group: "renderers", lease: Lease(seq: 1022, token: 0xFF), attempt: 2,
+            event: Event(seq: 1022, id: "ev-2", topic: "jobs.image.render", time: 1_767_225_600_001, payload: []))
+        let deliverMany = BrokerMessage.encodePackedDeliverMany(group: "renderers", deliveries: [first, second])
+        #expect(deliverMany[3] == hex("00000000000003fd9f3c2a7b11d04e6500000001000000116a6f62732e696d6167652e72656e6465720000003e69643d65762d310a636f7272656c6174696f6e3d7265712d34320a70726f64756365723d676174657761790a74696d653d31373637323235363030303030000000127b2270726f6d7074223a226120636174227d00000000000003fe00000000000000ff00000002000000116a6f62732e696d6167652e72656e6465720000001a69643d65762d320a74696d653d3137363732323536303030303100000000"))
+        #expect(try BrokerMessage.decode(deliverMany) == .deliverMany(group: "renderers", deliveries: [first, second]))
+        let ack = ClientCommand.encodePackedAck(requestID: Array("12".utf8), group: "renderers", leases: [first.lease, second.lease])
+        #expect(ack[4] == hex("00000000000003fd9f3c2a7b11d04e6500000000000003fe00000000000000ff"))
+    }
+}
