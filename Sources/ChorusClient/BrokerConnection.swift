@@ -239,13 +239,24 @@ public final class BrokerConnection {
 
     /// Publishes up to `ClientCommand.maxBatch` events in one PUBLISHMANY and waits for its CONFIRMMANY: what became
     /// of each event, in order.
-    public func publishMany(_ requests: [PublishRequest], timeoutMilliseconds: Int = 5000) throws -> [PublishOutcome] {
+    /// `packed` sends every event in one frame (docs/PROTOCOL.md, section 6.14): for a broker whose WELCOME says
+    /// `packed=1`.
+    public func publishMany(_ requests: [PublishRequest], packed: Bool = false, timeoutMilliseconds: Int = 5000) throws -> [PublishOutcome] {
         let r = makeRequestID()
-        try send(.publishMany(requestID: r, requests))
+        try sendPublishMany(requestID: r, requests, packed: packed)
         guard case .confirmMany(_, let outcomes) = try awaitReply(r, timeoutMilliseconds: timeoutMilliseconds) else {
             throw ChorusClientError.unexpected("expected CONFIRMMANY")
         }
         return outcomes
+    }
+
+    /// Sends a PUBLISHMANY without waiting for its CONFIRMMANY (pipelined publishers), `packed` in one frame.
+    public func sendPublishMany(requestID: [UInt8], _ requests: [PublishRequest], packed: Bool) throws {
+        guard packed else { return try send(.publishMany(requestID: requestID, requests)) }
+        do { try socket.send(ClientCommand.encodePackedPublishMany(requestID: requestID, requests)) } catch {
+            throw ChorusClientError.transport("\(error)")
+        }
+        lastSent = Self.now()
     }
 
     /// Joins a group and returns the SUBSCRIBED properties.

@@ -44,6 +44,13 @@ public enum ClientCommand: Equatable, Sendable {
     public static let maxBatch = 1000
 
     /// A PUBLISHMANY of events that are all well formed (what a client sends).
+    /// A PUBLISHMANY in packed form (section 6.14): every event in one frame.
+    public static func encodePackedPublishMany(requestID: [UInt8], _ requests: [PublishRequest]) -> [[UInt8]] {
+        var packed: [UInt8] = []
+        for r in requests { Packed.appendPublishRequest(r, to: &packed) }
+        return [ProtocolVersion.signature, Name.publishMany, requestID, packed]
+    }
+
     /// An ACK in packed form (section 6.5): the leases in one frame, 16 bytes each.
     public static func encodePackedAck(requestID: [UInt8], group: String, leases: [Lease]) -> [[UInt8]] {
         var packed: [UInt8] = []
@@ -170,6 +177,10 @@ public enum ClientCommand: Equatable, Sendable {
                     requestID: requestID,
                     request: PublishRequest(topic: topic, properties: try Properties.decode(body[1]), payload: body[2]))
             case Name.publishMany:
+                if body.count == 1 {
+                    // Packed (section 6.14): every event in one frame.
+                    return .publishMany(requestID: requestID, requests: try Packed.decodePublishRequests(body[0][...], limit: maxBatch))
+                }
                 guard body.count >= 3, body.count % 3 == 0, body.count / 3 <= maxBatch else {
                     throw ProtocolError(
                         .malformed, "PUBLISHMANY takes CHORUS1, PUBLISHMANY, request id, then 1 to \(maxBatch) (topic, properties, payload) triples")

@@ -1,10 +1,10 @@
-/// The packed forms of the batch messages (docs/PROTOCOL.md, section 7.17): many deliveries, or many leases, in
-/// one frame instead of six or two frames each.
+/// The packed forms of the batch messages (docs/PROTOCOL.md, sections 6.5, 6.14 and 7.17): many deliveries,
+/// events or leases in one frame instead of six, three or two frames each.
 ///
 /// WHY. Every frame is a message part to libzmq, with its own send or receive call, its own bookkeeping on both
 /// I/O threads and, above 33 bytes, its own allocation. At batches of 100 that per-part cost, not the bytes, was
-/// most of what a delivery cost the broker and the consumer. A packed `DELIVERMANY` is one frame for the whole
-/// batch; a packed `ACK` one frame for all its leases.
+/// most of what a delivery cost the broker and the consumer. A packed `DELIVERMANY` or `PUBLISHMANY` is one frame
+/// for the whole batch; a packed `ACK` one frame for all its leases.
 ///
 /// Numbers are unsigned big-endian (network order): 8 bytes for a sequence number or a token, 4 for an attempt
 /// or a length. Text and payloads are a 4-byte length, then the bytes.
@@ -61,6 +61,13 @@ public enum Packed {
         appendField(delivery.event.payload, to: &out)
     }
 
+    /// Appends one event of a packed PUBLISHMANY: topic, properties and payload as fields.
+    public static func appendPublishRequest(_ request: PublishRequest, to out: inout [UInt8]) {
+        appendField(Array(request.topic.utf8), to: &out)
+        appendField(request.properties.encode(), to: &out)
+        appendField(request.payload, to: &out)
+    }
+
     /// Appends one lease: seq, then token.
     @inline(__always)
     public static func appendLease(_ lease: Lease, to out: inout [UInt8]) {
@@ -107,6 +114,38 @@ public enum Packed {
             deliveries.append(Delivery(group: group, lease: Lease(seq: e.seq, token: e.token), attempt: e.attempt, event: event))
         }
         return deliveries
+    }
+
+    /// The events of a packed PUBLISHMANY, each decoded as its own `PUBLISH` frames would be: an event whose topic
+    /// or properties are unreadable is carried as its error and the others still decode. The frame's structure
+    /// (an entry cut short, no entry, more than `limit`) makes the whole message MALFORMED.
+    public static func decodePublishRequests(_ frame: ArraySlice<UInt8>, limit: Int) throws(ProtocolError) -> [Result<PublishRequest, ProtocolError>] {
+        guard !frame.isEmpty else { throw ProtocolError(.malformed, "a packed PUBLISHMANY holds at least one event") }
+        var reader = Reader(frame)
+        var requests: [Result<PublishRequest, ProtocolError>] = []
+        // A batch is often of one topic: its text is made once, not once per event.
+        var last: (bytes: ArraySlice<UInt8>, topic: String)?
+        while !reader.atEnd {
+            let topicBytes = try reader.field("event topic")
+            let properties = try reader.field("event properties")
+            let payload = try reader.field("event payload")
+            guard requests.count < limit else {
+                throw ProtocolError(.malformed, "PUBLISHMANY holds at most \(limit) events")
+            }
+            do throws(ProtocolError) {
+                let topic: String
+                if let last, last.bytes.elementsEqual(topicBytes) {
+                    topic = last.topic
+                } else {
+                    topic = try FrameCoding.text(Array(topicBytes), field: "topic")
+                    last = (topicBytes, topic)
+                }
+                requests.append(.success(PublishRequest(topic: topic, properties: try Properties.decode(Array(properties)), payload: Array(payload))))
+            } catch {
+                requests.append(.failure(error))
+            }
+        }
+        return requests
     }
 
     /// The leases of a packed frame: 1 or more, 16 bytes each.

@@ -78,7 +78,7 @@ struct PackedFormTests {
         #expect(throws: ProtocolError.self) { try BrokerMessage.decode(BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: [d])) }
     }
 
-    /// Vectors 15.33 and 15.34 of docs/PROTOCOL.md, byte for byte: the document and the code say the same.
+    /// Vectors 15.33, 15.34 and 15.35 of docs/PROTOCOL.md, byte for byte: the document and the code say the same.
     @Test func theDocumentedVectorsAreWhatTheEncodersWrite() throws {
         func hex(_ text: String) -> [UInt8] {
             var out: [UInt8] = []
@@ -102,6 +102,53 @@ struct PackedFormTests {
         #expect(deliverMany[3] == hex("00000000000003fd9f3c2a7b11d04e6500000001000000116a6f62732e696d6167652e72656e6465720000003e69643d65762d310a636f7272656c6174696f6e3d7265712d34320a70726f64756365723d676174657761790a74696d653d31373637323235363030303030000000127b2270726f6d7074223a226120636174227d00000000000003fe00000000000000ff00000002000000116a6f62732e696d6167652e72656e6465720000001a69643d65762d320a74696d653d3137363732323536303030303100000000"))
         #expect(try BrokerMessage.decode(deliverMany) == .deliverMany(group: "renderers", deliveries: [first, second]))
         let ack = ClientCommand.encodePackedAck(requestID: Array("12".utf8), group: "renderers", leases: [first.lease, second.lease])
+        let publish = ClientCommand.encodePackedPublishMany(requestID: Array("13".utf8), [
+            PublishRequest(topic: "jobs.image.render", properties: Properties([("correlation", "req-45"), ("key", "render-45")]), payload: Array(#"{"prompt":"a fox"}"#.utf8)),
+            PublishRequest(topic: "jobs.image.render", payload: []),
+        ])
+        #expect(publish[3] == hex("000000116a6f62732e696d6167652e72656e64657200000020636f7272656c6174696f6e3d7265712d34350a6b65793d72656e6465722d3435000000127b2270726f6d7074223a226120666f78227d000000116a6f62732e696d6167652e72656e6465720000000000000000"))
         #expect(ack[4] == hex("00000000000003fd9f3c2a7b11d04e6500000000000003fe00000000000000ff"))
+    }
+
+    @Test func aPackedPublishManyRoundTripsAndCarriesBadEventsAsTheirErrors() throws {
+        let good = [
+            PublishRequest(topic: "a.b", properties: Properties([("key", "k1"), ("h.x", "1")]), payload: []),
+            PublishRequest(topic: "a.b", payload: [UInt8](repeating: 3, count: 500)),
+            PublishRequest(topic: "c.d", properties: Properties([("correlation", "r")]), payload: [1]),
+        ]
+        let frames = ClientCommand.encodePackedPublishMany(requestID: Array("p".utf8), good)
+        #expect(frames.count == 4)
+        guard case .publishMany(let r, let requests) = try ClientCommand.decode(frames[...]) else {
+            Issue.record("not a PUBLISHMANY")
+            return
+        }
+        let decoded = try requests.map { try $0.get() }
+        #expect(r == Array("p".utf8) && decoded == good)
+        // A topic that is not UTF-8 spoils only its own event.
+        var entries: [UInt8] = []
+        Packed.appendField([0xFF, 0xFE], to: &entries)
+        Packed.appendField([], to: &entries)
+        Packed.appendField([1], to: &entries)
+        Packed.appendPublishRequest(good[2], to: &entries)
+        guard case .publishMany(_, let mixed) = try ClientCommand.decode([ProtocolVersion.signature, ClientCommand.Name.publishMany, [], entries][...]) else {
+            Issue.record("not a PUBLISHMANY")
+            return
+        }
+        let second = try mixed[1].get()
+        #expect(mixed.count == 2 && (try? mixed[0].get()) == nil && second == good[2])
+    }
+
+    @Test func aPackedPublishManyCutShortEmptyOrOverTheLimitIsMalformed() {
+        let whole = ClientCommand.encodePackedPublishMany(requestID: [], [PublishRequest(topic: "a.b", payload: [1, 2, 3])])[3]
+        for cut in 0..<whole.count {
+            let error = #expect(throws: CommandDecodingError.self) {
+                try ClientCommand.decode([ProtocolVersion.signature, ClientCommand.Name.publishMany, [], Array(whole[..<cut])][...])
+            }
+            #expect(error?.error.code == .malformed, "cut at \(cut)")
+        }
+        let tooMany = ClientCommand.encodePackedPublishMany(
+            requestID: [], Array(repeating: PublishRequest(topic: "a", payload: []), count: ClientCommand.maxBatch + 1))
+        let error = #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(tooMany[...]) }
+        #expect(error?.error.code == .malformed)
     }
 }

@@ -38,6 +38,48 @@ import Testing
         #expect(got.map(\.lease.seq) == [first, second], "only the accepted events are in the log")
     }
 
+    /// A packed PUBLISHMANY (one frame for every event) is answered exactly as the same events in triples.
+    @Test func aPackedPublishManyIsAnsweredAsTheSameEventsInTriples() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let c = try broker.connect(name: "packer")
+        func events(_ round: Int) -> [PublishRequest] {
+            let keyed = PublishRequest(topic: "orders.b", properties: Properties([("key", "order-\(round)")]), payload: [2])
+            return [
+                PublishRequest(topic: "orders.a", payload: []), PublishRequest(topic: "orders..bad", payload: [9]), keyed, keyed,
+                PublishRequest(topic: "orders.c", properties: Properties([("colour", "red")]), payload: [9]),
+                PublishRequest(topic: "orders.a", properties: Properties([("correlation", "c1")]), payload: [UInt8](repeating: 7, count: 3000)),
+            ]
+        }
+        func shape(_ outcomes: [PublishOutcome]) -> [String] {
+            outcomes.map {
+                switch $0 {
+                case .new: "new"
+                case .duplicate: "duplicate"
+                case .refused(let e): e.code.name
+                }
+            }
+        }
+        let triples = try c.publishMany(events(1))
+        let packed = try c.publishMany(events(2), packed: true)
+        #expect(shape(packed) == shape(triples) && shape(packed) == ["new", "INVALID_TOPIC", "new", "duplicate", "INVALID_PROPERTY", "new"])
+        let stored = try #require(packed.last?.seq)
+        let reader = try broker.connect(name: "reader")
+        try reader.subscribe(group: "r", patterns: ["orders.>"], credit: 10, start: .sequence(stored))
+        let got = try reader.deliveries(1, within: 5)
+        #expect(got.first?.event.payload == [UInt8](repeating: 7, count: 3000) && got.first?.event.correlation == "c1")
+        // A packed frame cut short is MALFORMED for the whole message, and nothing of it is stored.
+        var cut = ClientCommand.encodePackedPublishMany(requestID: Array("x".utf8), events(3))
+        cut[3].removeLast()
+        try c.sendRaw(cut)
+        guard case .error(let r, let code, _)? = try c.receive(timeoutMilliseconds: 5000) else {
+            Issue.record("no ERROR for a cut packed PUBLISHMANY")
+            return
+        }
+        #expect(r == Array("x".utf8) && code == .malformed)
+        #expect(try c.publish(topic: "orders.z", payload: [1]).seq == stored + 1, "nothing of the cut message was stored")
+    }
+
     /// The broker validates a topic once for a run of events with the same topic: a bad topic repeated is
     /// refused each time, and a good one after it is accepted.
     @Test func aRepeatedTopicIsJudgedForEachEvent() throws {

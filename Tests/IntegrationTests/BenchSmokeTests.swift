@@ -15,7 +15,7 @@ import Testing
         #expect(p.waitForExit(120) == 0, "bench failed: \(p.stderr)")
         let out = p.stdout
         #expect(out.contains("window 500, credit 300"))
-        for figure in ["(a) raw libzmq", "(b) deliver to each of 1 group(s)", "(b) deliver to each of 3 group(s)", "batched: PUBLISHMANY and packed DELIVERMANY of 10 events, packed ACKs", "(c)", "(d) broker RSS after 2000-event backlog"] {
+        for figure in ["(a) raw libzmq", "(b) deliver to each of 1 group(s)", "(b) deliver to each of 3 group(s)", "batched: packed PUBLISHMANY and DELIVERMANY of 10 events, packed ACKs", "(c)", "(d) broker RSS after 2000-event backlog"] {
             #expect(out.contains(figure), "missing \(figure) in:\n\(out)")
         }
         // Two per-message and two batched lines for each of 1 and 3 groups, each with its ratio to raw.

@@ -10,7 +10,7 @@ struct BenchCommand: ParsableCommand {
             Measures, with 256-byte events on tcp loopback: (a) raw libzmq DEALER->ROUTER throughput, the \
             baseline; (b) Chorus durable publish throughput (confirmed after commit) and delivery throughput to \
             1 group and to 3 groups, once with a message per event (PUBLISH, DELIVER) and once batched \
-            (PUBLISHMANY and packed DELIVERMANY of --batch events, packed ACKs); (c) publish-to-deliver latency p50/p99 at a steady rate; (d) broker memory \
+            (packed PUBLISHMANY and DELIVERMANY of --batch events, packed ACKs); (c) publish-to-deliver latency p50/p99 at a steady rate; (d) broker memory \
             after a backlog of events waiting in the log. Each figure is the median of --runs runs and is also \
             given as a ratio to (a). The broker is this executable, started as a child process.
 
@@ -88,7 +88,7 @@ struct BenchCommand: ParsableCommand {
         report("(a) raw libzmq DEALER->ROUTER, tcp", base, "msg/s")
 
         for perMessage in batch > 1 ? [1, batch] : [1] {
-            if perMessage > 1 { Output.line("batched: PUBLISHMANY and packed DELIVERMANY of \(perMessage) events, packed ACKs") }
+            if perMessage > 1 { Output.line("batched: packed PUBLISHMANY and DELIVERMANY of \(perMessage) events, packed ACKs") }
             for groups in [1, 3] {
                 var pub: [Double] = []
                 var del: [Double] = []

@@ -167,7 +167,7 @@ final class BrokerBench {
     }
 
     /// Publishes `count` events pipelined (at most `window` unconfirmed), as PUBLISH or, with `batch` above 1, as
-    /// PUBLISHMANY of `batch` events; returns (start, last confirm) in monotonic ns.
+    /// packed PUBLISHMANY of `batch` events; returns (start, last confirm) in monotonic ns.
     static func publish(endpoint: String, topic: String, count: Int, size: Int, batch: Int = 1, window: Int = 5000) throws -> (UInt64, UInt64) {
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
@@ -175,9 +175,10 @@ final class BrokerBench {
         // Identical events: encode the frames once, so the benchmark measures the broker, not this client.
         let request = PublishRequest(topic: topic, payload: payload)
         let perMessage = max(1, batch)
+        // Batches go packed (docs/PROTOCOL.md, section 6.14): one frame for all their events.
         let frames = perMessage == 1
             ? ClientCommand.publish(requestID: [], request: request).encode()
-            : ClientCommand.publishMany(requestID: [], Array(repeating: request, count: perMessage)).encode()
+            : ClientCommand.encodePackedPublishMany(requestID: [], Array(repeating: request, count: perMessage))
         var sent = 0
         var confirmed = 0
         let start = BenchStats.nanos()
@@ -185,7 +186,7 @@ final class BrokerBench {
             while sent < count && sent - confirmed < window {
                 if count - sent < perMessage {
                     // The last, short batch: exactly `count` events are published.
-                    try c.sendRaw(ClientCommand.publishMany(requestID: [], Array(repeating: request, count: count - sent)).encode())
+                    try c.sendRaw(ClientCommand.encodePackedPublishMany(requestID: [], Array(repeating: request, count: count - sent)))
                     sent = count
                 } else {
                     try c.sendRaw(frames)
