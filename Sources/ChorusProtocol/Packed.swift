@@ -177,19 +177,17 @@ public enum Packed {
 
         var atEnd: Bool { at >= bytes.endIndex }
 
-        mutating func uint64(_ field: String) throws(ProtocolError) -> UInt64 {
-            guard bytes.endIndex - at >= 8 else { throw short(field) }
-            var value: UInt64 = 0
-            for i in at..<(at + 8) { value = value << 8 | UInt64(bytes[i]) }
-            at += 8
-            return value
-        }
+        mutating func uint64(_ field: String) throws(ProtocolError) -> UInt64 { try integer(field) }
 
-        mutating func uint32(_ field: String) throws(ProtocolError) -> UInt32 {
-            guard bytes.endIndex - at >= 4 else { throw short(field) }
-            var value: UInt32 = 0
-            for i in at..<(at + 4) { value = value << 8 | UInt32(bytes[i]) }
-            at += 4
+        mutating func uint32(_ field: String) throws(ProtocolError) -> UInt32 { try integer(field) }
+
+        /// An unsigned big-endian number of `T`'s width.
+        private mutating func integer<T: FixedWidthInteger & UnsignedInteger>(_ field: String) throws(ProtocolError) -> T {
+            let size = T.bitWidth / 8
+            guard bytes.endIndex - at >= size else { throw short(field) }
+            var value: T = 0
+            for i in at..<(at + size) { value = value << 8 | T(bytes[i]) }
+            at += size
             return value
         }
 
