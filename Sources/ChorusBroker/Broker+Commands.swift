@@ -49,6 +49,7 @@ extension Broker {
             p.append("max-blob", String(config.maxBlobBytes))
             p.append("max-batch", String(ClientCommand.maxBatch))
             p.append("packed", "1")
+            p.append("max-frame", String(config.maxFrameBytes))
             p.append("last-seq", String(lastSeq))
             reply(session, .welcome(requestID: requestID, properties: p))
         case .subscribe(let requestID, let group, let patterns, let properties):
@@ -156,12 +157,14 @@ extension Broker {
         // One byte copy of the topic serves validation, the join check and the log entry; the same topic as the
         // last accepted event (most of a batch) shares that one's bytes, already validated.
         let topic: [UInt8]
-        if let last = lastAcceptedTopic, last.text == request.topic {
-            topic = last.bytes
+        // Compared byte for byte: String's == treats canonically equivalent text as equal, so a topic with a Kelvin
+        // sign would pass as the "K" one before it and skip validation.
+        if let last = lastAcceptedTopic, request.topic.utf8.elementsEqual(last) {
+            topic = last
         } else {
             topic = Array(request.topic.utf8)
             try Topic.validate(topic)
-            lastAcceptedTopic = (request.topic, topic)
+            lastAcceptedTopic = topic
         }
         guard request.payload.count <= config.maxPayloadBytes else {
             throw ProtocolError(

@@ -275,19 +275,24 @@ extension Broker {
     /// The heap size at which dead timers are next swept out (`sweepTimersIfDue`).
     static let timerSweepFloor = 4096
 
-    /// Sweeps out timers that would do nothing when they fired (acked leases, closed joins, answered waiters)
-    /// once the heap has doubled since the last sweep: the heap stays within twice the live timers.
+    /// Sweeps out timers that would do nothing when they fired (acked or extended leases, closed joins, answered
+    /// waiters) once the heap has doubled since the last sweep: it stays within twice the timers that were live at
+    /// the last sweep, or the floor.
     func sweepTimersIfDue() {
         guard timers.count >= timerSweepAt else { return }
-        timers.removeAll { timerIsLive($0.kind) }
+        timers.removeAll { timerIsLive($0) }
         timerSweepAt = max(Self.timerSweepFloor, 2 * timers.count)
     }
 
     /// Whether a timer would act when it fired: the same checks `fireTimers` (and what it calls) makes first.
-    func timerIsLive(_ kind: TimerHeap.Kind) -> Bool {
-        switch kind {
+    func timerIsLive(_ timer: TimerHeap.Entry) -> Bool {
+        switch timer.kind {
         case .lease(let groupID, let seq, let token):
-            return groupsByID[groupID]?.pending[seq]?.token == token
+            // An EXTEND pushes a timer for the new expiry; one due before the lease's expiry does nothing when it
+            // fires (the lease has not expired then), so only the latest counts. Kept otherwise.
+            guard let entry = groupsByID[groupID]?.pending[seq], entry.token == token else { return false }
+            if case .inFlight(_, _, let expires) = entry.phase { return timer.due >= expires }
+            return true
         case .retry(let groupID, let seq):
             guard let entry = groupsByID[groupID]?.pending[seq], case .waiting = entry.phase else { return false }
             return true

@@ -69,8 +69,8 @@ public final class Broker {
     /// Members with deliveries staged for a DELIVERMANY this iteration (`Broker+Batching.swift`).
     var membersWithStaged: [Subscription] = []
     var batchKeys: [String: UInt64] = [:]
-    /// The topic of the last event accepted, validated, and its bytes (`accept`).
-    var lastAcceptedTopic: (text: String, bytes: [UInt8])?
+    /// The bytes of the last accepted event's topic, validated (`accept`).
+    var lastAcceptedTopic: [UInt8]?
     var now: Int64 = 0
     var lastHousekeeping: Int64 = 0
     var lastHeartbeat: Int64 = 0
@@ -130,7 +130,7 @@ public final class Broker {
         try router.setOption(ZMQOption.receiveHighWaterMark, 100_000)
         // Frames far above the payload limit are cut off by libzmq (the peer is disconnected) so a hostile
         // client cannot make the broker allocate gigabytes; below this, oversized payloads get an ERROR reply.
-        try router.setOption(ZMQOption.maxMessageSize, int64: Int64(max(config.maxPayloadBytes * 2, config.maxBlobBytes)) + 1_048_576)
+        try router.setOption(ZMQOption.maxMessageSize, int64: Int64(config.maxFrameBytes))
         // Where libzmq has draft APIs, a disconnecting peer produces an empty message: its work returns at once.
         if (try? router.setOption(ZMQOption.routerNotify, ZMQOption.notifyDisconnect)) == nil {
             logger.debug("ZMQ_ROUTER_NOTIFY unavailable; dead consumers are found by heartbeats")
@@ -403,7 +403,7 @@ public final class Broker {
     }
 
     func publishFirehose(_ entry: LogEntry) {
-        let frames: Frames = [entry.topic, FrameCoding.number(entry.seq), entry.properties, entry.event.payload]
+        let frames: Frames = [entry.topic, FrameCoding.number(entry.seq), entry.encodeProperties(), entry.event.payload]
         if (try? firehose.send(frames, dontWait: true)) != true { counters.firehoseDropped += 1 }
     }
 

@@ -32,6 +32,10 @@ public struct BrokerConfig: Sendable {
     public var maxSubscriptionsPerSession = 64
     public var maxGroups = 1000
     public var batchSize = 2048
+    /// The largest frame the broker reads (libzmq's ZMQ_MAXMSGSIZE, per frame): above it libzmq drops the
+    /// connection, so a hostile client cannot make the broker allocate gigabytes. WELCOME says it (`max-frame`),
+    /// so a client can keep a packed PUBLISHMANY below it.
+    public var maxFrameBytes: Int { max(maxPayloadBytes * 2, maxBlobBytes) + 1_048_576 }
     public var recentEvents = 16_384
     public var recentBytes = 64 * 1_048_576
     public var firehoseHighWaterMark = 100_000

@@ -4,7 +4,7 @@
 /// Bounded all the same: a lease timer outlives its ack by the whole ack timeout (30 minutes by default), so at
 /// 100 k deliveries a second the dead ones would grow by gigabytes. The broker calls `removeAll(keepingOnly:)`
 /// whenever the heap has doubled since the last sweep (`Broker.sweepTimersIfDue`): O(n) then, amortised O(1)
-/// per timer, and the heap stays within twice the live timers (plus a floor).
+/// per timer, and the heap stays within twice the timers live at the last sweep (or a floor).
 struct TimerHeap {
     enum Kind: Equatable {
         /// The lease of `token` on `seq` in group `groupID` may have expired.

@@ -240,7 +240,7 @@ public final class BrokerConnection {
     /// Publishes up to `ClientCommand.maxBatch` events in one PUBLISHMANY and waits for its CONFIRMMANY: what became
     /// of each event, in order.
     /// `packed` sends every event in one frame (docs/PROTOCOL.md, section 6.14): for a broker whose WELCOME says
-    /// `packed=1`.
+    /// `packed=1`, and only when the frame stays below its `max-frame` (above it the broker drops the connection).
     public func publishMany(_ requests: [PublishRequest], packed: Bool = false, timeoutMilliseconds: Int = 5000) throws -> [PublishOutcome] {
         let r = makeRequestID()
         try sendPublishMany(requestID: r, requests, packed: packed)

@@ -131,7 +131,8 @@ public enum BrokerMessage: Equatable, Sendable {
         case Name.deliverMany:
             if f.count == 4 {
                 // Packed (section 7.17): every delivery in frame 3.
-                return .deliverMany(group: String(decoding: f[2], as: UTF8.self), deliveries: try Packed.decodeDeliveries(f[3][...], group: String(decoding: f[2], as: UTF8.self)))
+                let group = String(decoding: f[2], as: UTF8.self)
+                return .deliverMany(group: group, deliveries: try Packed.decodeDeliveries(f[3][...], group: group))
             }
             guard f.count >= 9, (f.count - 3) % 6 == 0 else {
                 throw ProtocolError(.malformed, "DELIVERMANY should have 3 + 6 frames per delivery, or 4 when packed, got \(f.count)")

@@ -11,6 +11,9 @@
 public enum Packed {
     /// Bytes of one packed lease: sequence number, then token.
     public static let leaseSize = 16
+    /// The most leases one packed ACK may carry: the largest credit a member can have, so one ACK can settle
+    /// everything a member may hold, and no more work than that lands in one loop iteration.
+    public static let maxLeases = 100_000
 
     // MARK: Writing
 
@@ -31,10 +34,11 @@ public enum Packed {
         out.append(UInt8(truncatingIfNeeded: value))
     }
 
-    /// Appends bytes with their 4-byte length in front.
+    /// Appends bytes with their 4-byte length in front. Fields are far below 4 GiB (payloads are at most 64 MiB).
     @inline(__always)
     public static func appendField(_ bytes: [UInt8], to out: inout [UInt8]) {
-        appendUInt32(UInt32(bytes.count), to: &out)
+        precondition(bytes.count <= UInt32.max, "a packed field is at most 4 GiB")
+        appendUInt32(UInt32(truncatingIfNeeded: bytes.count), to: &out)
         out.append(contentsOf: bytes)
     }
 
@@ -44,7 +48,8 @@ public enum Packed {
         let lengthAt = out.count
         appendUInt32(0, to: &out)
         write(&out)
-        let length = UInt32(out.count - lengthAt - 4)
+        precondition(out.count - lengthAt - 4 <= UInt32.max, "a packed field is at most 4 GiB")
+        let length = UInt32(truncatingIfNeeded: out.count - lengthAt - 4)
         out[lengthAt] = UInt8(truncatingIfNeeded: length >> 24)
         out[lengthAt + 1] = UInt8(truncatingIfNeeded: length >> 16)
         out[lengthAt + 2] = UInt8(truncatingIfNeeded: length >> 8)
@@ -148,10 +153,13 @@ public enum Packed {
         return requests
     }
 
-    /// The leases of a packed frame: 1 or more, 16 bytes each.
+    /// The leases of a packed frame: 1 to `maxLeases`, 16 bytes each.
     public static func decodeLeases(_ frame: ArraySlice<UInt8>) throws(ProtocolError) -> [Lease] {
         guard !frame.isEmpty, frame.count % leaseSize == 0 else {
             throw ProtocolError(.malformed, "packed leases are 16 bytes each (8-byte seq, 8-byte token), got \(frame.count) bytes")
+        }
+        guard frame.count / leaseSize <= maxLeases else {
+            throw ProtocolError(.malformed, "a packed ACK carries at most \(maxLeases) leases, got \(frame.count / leaseSize)")
         }
         var reader = Reader(frame)
         var leases: [Lease] = []
@@ -177,29 +185,30 @@ public enum Packed {
 
         var atEnd: Bool { at >= bytes.endIndex }
 
-        mutating func uint64(_ field: String) throws(ProtocolError) -> UInt64 { try integer(field) }
+        // Field names are static strings: a message is made only when a frame is malformed, not on every read.
+        mutating func uint64(_ field: StaticString) throws(ProtocolError) -> UInt64 { try integer(field) }
 
-        mutating func uint32(_ field: String) throws(ProtocolError) -> UInt32 { try integer(field) }
+        mutating func uint32(_ field: StaticString, length: Bool = false) throws(ProtocolError) -> UInt32 { try integer(field, length: length) }
 
         /// An unsigned big-endian number of `T`'s width.
-        private mutating func integer<T: FixedWidthInteger & UnsignedInteger>(_ field: String) throws(ProtocolError) -> T {
+        private mutating func integer<T: FixedWidthInteger & UnsignedInteger>(_ field: StaticString, length: Bool = false) throws(ProtocolError) -> T {
             let size = T.bitWidth / 8
-            guard bytes.endIndex - at >= size else { throw short(field) }
+            guard bytes.endIndex - at >= size else { throw short(field, length: length) }
             var value: T = 0
             for i in at..<(at + size) { value = value << 8 | T(bytes[i]) }
             at += size
             return value
         }
 
-        mutating func field(_ field: String) throws(ProtocolError) -> ArraySlice<UInt8> {
-            let length = Int(try uint32(field + " length"))
-            guard bytes.endIndex - at >= length else { throw short(field) }
+        mutating func field(_ field: StaticString) throws(ProtocolError) -> ArraySlice<UInt8> {
+            let length = Int(try uint32(field, length: true))
+            guard bytes.endIndex - at >= length else { throw short(field, length: false) }
             defer { at += length }
             return bytes[at..<(at + length)]
         }
 
-        func short(_ field: String) -> ProtocolError {
-            ProtocolError(.malformed, "packed frame ends inside \(field) (byte \(at - bytes.startIndex) of \(bytes.count))")
+        func short(_ field: StaticString, length: Bool) -> ProtocolError {
+            ProtocolError(.malformed, "packed frame ends inside \(field)\(length ? " length" : "") (byte \(at - bytes.startIndex) of \(bytes.count))")
         }
     }
 }

@@ -18,7 +18,7 @@ public final class LogEntry: Sendable {
 
     public var seq: UInt64 { event.seq }
 
-    /// The properties frame (deliveries write it straight into the outbox instead: holding it per event cost an
-    /// allocation and memory for every event in the recent window).
-    public var properties: [UInt8] { event.encodeProperties() }
+    /// The properties frame, encoded now (deliveries write it straight into the outbox instead: holding it per
+    /// event cost an allocation and memory for every event in the recent window).
+    public func encodeProperties() -> [UInt8] { event.encodeProperties() }
 }

@@ -199,14 +199,14 @@ public final class ZMQSocket {
         }
     }
 
+    /// How many frames back in the same message a short frame is looked for (a DELIVERMANY entry is six frames).
+    static let lookBack = 6
+
     /// A short frame equal to the same frame of the previous message, or to one of the last few frames of this
     /// message, is shared instead of copied: a peer's routing id, the signature, the command and the topic repeat
     /// from message to message, and the topic repeats from entry to entry of a batch (a PUBLISHMANY of one topic
     /// is a topic frame every third frame, a DELIVERMANY's every sixth). An array allocated per frame was most of the
     /// cost of receiving.
-    /// How many frames back in the same message a short frame is looked for (a DELIVERMANY entry is six frames).
-    static let lookBack = 6
-
     private func interned(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, in frames: Frames) -> [UInt8] {
         guard bytes.count <= 64 else { return Array(bytes) }
         func same(_ candidate: [UInt8]) -> Bool {

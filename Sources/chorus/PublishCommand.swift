@@ -111,12 +111,15 @@ struct PublishCommand: ParsableCommand {
     /// Pipelines standard input: the lines that have arrived go in one PUBLISHMANY (at most 1000, and a quarter of
     /// `window` so that several are in flight), while fewer than `window` events are unconfirmed; confirmations
     /// are printed one line per event, in order. A broker from before PUBLISHMANY (no `max-batch` in its
-    /// WELCOME) gets one PUBLISH per line instead; one with `packed=1` gets each PUBLISHMANY packed.
+    /// WELCOME) gets one PUBLISH per line instead; one with `packed=1` gets each PUBLISHMANY packed when it is
+    /// well below the broker's `max-frame`.
     func publishLines(_ connection: BrokerConnection) throws {
         let welcome = try connection.hello(name: producer, timeoutMilliseconds: client.timeoutMilliseconds)
         let perMessage = welcome["max-batch"] == nil ? 1 : max(1, min(ClientCommand.maxBatch, window / 4))
-        // One frame for a batch's events where the broker takes it (docs/PROTOCOL.md, section 6.14).
-        let packed = welcome["packed"] == "1"
+        // One frame for a batch's events where the broker takes it (docs/PROTOCOL.md, section 6.14), as long as
+        // that frame stays well below the largest frame the broker reads (`max-frame`); a larger batch goes as
+        // triples, a frame per payload.
+        let packedLimit = welcome["packed"] == "1" ? (welcome["max-frame"].flatMap(Int.init) ?? 0) / 2 : 0
         var reader = LineReader(fd: 0)
         var outstanding: [(id: [UInt8], firstLine: Int, count: Int)] = []
         var head = 0
@@ -165,7 +168,8 @@ struct PublishCommand: ParsableCommand {
                 if perMessage == 1 {
                     try connection.send(.publish(requestID: r, request: requests[0]))
                 } else {
-                    try connection.sendPublishMany(requestID: r, requests, packed: packed)
+                    let bytes = requests.reduce(0) { $0 + $1.payload.count + $1.topic.utf8.count + 512 }
+                    try connection.sendPublishMany(requestID: r, requests, packed: bytes <= packedLimit)
                 }
                 outstanding.append((r, lineNumber - requests.count + 1, requests.count))
                 unconfirmed += requests.count

@@ -1,9 +1,10 @@
 import ChorusProtocol
+import Foundation
 import Testing
 
-/// The packed forms (docs/PROTOCOL.md, section 7.17): a DELIVERMANY with every delivery in one frame, and an ACK
-/// with every lease in one frame. Round trips, the exact layout, and every way a packed frame can be cut short.
-@Suite("Packed DELIVERMANY and ACK")
+/// The packed forms (docs/PROTOCOL.md, sections 6.5, 6.14, 7.17): a DELIVERMANY, a PUBLISHMANY or an ACK with
+/// everything in one frame. Round trips, the exact layout, limits, and every way a packed frame can be cut short.
+@Suite("Packed DELIVERMANY, PUBLISHMANY and ACK")
 struct PackedFormTests {
     static let deliveries: [Delivery] = [
         Delivery(
@@ -70,7 +71,8 @@ struct PackedFormTests {
         #expect(error?.error.code == .malformed)
     }
 
-    @Test func sequenceNumberZeroIsMalformedInBothForms() {
+    /// No delivery has seq 0: a packed ACK or a packed DELIVERMANY that says 0 is malformed.
+    @Test func sequenceNumberZeroIsMalformedInPackedAcksAndDeliveries() {
         let ack = ClientCommand.encodePackedAck(requestID: [], group: "g", leases: [Lease(seq: 0, token: 1)])
         #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(ack[...]) }
         var d = Self.deliveries[0]
@@ -78,18 +80,9 @@ struct PackedFormTests {
         #expect(throws: ProtocolError.self) { try BrokerMessage.decode(BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: [d])) }
     }
 
-    /// Vectors 15.33, 15.34 and 15.35 of docs/PROTOCOL.md, byte for byte: the document and the code say the same.
+    /// Vectors 15.33, 15.34 and 15.35 of docs/PROTOCOL.md, read from the document itself: the document and the
+    /// code say the same, byte for byte.
     @Test func theDocumentedVectorsAreWhatTheEncodersWrite() throws {
-        func hex(_ text: String) -> [UInt8] {
-            var out: [UInt8] = []
-            var i = text.startIndex
-            while i < text.endIndex {
-                let j = text.index(i, offsetBy: 2)
-                out.append(UInt8(text[i..<j], radix: 16)!)
-                i = j
-            }
-            return out
-        }
         let first = Delivery(
             group: "renderers", lease: Lease(seq: 1021, token: 0x9F3C_2A7B_11D0_4E65), attempt: 1,
             event: Event(
@@ -99,15 +92,36 @@ struct PackedFormTests {
             group: "renderers", lease: Lease(seq: 1022, token: 0xFF), attempt: 2,
             event: Event(seq: 1022, id: "ev-2", topic: "jobs.image.render", time: 1_767_225_600_001, payload: []))
         let deliverMany = BrokerMessage.encodePackedDeliverMany(group: "renderers", deliveries: [first, second])
-        #expect(deliverMany[3] == hex("00000000000003fd9f3c2a7b11d04e6500000001000000116a6f62732e696d6167652e72656e6465720000003e69643d65762d310a636f7272656c6174696f6e3d7265712d34320a70726f64756365723d676174657761790a74696d653d31373637323235363030303030000000127b2270726f6d7074223a226120636174227d00000000000003fe00000000000000ff00000002000000116a6f62732e696d6167652e72656e6465720000001a69643d65762d320a74696d653d3137363732323536303030303100000000"))
+        #expect(deliverMany == (try Self.documentedFrames("15.33")))
         #expect(try BrokerMessage.decode(deliverMany) == .deliverMany(group: "renderers", deliveries: [first, second]))
         let ack = ClientCommand.encodePackedAck(requestID: Array("12".utf8), group: "renderers", leases: [first.lease, second.lease])
+        #expect(ack == (try Self.documentedFrames("15.34")))
         let publish = ClientCommand.encodePackedPublishMany(requestID: Array("13".utf8), [
             PublishRequest(topic: "jobs.image.render", properties: Properties([("correlation", "req-45"), ("key", "render-45")]), payload: Array(#"{"prompt":"a fox"}"#.utf8)),
             PublishRequest(topic: "jobs.image.render", payload: []),
         ])
-        #expect(publish[3] == hex("000000116a6f62732e696d6167652e72656e64657200000020636f7272656c6174696f6e3d7265712d34350a6b65793d72656e6465722d3435000000127b2270726f6d7074223a226120666f78227d000000116a6f62732e696d6167652e72656e6465720000000000000000"))
-        #expect(ack[4] == hex("00000000000003fd9f3c2a7b11d04e6500000000000003fe00000000000000ff"))
+        #expect(publish == (try Self.documentedFrames("15.35")))
+    }
+
+    /// The frames of test vector `number` in docs/PROTOCOL.md: the hex column of its table, row by row.
+    static func documentedFrames(_ number: String, file: String = #filePath) throws -> [[UInt8]] {
+        let root = URL(fileURLWithPath: file).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/PROTOCOL.md"), encoding: .utf8)
+        let sections = text.components(separatedBy: "\n### ")
+        let section = try #require(sections.first { $0.hasPrefix(number + " ") }, "no vector \(number)")
+        return section.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| frame") }.compactMap { row in
+            let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            guard cells.count >= 3, cells[2].hasPrefix("`") else { return nil }
+            let hex = cells[2].trimmingCharacters(in: CharacterSet(charactersIn: "`"))
+            var out: [UInt8] = []
+            var i = hex.startIndex
+            while i < hex.endIndex {
+                let j = hex.index(i, offsetBy: 2)
+                out.append(UInt8(hex[i..<j], radix: 16)!)
+                i = j
+            }
+            return out
+        }
     }
 
     @Test func aPackedPublishManyRoundTripsAndCarriesBadEventsAsTheirErrors() throws {
@@ -150,5 +164,67 @@ struct PackedFormTests {
             requestID: [], Array(repeating: PublishRequest(topic: "a", payload: []), count: ClientCommand.maxBatch + 1))
         let error = #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(tooMany[...]) }
         #expect(error?.error.code == .malformed)
+    }
+
+    @Test func aOneDeliveryPackedDeliverManyDecodes() throws {
+        let frames = BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: [Self.deliveries[1]])
+        #expect(try BrokerMessage.decode(frames) == .deliverMany(group: "g", deliveries: [Self.deliveries[1]]))
+    }
+
+    @Test func aFieldLengthOfFourGibibytesIsMalformed() {
+        var frame = BrokerMessage.encodePackedDeliverMany(group: "g", deliveries: [Self.deliveries[0]])[3]
+        for i in 20..<24 { frame[i] = 0xFF }
+        let error = #expect(throws: ProtocolError.self) {
+            try BrokerMessage.decode([ProtocolVersion.signature, BrokerMessage.Name.deliverMany, Array("g".utf8), frame])
+        }
+        #expect(error?.code == .malformed)
+    }
+
+    @Test func aPackedPublishManyOfExactlyTheLimitDecodes() throws {
+        let frames = ClientCommand.encodePackedPublishMany(
+            requestID: [], Array(repeating: PublishRequest(topic: "a", payload: [1]), count: ClientCommand.maxBatch))
+        guard case .publishMany(_, let requests) = try ClientCommand.decode(frames[...]) else {
+            Issue.record("not a PUBLISHMANY")
+            return
+        }
+        #expect(requests.count == ClientCommand.maxBatch)
+    }
+
+    /// The topic text is made once for a run of equal topics; each event must still get its own.
+    @Test func eachPackedEventKeepsItsOwnTopicWhenTopicsRepeat() throws {
+        let topics = ["a.b", "a.b", "a.c", "a.b", "a.bb", "a.b", "b.b"]
+        let frames = ClientCommand.encodePackedPublishMany(requestID: [], topics.map { PublishRequest(topic: $0, payload: []) })
+        guard case .publishMany(_, let requests) = try ClientCommand.decode(frames[...]) else {
+            Issue.record("not a PUBLISHMANY")
+            return
+        }
+        #expect(try requests.map { try $0.get().topic } == topics)
+    }
+
+    @Test func aPackedAckNamesAValidGroupAndCarriesAtMostTheLargestCredit() throws {
+        let bad = ClientCommand.encodePackedAck(requestID: Array("r".utf8), group: "a..b", leases: [Lease(seq: 1, token: 1)])
+        let badGroup = #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(bad[...]) }
+        #expect(badGroup?.error.code == .malformed && badGroup?.requestID == Array("r".utf8))
+        let most = (1...UInt64(Packed.maxLeases)).map { Lease(seq: $0, token: $0) }
+        guard case .ack(_, _, let leases) = try ClientCommand.decode(ClientCommand.encodePackedAck(requestID: [], group: "g", leases: most)[...]) else {
+            Issue.record("not an ACK")
+            return
+        }
+        #expect(leases.count == Packed.maxLeases)
+        let tooMany = ClientCommand.encodePackedAck(requestID: Array("t".utf8), group: "g", leases: most + [Lease(seq: 1, token: 2)])
+        let error = #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(tooMany[...]) }
+        #expect(error?.error.code == .malformed && error?.requestID == Array("t".utf8))
+    }
+
+    /// A packed fault is MALFORMED for the whole message and still echoes the request id.
+    @Test func packedFaultsEchoTheRequestID() {
+        var cut = ClientCommand.encodePackedPublishMany(requestID: Array("q".utf8), [PublishRequest(topic: "a.b", payload: [1])])
+        cut[3].removeLast()
+        let publish = #expect(throws: CommandDecodingError.self) { try ClientCommand.decode(cut[...]) }
+        #expect(publish?.requestID == Array("q".utf8))
+        let ack = #expect(throws: CommandDecodingError.self) {
+            try ClientCommand.decode([ProtocolVersion.signature, ClientCommand.Name.ack, Array("q".utf8), Array("g".utf8), [1, 2, 3]][...])
+        }
+        #expect(ack?.requestID == Array("q".utf8))
     }
 }
