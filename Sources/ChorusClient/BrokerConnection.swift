@@ -64,9 +64,10 @@ public final class BrokerConnection {
         lastSent = Self.now()
     }
 
-    /// Sends raw frames (tests of malformed input use this).
+    /// Sends raw frames (tests of malformed input use this, and clients that encode their own messages).
     public func sendRaw(_ frames: Frames) throws {
-        try socket.send(frames)
+        do { try socket.send(frames) } catch { throw ChorusClientError.transport("\(error)") }
+        lastSent = Self.now()
     }
 
     /// The next message from the broker, waiting up to `timeoutMilliseconds` (-1: forever). Sends a heartbeat
@@ -116,8 +117,12 @@ public final class BrokerConnection {
     /// Calls `read` (which takes a waiting message, if any) until it takes one or the time is up, sending
     /// heartbeats meanwhile. False when the time ran out or `wakeFD` became readable.
     private func waitForMessage(timeoutMilliseconds: Int, wakeFD: Int32?, _ read: () throws -> Bool) throws -> Bool {
+        // Socket errors come out as `transport`, as from every other call.
+        func readMapped() throws -> Bool {
+            do { return try read() } catch let error as ChorusClientError { throw error } catch { throw ChorusClientError.transport("\(error)") }
+        }
         // Fast path: a message already waiting needs no poll.
-        if (try? read()) == true {
+        if try readMapped() {
             lastHeard = Self.now()
             return true
         }
@@ -133,7 +138,7 @@ public final class BrokerConnection {
             let ready: [Bool]
             do { ready = try poller.poll(timeoutMilliseconds: wait) } catch { throw ChorusClientError.transport("\(error)") }
             if ready.count > 1 && ready[1] { return false }
-            if ready[0], try read() {
+            if ready[0], try readMapped() {
                 lastHeard = Self.now()
                 return true
             }
@@ -143,7 +148,8 @@ public final class BrokerConnection {
 
     /// Appends the next message to `batch` as raw frames, waiting up to `timeoutMilliseconds`; false if none came.
     /// For lean readers that look at frames in place (the benchmark's consumers): no array is made per frame.
-    /// Messages kept back by `awaitReply` come first, as with `receive`.
+    /// Messages kept back by `awaitReply` come first, as with `receive`, re-encoded: a DELIVERMANY among them
+    /// comes in the frame-per-field form even to a member that asked for the packed one.
     public func receiveRaw(into batch: inout MessageBatch, timeoutMilliseconds: Int) throws -> Bool {
         if backlogHead < backlog.count {
             batch.append(nextFromBacklog().encode())

@@ -12,6 +12,7 @@ import Testing
             ["bench", "--runs", "1", "--count", "3000", "--batch", "10", "--seconds", "0.5", "--rate", "500", "--backlog", "2000",
              "--window", "500", "--credit", "300"],
             directory: dir, label: "bench")
+        defer { p.terminate() }
         #expect(p.waitForExit(120) == 0, "bench failed: \(p.stderr)")
         let out = p.stdout
         #expect(out.contains("window 500, credit 300"))
@@ -27,7 +28,20 @@ import Testing
         defer { dir.remove() }
         let p = try ChildProcess(
             ["bench", "--suite", "joins", "--runs", "1", "--joins", "300", "--open-joins", "500", "--seconds", "0.5"], directory: dir, label: "bench")
+        defer { p.terminate() }
         #expect(p.waitForExit(120) == 0, "bench failed: \(p.stderr)")
         #expect(p.stdout.contains("joins/s") && p.stdout.contains("p99"), "\(p.stdout)")
+    }
+
+    /// A credit below the consumers' usual ACK size (256) must not stall them: they ack every credit/2.
+    @Test func aSmallCreditStillCompletes() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let p = try ChildProcess(
+            ["bench", "--runs", "1", "--count", "2000", "--batch", "10", "--seconds", "0", "--backlog", "0", "--window", "100", "--credit", "7"],
+            directory: dir, label: "bench")
+        defer { p.terminate() }
+        #expect(p.waitForExit(120) == 0, "bench failed: \(p.stderr)")
+        #expect(p.stdout.components(separatedBy: "x raw)").count - 1 >= 8, "\(p.stdout)")
     }
 }

@@ -26,9 +26,9 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Events in the memory backlog. 0 skips it.") var backlog = 1_000_000
     @Option(help: "Durability for the broker runs: normal or full.") var durability = Durability.normal
     @Option(help: "Events per PUBLISHMANY and per DELIVERMANY in the batched throughput figures (1 to 1000). 1 skips them.") var batch = 100
-    @Option(help: "Events the throughput publisher keeps unconfirmed in flight (1 to 100000).") var window = 5000
-    @Option(help: "Credit each throughput consumer gives: deliveries unacked in flight (1 to 100000).") var credit = 5000
-    @Option(help: "Groups (one consumer each) in the --profile throughput run (1 to 16).") var groups = 1
+    @Option(help: "Events the throughput publisher keeps unconfirmed in flight (1 to 100000, at least --batch; core suite only).") var window = 5000
+    @Option(help: "Credit each throughput consumer gives: deliveries unacked in flight (1 to 100000; core suite only). Consumers ack every min(256, credit/2) deliveries.") var credit = 5000
+    @Option(help: "Groups (one consumer each) in the --profile throughput run (1 to 16; the full suite measures 1 and 3).") var groups = 1
     /// What to measure.
     enum Suite: String, ExpressibleByArgument, CaseIterable {
         case core, joins
@@ -48,6 +48,8 @@ struct BenchCommand: ParsableCommand {
         guard (1...100_000).contains(window), (1...100_000).contains(credit) else {
             throw ValidationError("--window and --credit must be 1 to 100000")
         }
+        guard window >= batch else { throw ValidationError("--window must be at least --batch: the publisher sends whole batches") }
+        if profile == nil && groups != 1 { throw ValidationError("--groups is for --profile runs; the full suite measures 1 and 3 groups") }
         guard rate >= 1 else { throw ValidationError("--rate must be 1 or more events/s") }
         guard seconds >= 0 && seconds <= 3600 else { throw ValidationError("--seconds must be 0 (no latency run) to 3600") }
         guard backlog >= 0, joins >= 0, openJoins >= 0 else { throw ValidationError("--backlog, --joins and --open-joins must be 0 or more") }

@@ -86,76 +86,26 @@ final class BrokerBench {
             consumers.append(
                 onThread {
                     let c = try BrokerConnection(endpoint: endpoint)
-                    try c.hello(name: "bench-consumer-\(g)")
+                    let welcome = try c.hello(name: "bench-consumer-\(g)")
                     let group = "bench-\(run)-\(g)"
-                    // Batched runs ask for packed DELIVERMANY and send packed ACKs (docs/PROTOCOL.md, section 7.17).
+                    // Batched runs ask for packed DELIVERMANY and ack in packed form where the broker has them
+                    // (docs/PROTOCOL.md, section 7.17).
+                    let packed = welcome["packed"] == "1"
                     try c.subscribe(
-                        group: group, patterns: [topic], credit: credit, extra: batch > 1 ? [("batch", String(batch)), ("packed", "1")] : [])
+                        group: group, patterns: [topic], credit: credit,
+                        extra: batch > 1 ? [("batch", String(batch))] + (packed ? [("packed", "1")] : []) : [])
                     subscribed.signal()
-                    // A lean client, as one in C would be: each message is read into one reused buffer and looked
-                    // at in place, and the leases are echoed into the next ACK. The benchmark measures the broker,
-                    // and on 2 cores a client that allocated per frame took CPU from it.
-                    var inbox = MessageBatch()
-                    var ack = MessageBatch()
-                    var leases: [UInt8] = []
-                    var unacked = 0
-                    let groupBytes = Array(group.utf8)
-                    var got = 0
-                    var last: UInt64 = 0
-                    func sendAcks() throws {
-                        ack.removeAll()
-                        ack.appendFrame(ProtocolVersion.signature)
-                        ack.appendFrame(ClientCommand.Name.ack)
-                        ack.appendFrame([])
-                        ack.appendFrame(groupBytes)
-                        if batch > 1 {
-                            ack.appendFrame(leases)
-                        } else {
-                            var at = 0
-                            while at < leases.count {
-                                var seq: UInt64 = 0
-                                var token: UInt64 = 0
-                                for i in 0..<8 { seq = seq << 8 | UInt64(leases[at + i]) }
-                                for i in 8..<16 { token = token << 8 | UInt64(leases[at + i]) }
-                                ack.appendFrame { FrameCoding.appendNumber(seq, to: &$0) }
-                                ack.appendFrame { Lease.appendHex(token, to: &$0) }
-                                at += 16
-                            }
-                        }
-                        ack.endMessage()
-                        try c.sendRaw(0, of: ack)
-                        leases.removeAll(keepingCapacity: true)
-                        unacked = 0
-                    }
-                    func received(seq: UInt64, token: UInt64) throws {
-                        got += 1
-                        Packed.appendLease(Lease(seq: seq, token: token), to: &leases)
-                        unacked += 1
-                        if unacked >= 256 { try sendAcks() }
-                    }
-                    while got < count {
-                        inbox.removeAll()
-                        guard try c.receiveRaw(into: &inbox, timeoutMilliseconds: 30_000) else {
-                            throw ValidationFailure("consumer timed out at \(got)")
-                        }
-                        let frames = inbox.frameCount(of: 0)
-                        let name = inbox.frameBytes(1, of: 0)
-                        if frames == 4 && name.elementsEqual(BrokerMessage.Name.deliverMany) {
-                            try Packed.forEachDelivery(in: inbox.frameBytes(3, of: 0)) { (e: Packed.DeliveryEntry) throws(ProtocolError) in
-                                do { try received(seq: e.seq, token: e.token) } catch { throw ProtocolError(.malformed, "\(error)") }
-                            }
-                        } else if frames == 9 && name.elementsEqual(BrokerMessage.Name.deliver) {
-                            let lease = try Lease.decode(seq: inbox.frameBytes(3, of: 0), token: inbox.frameBytes(4, of: 0))
-                            try received(seq: lease.seq, token: lease.token)
-                        }
-                    }
-                    last = BenchStats.nanos()
-                    if unacked > 0 { try sendAcks() }
+                    var consumer = LeanConsumer(connection: c, group: group, credit: credit, packedAcks: packed)
+                    let last = try consumer.run(until: count)
                     c.close()
                     return last
                 })
         }
-        for _ in 0..<groups { subscribed.wait() }
+        for _ in 0..<groups where subscribed.wait(timeout: .now() + 20) == .timedOut {
+            // A consumer that could not subscribe has thrown: its error says why.
+            for c in consumers { _ = try c() }
+            throw ValidationFailure("a consumer did not subscribe within 20 s")
+        }
         let cpuBefore = cpuSeconds
         let (start, confirmedAt) = try Self.publish(endpoint: endpoint, topic: topic, count: count, size: size, batch: batch, window: window)
         var slowest: UInt64 = 0
@@ -171,32 +121,41 @@ final class BrokerBench {
     static func publish(endpoint: String, topic: String, count: Int, size: Int, batch: Int = 1, window: Int = 5000) throws -> (UInt64, UInt64) {
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
+        let packed = try c.hello(name: "bench-publisher")["packed"] == "1"
         let payload = [UInt8](repeating: 0x62, count: size)
         // Identical events: encode the frames once, so the benchmark measures the broker, not this client.
         let request = PublishRequest(topic: topic, payload: payload)
         let perMessage = max(1, batch)
-        // Batches go packed (docs/PROTOCOL.md, section 6.14): one frame for all their events.
-        let frames = perMessage == 1
-            ? ClientCommand.publish(requestID: [], request: request).encode()
-            : ClientCommand.encodePackedPublishMany(requestID: [], Array(repeating: request, count: perMessage))
+        // Batches go packed where the broker takes it (docs/PROTOCOL.md, section 6.14): one frame for all their events.
+        func many(_ n: Int) -> [[UInt8]] {
+            let requests = Array(repeating: request, count: n)
+            return packed
+                ? ClientCommand.encodePackedPublishMany(requestID: [], requests) : ClientCommand.publishMany(requestID: [], requests).encode()
+        }
+        let frames = perMessage == 1 ? ClientCommand.publish(requestID: [], request: request).encode() : many(perMessage)
         var sent = 0
         var confirmed = 0
         let start = BenchStats.nanos()
+        // A deadline from the last confirm: heartbeats keep arriving from a broker that is stuck.
+        var lastProgress = start
         while confirmed < count {
             while sent < count && sent - confirmed < window {
                 if count - sent < perMessage {
                     // The last, short batch: exactly `count` events are published.
-                    try c.sendRaw(ClientCommand.encodePackedPublishMany(requestID: [], Array(repeating: request, count: count - sent)))
+                    try c.sendRaw(many(count - sent))
                     sent = count
                 } else {
                     try c.sendRaw(frames)
                     sent += perMessage
                 }
             }
-            guard let f = try c.receiveRaw(timeoutMilliseconds: 30_000) else { throw ValidationFailure("no confirm after \(confirmed)") }
+            guard BenchStats.nanos() - lastProgress < 30_000_000_000 else { throw ValidationFailure("no confirm after \(confirmed)") }
+            guard let f = try c.receiveRaw(timeoutMilliseconds: 1000) else { continue }
             if f.count > 1 && f[1] == BrokerMessage.Name.confirm {
                 confirmed += 1
+                lastProgress = BenchStats.nanos()
             } else if f.count == 4 && f[1] == BrokerMessage.Name.confirmMany {
+                lastProgress = BenchStats.nanos()
                 // Every line must be "new SEQ": a refused event would make the figure a lie.
                 let outcomes = try PublishOutcome.decode(f[3])
                 for case .refused(let error) in outcomes {
@@ -223,9 +182,12 @@ final class BrokerBench {
             var samples: [Double] = []
             samples.reserveCapacity(total)
             var acks: [Lease] = []
+            var lastProgress = BenchStats.nanos()
             while samples.count < total {
-                guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("latency consumer timed out") }
-                guard case .deliver(let d) = m else { continue }
+                // A deadline from the last delivery: heartbeats keep arriving from a broker that is stuck.
+                guard BenchStats.nanos() - lastProgress < 30_000_000_000 else { throw ValidationFailure("latency consumer stalled at \(samples.count)") }
+                guard let m = try c.receive(timeoutMilliseconds: 1000), case .deliver(let d) = m else { continue }
+                lastProgress = BenchStats.nanos()
                 let sentAt = d.event.payload.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: Int64.self) }
                 samples.append(Double(BenchStats.wallMicros() - sentAt))
                 acks.append(d.lease)
