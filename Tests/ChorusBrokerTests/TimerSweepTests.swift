@@ -14,15 +14,9 @@ struct TimerSweepTests {
     static let holder: [UInt8] = [0, 0xC0, 0, 0, 3]
 
     @Test func ackedLeasesDoNotAccumulateTimers() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-timers-\(UUID().uuidString)").path
+        // A broker with a 60 s ack timeout, as the sweep tests of each timer kind use.
+        let (broker, directory) = try TimerSweepKindsTests.broker()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var config = BrokerConfig()
-        config.dataDirectory = directory
-        config.endpoint = "tcp://127.0.0.1:*"
-        config.firehoseEndpoint = "tcp://127.0.0.1:*"
-        config.ackTimeoutMilliseconds = 60_000
-        let broker = try Broker(config: config, logger: Logger(label: "test"))
-        broker.now = Int64(Date().timeIntervalSince1970 * 1000)
         let subscribe = ClientCommand.subscribe(
             requestID: Array("s".utf8), group: "g", patterns: ["jobs.>"], properties: Properties([("credit", "10")]))
         broker.handle([Self.consumer] + subscribe.encode())
