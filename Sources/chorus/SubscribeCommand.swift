@@ -26,7 +26,7 @@ struct SubscribeCommand: ParsableCommand {
     @Option(name: .long, help: "Consumer group name.")
     var group: String
 
-    @Option(name: .long, help: "Exit after this many events.")
+    @Option(name: .long, help: "Exit after this many events. Exactly this many are taken from the group: the credit is lowered as the count is reached, so none is handed back at exit as a failed attempt.")
     var count: Int?
 
     @Flag(name: .long, help: "One JSON object per line.")
@@ -57,8 +57,11 @@ struct SubscribeCommand: ParsableCommand {
         Output.ignoreBrokenPipe()
         try client.withConnection { connection in
             try connection.hello(name: name, timeoutMilliseconds: client.timeoutMilliseconds)
+            // With --count, never more in flight than are still wanted: an event taken beyond the count would go
+            // back to the group at exit as a failed attempt (and, at max-attempts, to the dead letters).
+            var inForce = count.map { min(credit, $0) } ?? credit
             try connection.subscribe(
-                group: group, patterns: patterns, credit: credit, start: try StartPosition(start),
+                group: group, patterns: patterns, credit: inForce, start: try StartPosition(start),
                 timeoutMilliseconds: client.timeoutMilliseconds)
             var seen = 0
             var lastHeardCheck = connection.lastHeard
@@ -74,8 +77,14 @@ struct SubscribeCommand: ParsableCommand {
                 switch message {
                 case .deliver(let d):
                     printDelivery(d)
-                    if !noAck { try connection.ack(group: d.group, leases: [d.lease]) }
                     seen += 1
+                    // Credit lowered to what is still wanted before this ack frees a slot: then exactly --count
+                    // events are ever delivered to this command (the ones in flight are within that).
+                    if let count, count - seen < inForce, !noAck {
+                        inForce = count - seen
+                        try connection.subscribe(group: group, patterns: patterns, credit: inForce, timeoutMilliseconds: client.timeoutMilliseconds)
+                    }
+                    if !noAck { try connection.ack(group: d.group, leases: [d.lease]) }
                     if noAck && seen == 1 {
                         // Said at once, not at exit: a Ctrl-C must not be the first the user hears of it.
                         printError("chorus subscribe: --no-ack: events shown here go back to group \(group) when this command exits (or at the group's ack timeout), each as a failed attempt; use chorus tail to look without consuming")

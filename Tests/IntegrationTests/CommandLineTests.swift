@@ -107,6 +107,29 @@ import Testing
         #expect(bad.stderr.contains("INVALID_TOPIC"))
     }
 
+    /// `subscribe --count N` takes exactly N events: one taken beyond the count would go back to the group at exit
+    /// as a failed attempt (and at max-attempts to the dead letters). Two runs in a row see every event once, each
+    /// on its first attempt.
+    @Test func subscribeCountTakesNoMoreThanItPrints() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let pub = try broker.publishLines((1...6).map(String.init).joined(separator: "\n") + "\n", topic: "few.e", label: "pub")
+        #expect(pub.waitForExit(20) == 0)
+        var seen: [(seq: Int, attempt: Int)] = []
+        for (count, start) in [(2, ["--start", "first"]), (4, [])] {
+            let sub = try broker.client(["subscribe", "few.>", "--group", "few", "--count", String(count), "--json"] + start, label: "sub\(count)")
+            #expect(sub.waitForExit(20) == 0)
+            for line in sub.stdoutLines {
+                guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    let seq = o["seq"] as? Int, let attempt = o["attempt"] as? Int
+                else { continue }
+                seen.append((seq, attempt))
+            }
+        }
+        #expect(seen.map(\.seq) == [1, 2, 3, 4, 5, 6], "every event once, in order")
+        #expect(seen.allSatisfy { $0.attempt == 1 }, "no event was taken and handed back: \(seen)")
+    }
+
     /// Lines go in PUBLISHMANY batches: a refused line is named by its number, the others are still confirmed in
     /// order, and the exit status says something was refused.
     @Test func publishLinesReportsARefusedLineAndConfirmsTheRest() throws {
