@@ -47,12 +47,8 @@ extension MessageBatch {
         if packed {
             appendFrame { out in
                 for d in deliveries {
-                    Packed.appendUInt64(d.entry.seq, to: &out)
-                    Packed.appendUInt64(d.token, to: &out)
-                    Packed.appendUInt32(UInt32(clamping: d.attempt), to: &out)
-                    Packed.appendField(d.entry.topic, to: &out)
-                    Packed.appendField(to: &out) { d.entry.event.appendProperties(to: &$0) }
-                    Packed.appendField(d.entry.event.payload, to: &out)
+                    Packed.appendDelivery(
+                        seq: d.entry.seq, token: d.token, attempt: UInt32(clamping: d.attempt), topic: d.entry.topic, event: d.entry.event, to: &out)
                 }
             }
             endMessage()

@@ -58,12 +58,21 @@ public enum Packed {
 
     /// Appends one delivery entry: seq, token, attempt, then topic, properties and payload as fields.
     public static func appendDelivery(_ delivery: Delivery, to out: inout [UInt8]) {
-        appendUInt64(delivery.lease.seq, to: &out)
-        appendUInt64(delivery.lease.token, to: &out)
-        appendUInt32(delivery.attempt, to: &out)
-        appendField(Array(delivery.event.topic.utf8), to: &out)
-        appendField(to: &out) { delivery.event.appendProperties(to: &$0) }
-        appendField(delivery.event.payload, to: &out)
+        appendDelivery(
+            seq: delivery.lease.seq, token: delivery.lease.token, attempt: delivery.attempt, topic: Array(delivery.event.topic.utf8),
+            event: delivery.event, to: &out)
+    }
+
+    /// Appends one delivery entry of `event` (its properties and payload) with its lease and attempt; `topic` is
+    /// the topic's bytes, which the broker already holds.
+    @inline(__always)
+    public static func appendDelivery(seq: UInt64, token: UInt64, attempt: UInt32, topic: [UInt8], event: Event, to out: inout [UInt8]) {
+        appendUInt64(seq, to: &out)
+        appendUInt64(token, to: &out)
+        appendUInt32(attempt, to: &out)
+        appendField(topic, to: &out)
+        appendField(to: &out) { event.appendProperties(to: &$0) }
+        appendField(event.payload, to: &out)
     }
 
     /// Appends one event of a packed PUBLISHMANY: topic, properties and payload as fields.

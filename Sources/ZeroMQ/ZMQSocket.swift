@@ -142,60 +142,56 @@ public final class ZMQSocket {
 
     /// Receives one multipart message, or nil when `dontWait` is set and none is waiting.
     public func receive(dontWait: Bool = false) throws -> Frames? {
-        let sock = try socket("recv")
         var frames: Frames = []
         // Most messages have 4 to 10 frames: one allocation instead of growing 1, 2, 4, 8.
         frames.reserveCapacity(12)
-        var message = zmq_msg_t()
-        zmq_msg_init(&message)
-        defer { zmq_msg_close(&message) }
-        while true {
-            let rc = zmq_msg_recv(&message, sock, dontWait ? ZMQ_DONTWAIT : 0)
-            if rc < 0 {
-                let error = ZMQError.last("recv")
-                if error.wouldBlock && frames.isEmpty { return nil }
-                // A signal (the broker's own SIGTERM) consumed nothing, even between the frames of one message:
-                // reading on continues the message. Throwing here stopped the broker without its last commit.
-                if error.interrupted { continue }
-                throw error
-            }
-            let size = zmq_msg_size(&message)
-            if size == 0 {
+        let whole = try readMessage(dontWait: dontWait) { bytes in
+            if bytes.isEmpty {
                 frames.append([])
             } else {
-                let bytes = UnsafeBufferPointer(start: zmq_msg_data(&message)!.assumingMemoryBound(to: UInt8.self), count: size)
                 let frame = interned(bytes, at: frames.count, in: frames)
-                if frames.count < previous.count { previous[frames.count] = size <= 64 ? frame : [] }
+                if frames.count < previous.count { previous[frames.count] = bytes.count <= 64 ? frame : [] }
                 frames.append(frame)
             }
-            if zmq_msg_more(&message) == 0 { return frames }
         }
+        return whole ? frames : nil
     }
 
     /// Receives one multipart message into `batch`, as its last message; false when `dontWait` is set and none is
     /// waiting. For readers that look at frames in place: no array is made per frame. A message that fails part
     /// way leaves nothing of itself in `batch`.
     public func receive(into batch: inout MessageBatch, dontWait: Bool = false) throws -> Bool {
+        do {
+            guard try readMessage(dontWait: dontWait, { batch.appendFrame(bytes: $0) }) else { return false }
+        } catch {
+            batch.discardUnfinished()
+            throw error
+        }
+        batch.endMessage()
+        return true
+    }
+
+    /// Reads the frames of one message, handing each to `take` in place (valid only during the call); false when
+    /// `dontWait` is set and none is waiting.
+    @inline(__always)
+    private func readMessage(dontWait: Bool, _ take: (UnsafeRawBufferPointer) -> Void) throws -> Bool {
         let sock = try socket("recv")
         var message = zmq_msg_t()
         zmq_msg_init(&message)
         defer { zmq_msg_close(&message) }
         var started = false
         while true {
-            let rc = zmq_msg_recv(&message, sock, dontWait ? ZMQ_DONTWAIT : 0)
-            if rc < 0 {
+            if zmq_msg_recv(&message, sock, dontWait ? ZMQ_DONTWAIT : 0) < 0 {
                 let error = ZMQError.last("recv")
                 if error.wouldBlock && !started { return false }
+                // A signal (the broker's own SIGTERM) consumed nothing, even between the frames of one message:
+                // reading on continues the message. Throwing here stopped the broker without its last commit.
                 if error.interrupted { continue }
-                batch.discardUnfinished()
                 throw error
             }
             started = true
-            batch.appendFrame(bytes: UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message)))
-            if zmq_msg_more(&message) == 0 {
-                batch.endMessage()
-                return true
-            }
+            take(UnsafeRawBufferPointer(start: zmq_msg_data(&message), count: zmq_msg_size(&message)))
+            if zmq_msg_more(&message) == 0 { return true }
         }
     }
 
@@ -207,7 +203,7 @@ public final class ZMQSocket {
     /// from message to message, and the topic repeats from entry to entry of a batch (a PUBLISHMANY of one topic
     /// is a topic frame every third frame, a DELIVERMANY's every sixth). An array allocated per frame was most of the
     /// cost of receiving.
-    private func interned(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, in frames: Frames) -> [UInt8] {
+    private func interned(_ bytes: UnsafeRawBufferPointer, at index: Int, in frames: Frames) -> [UInt8] {
         guard bytes.count <= 64 else { return Array(bytes) }
         func same(_ candidate: [UInt8]) -> Bool {
             candidate.count == bytes.count && candidate.withUnsafeBufferPointer({ memcmp($0.baseAddress!, bytes.baseAddress!, bytes.count) == 0 })

@@ -44,11 +44,7 @@ struct MessageBatchTests {
     }
 
     @Test func sendsEachMessageWholeOverARealSocketPair() throws {
-        let router = try ZMQSocket(.router)
-        try router.bind("tcp://127.0.0.1:*")
-        let dealer = try ZMQSocket(.dealer)
-        try dealer.setOption(ZMQOption.routingID, bytes: Array("peer".utf8))
-        try dealer.connect(router.lastEndpoint)
+        let (router, dealer) = try Self.socketPair()
         try dealer.send([Array("hello".utf8)])
         let hello = try #require(try Self.receive(router))
         #expect(hello == [Array("peer".utf8), Array("hello".utf8)])
@@ -68,10 +64,7 @@ struct MessageBatchTests {
     /// or a few frames back in this one) instead of copying it: frames that differ by one byte or by length, or
     /// that are longer than the sharing limit, must still come back exactly as sent.
     @Test func framesThatRepeatOrNearlyRepeatComeBackExactly() throws {
-        let router = try ZMQSocket(.router)
-        try router.bind("tcp://127.0.0.1:*")
-        let dealer = try ZMQSocket(.dealer)
-        try dealer.connect(router.lastEndpoint)
+        let (router, dealer) = try Self.socketPair()
         let long = [UInt8](repeating: 5, count: 65)
         var longer = long
         longer[64] = 6
@@ -106,11 +99,7 @@ struct MessageBatchTests {
 
     /// `receive(into:)` reads whole messages into one buffer, after what it already holds, exactly as sent.
     @Test func receivesMessagesIntoOneBufferOverARealSocketPair() throws {
-        let router = try ZMQSocket(.router)
-        try router.bind("tcp://127.0.0.1:*")
-        let dealer = try ZMQSocket(.dealer)
-        try dealer.setOption(ZMQOption.routingID, bytes: Array("peer".utf8))
-        try dealer.connect(router.lastEndpoint)
+        let (router, dealer) = try Self.socketPair()
         let sent: [Frames] = [[Array("a".utf8), [], [UInt8](repeating: 9, count: 5000)], [[1], [2], [3]]]
         for m in sent { try dealer.send(m) }
         var batch = MessageBatch()
@@ -121,6 +110,16 @@ struct MessageBatchTests {
         }
         #expect(batch.messages == [[[0xFF]]] + sent.map { [Array("peer".utf8)] + $0 })
         #expect(try router.receive(into: &batch, dontWait: true) == false && batch.count == 3)
+    }
+
+    /// A ROUTER on an ephemeral loopback port and a DEALER connected to it whose routing id is `peer`.
+    static func socketPair() throws -> (router: ZMQSocket, dealer: ZMQSocket) {
+        let router = try ZMQSocket(.router)
+        try router.bind("tcp://127.0.0.1:*")
+        let dealer = try ZMQSocket(.dealer)
+        try dealer.setOption(ZMQOption.routingID, bytes: Array("peer".utf8))
+        try dealer.connect(router.lastEndpoint)
+        return (router, dealer)
     }
 
     /// The next message, or nil after 5 s: a broken send fails the test instead of hanging it.
