@@ -13,112 +13,91 @@ enum MergedRecord {
         definition d: JoinDefinition, state: JoinState, outcome: JoinState.Outcome, reason: String, closedAt: Int64,
         fetch: (UInt64) -> Event?
     ) -> [UInt8] {
+        var w = JSONWriter()
+        w.beginObject()
+        w.member("join", d.name)
+        w.member("correlation", state.correlation)
+        w.member("status", outcome.rawValue)
+        w.member("reason", reason)
+        w.member("opened_at", state.openedAt)
+        w.member("closed_at", closedAt)
+        w.member("duration_ms", closedAt - state.openedAt)
+        if let request = fetch(state.openSeq) {
+            w.key("request")
+            w.beginObject()
+            describe(request, into: &w)
+            w.endObject()
+        }
         var missing: [String] = []
         var failed: [String] = []
-        var parts: [JSONValue] = []
+        w.key("parts")
+        w.beginArray()
         for (i, part) in d.parts.enumerated() {
-            var p: [(String, JSONValue)] = [("name", .string(part.name)), ("required", .bool(part.required))]
+            w.beginObject()
+            w.member("name", part.name)
+            w.key("required")
+            w.bool(part.required)
             switch state.parts[i] {
             case .pending:
-                p.append(("status", .string("missing")))
+                w.member("status", "missing")
                 missing.append(part.name)
             case .timedOut(let at):
-                p.append(("status", .string("timeout")))
-                p.append(("timed_out_at", .int(at)))
+                w.member("status", "timeout")
+                w.member("timed_out_at", at)
                 missing.append(part.name)
             case .ok(let seq, let at):
-                p.append(("status", .string("ok")))
-                p.append(("received_at", .int(at)))
-                p.append(("after_ms", .int(at - state.openedAt)))
-                if let e = fetch(seq) { p += describe(e) }
+                w.member("status", "ok")
+                w.member("received_at", at)
+                w.member("after_ms", at - state.openedAt)
+                if let e = fetch(seq) { describe(e, into: &w) }
             case .failed(let seq, let at, let error):
-                p.append(("status", .string("failed")))
-                p.append(("error", .string(error)))
-                p.append(("received_at", .int(at)))
-                p.append(("after_ms", .int(at - state.openedAt)))
-                if seq > 0, let e = fetch(seq) { p += describe(e) }
+                w.member("status", "failed")
+                w.member("error", error)
+                w.member("received_at", at)
+                w.member("after_ms", at - state.openedAt)
+                if seq > 0, let e = fetch(seq) { describe(e, into: &w) }
                 failed.append(part.name)
             }
-            parts.append(.object(p))
+            w.endObject()
         }
-        var record: [(String, JSONValue)] = [
-            ("join", .string(d.name)), ("correlation", .string(state.correlation)), ("status", .string(outcome.rawValue)),
-            ("reason", .string(reason)), ("opened_at", .int(state.openedAt)), ("closed_at", .int(closedAt)),
-            ("duration_ms", .int(closedAt - state.openedAt)),
-        ]
-        if let request = fetch(state.openSeq) { record.append(("request", .object(describe(request)))) }
-        record.append(("parts", .array(parts)))
-        record.append(("missing", .array(missing.map(JSONValue.string))))
-        record.append(("failed", .array(failed.map(JSONValue.string))))
-        var out: [UInt8] = []
-        out.reserveCapacity(1024)
-        JSONValue.object(record).write(into: &out)
-        return out
+        w.endArray()
+        for (key, names) in [("missing" as StaticString, missing), ("failed", failed)] {
+            w.key(key)
+            w.beginArray()
+            for name in names { w.string(name) }
+            w.endArray()
+        }
+        w.endObject()
+        return w.bytes
     }
 
-    /// An event's reference and, when small text or JSON, its content.
-    static func describe(_ e: Event) -> [(String, JSONValue)] {
-        var out: [(String, JSONValue)] = [
-            ("seq", .int(Int64(e.seq))), ("id", .string(e.id)), ("topic", .string(e.topic)), ("size", .int(Int64(e.payload.count))),
-            ("time", .int(e.time)),
-        ]
-        if let producer = e.producer { out.append(("producer", .string(producer))) }
-        if let type = e.contentType { out.append(("content_type", .string(type))) }
+    /// Writes the members describing an event: its reference and, when small text or JSON, its content.
+    static func describe(_ e: Event, into w: inout JSONWriter) {
+        w.member("seq", Int64(e.seq))
+        w.member("id", e.id)
+        w.member("topic", e.topic)
+        w.member("size", Int64(e.payload.count))
+        w.member("time", e.time)
+        if let producer = e.producer { w.member("producer", producer) }
+        if let type = e.contentType { w.member("content_type", type) }
         func header(_ name: String) -> String? { e.headers.first { $0.name == name }?.value }
-        if let attempt = header("attempt").flatMap(Int64.init) { out.append(("attempt", .int(attempt))) }
+        if let attempt = header("attempt").flatMap(Int64.init) { w.member("attempt", attempt) }
         if let hash = e.blobHashes.first {
-            out.append((
-                "blob",
-                .object([
-                    ("sha256", .string(hash)), ("size", .int(Int64(header("blob-size") ?? "") ?? 0)),
-                    ("media_type", .string(header("blob-type") ?? e.contentType ?? "application/octet-stream")),
-                ])
-            ))
+            w.key("blob")
+            w.beginObject()
+            w.member("sha256", hash)
+            w.member("size", Int64(header("blob-size") ?? "") ?? 0)
+            w.member("media_type", header("blob-type") ?? e.contentType ?? "application/octet-stream")
+            w.endObject()
         }
-        if let engine = header("engine") { out.append(("engine", .string(engine))) }
-        guard e.payload.count <= embedLimit, !e.payload.isEmpty else { return out }
+        if let engine = header("engine") { w.member("engine", engine) }
+        guard e.payload.count <= embedLimit, !e.payload.isEmpty else { return }
         let type = e.contentType ?? ""
         if let json = e.embeddableJSON {
-            out.append(("payload", .raw(json)))
+            w.key("payload")
+            w.raw(json.utf8)
         } else if type.hasPrefix("text/") || type.isEmpty, let text = String(validating: e.payload, as: UTF8.self) {
-            out.append(("text", .string(text)))
-        }
-        return out
-    }
-}
-
-/// A JSON value with ordered object keys, written straight to bytes.
-enum JSONValue {
-    case string(String)
-    case int(Int64)
-    case bool(Bool)
-    case array([JSONValue])
-    case object([(String, JSONValue)])
-    /// Text already known to be valid JSON (an embedded payload).
-    case raw(String)
-
-    func write(into out: inout [UInt8]) {
-        switch self {
-        case .string(let s): JSONString.append(s, to: &out)
-        case .int(let n): out.append(contentsOf: String(n).utf8)
-        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
-        case .raw(let text): out.append(contentsOf: text.utf8)
-        case .array(let items):
-            out.append(0x5B)
-            for (i, item) in items.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                item.write(into: &out)
-            }
-            out.append(0x5D)
-        case .object(let pairs):
-            out.append(0x7B)
-            for (i, (key, value)) in pairs.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                JSONString.append(key, to: &out)
-                out.append(0x3A)
-                value.write(into: &out)
-            }
-            out.append(0x7D)
+            w.member("text", text)
         }
     }
 }

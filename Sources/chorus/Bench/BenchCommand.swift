@@ -14,6 +14,10 @@ struct BenchCommand: ParsableCommand {
             after a backlog of events waiting in the log. Each figure is the median of --runs runs and is also \
             given as a ratio to (a). The broker is this executable, started as a child process.
 
+            --suite joins measures issue 3's figures instead: joins per second with three agents that answer at \
+            once (per message, and batched: packed PUBLISHMANY and DELIVERMANY of up to --batch events, packed \
+            ACKs), request-to-merged-record latency at 1,000 requests/s, and broker memory with --open-joins joins open.
+
             Build in release for meaningful numbers: swift run -c release chorus bench
             """
     )
@@ -25,7 +29,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Seconds of the latency run. 0 skips it.") var seconds = 5.0
     @Option(help: "Events in the memory backlog. 0 skips it.") var backlog = 1_000_000
     @Option(help: "Durability for the broker runs: normal or full.") var durability = Durability.normal
-    @Option(help: "Events per PUBLISHMANY and per DELIVERMANY in the batched throughput figures (1 to 1000). 1 skips them.") var batch = 100
+    @Option(help: "Events per PUBLISHMANY and per DELIVERMANY in the batched throughput figures, of both suites (1 to 1000). 1 skips them.") var batch = 100
     @Option(help: "Events the throughput publisher keeps unconfirmed in flight (1 to 100000, at least --batch; core suite only).") var window = 5000
     @Option(help: "Credit each throughput consumer gives: deliveries unacked in flight (1 to 100000; core suite only). Consumers ack every min(256, credit/2) deliveries.") var credit = 5000
     @Option(help: "Groups (one consumer each) in the --profile throughput run (1 to 16; the full suite measures 1 and 3).") var groups = 1
@@ -62,8 +66,8 @@ struct BenchCommand: ParsableCommand {
             if suite == .joins {
                 // The broker must have the joins bench's `media` join (JoinBench.config) in its configuration.
                 if joins > 0 {
-                    let j = try JoinBench.throughput(bench, count: joins)
-                    Output.line(String(format: "joins %.0f/s", j))
+                    let j = batch > 1 ? try JoinBench.batchedThroughput(bench, count: joins, batch: batch) : try JoinBench.throughput(bench, count: joins)
+                    Output.line(String(format: "joins %.0f/s%@", j, batch > 1 ? " (batches of \(batch))" : ""))
                 }
                 if seconds > 0 {
                     let l = try JoinBench.latency(bench, rate: 1000, seconds: seconds)
@@ -158,12 +162,14 @@ struct BenchCommand: ParsableCommand {
         for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: 400_000, size: size)) }
         let base = BenchStats.median(raw)
         report("raw libzmq DEALER->ROUTER, tcp", base, "msg/s")
-        if joins > 0 {
+        for perMessage in joins > 0 ? (batch > 1 ? [1, batch] : [1]) : [] {
+            if perMessage > 1 { Output.line("batched: packed PUBLISHMANY and DELIVERMANY of up to \(perMessage) events, packed ACKs") }
             var rates: [Double] = []
             for _ in 0..<runs {
                 let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
                 defer { broker.stop() }
-                rates.append(try JoinBench.throughput(broker, count: joins))
+                rates.append(
+                    perMessage > 1 ? try JoinBench.batchedThroughput(broker, count: joins, batch: perMessage) : try JoinBench.throughput(broker, count: joins))
             }
             let j = BenchStats.median(rates)
             report("joins/s (each: request + 3 results + merged record)", j, "joins/s", ratioTo: base)

@@ -117,6 +117,84 @@ enum JoinBench {
         return Double(count) / (Double(end - start) / 1e9)
     }
 
+    /// Joins per second as `throughput`, with every client batched: the requester sends packed PUBLISHMANY of
+    /// `batch` requests, each agent takes packed DELIVERMANY of up to `batch` requests and answers each with one
+    /// packed PUBLISHMANY of results (LeanJoinAgent), and the merged records come in packed DELIVERMANY.
+    ///
+    /// A larger `window` is slower, not faster: past the broker's recent-events cache (16,384 events, about 3,000
+    /// joins) the merged record's request is read back from SQLite.
+    static func batchedThroughput(_ broker: BrokerBench, count: Int, batch: Int, window: Int = 2000) throws -> Double {
+        let progress = Progress()
+        let ready = DispatchSemaphore(value: 0)
+        let endpoint = broker.endpoint
+        let credit = 2000
+        let packedForms = [("batch", String(batch)), ("packed", "1")]
+        @Sendable func connect(_ name: String) throws -> BrokerConnection {
+            let c = try BrokerConnection(endpoint: endpoint)
+            guard try c.hello(name: name)["packed"] == "1" else { throw ValidationFailure("the broker does not take the packed forms") }
+            return c
+        }
+        let agents = ["text", "image", "audio"].map { part in
+            onThread {
+                let c = try connect("bench-\(part)")
+                try c.subscribe(group: "bench-\(part)", patterns: ["gen.request"], credit: credit, extra: packedForms)
+                ready.signal()
+                var agent = LeanJoinAgent(connection: c, group: "bench-\(part)", part: part)
+                try agent.run(until: count)
+                c.close()
+            }
+        }
+        let merged = onThread { () -> UInt64 in
+            let c = try connect("bench-merged")
+            try c.subscribe(group: "bench-merged", patterns: ["gen.merged"], credit: credit, extra: packedForms)
+            ready.signal()
+            var consumer = LeanConsumer(connection: c, group: "bench-merged", credit: credit, packedAcks: true)
+            let last = try consumer.run(until: count) { progress.merged.store($0, ordering: .releasing) }
+            c.close()
+            return last
+        }
+        for _ in 0..<4 where ready.wait(timeout: .now() + 20) == .timedOut {
+            for a in agents { try a() }
+            _ = try merged()
+            throw ValidationFailure("a bench client did not subscribe within 20 s")
+        }
+        let c = try connect("bench-requester")
+        defer { c.close() }
+        let run = String(BenchStats.wallMicros(), radix: 36)
+        let body = Array("{\"prompt\":\"p\"}".utf8)
+        let start = BenchStats.nanos()
+        var sent = 0
+        var confirmed = 0
+        var lastProgress = start
+        while confirmed < count {
+            while sent < count && sent - progress.merged.load(ordering: .acquiring) < window {
+                let n = min(batch, count - sent)
+                let requests = (sent..<(sent + n)).map {
+                    PublishRequest(topic: "gen.request", properties: Properties([("correlation", "j\(run)-\($0)")]), payload: body)
+                }
+                try c.sendRaw(ClientCommand.encodePackedPublishMany(requestID: [], requests))
+                sent += n
+            }
+            if let f = try c.receiveRaw(timeoutMilliseconds: sent > confirmed ? 1000 : 1) {
+                if f.count == 4 && f[1] == BrokerMessage.Name.confirmMany {
+                    for case .refused(let error) in try PublishOutcome.decode(f[3]) {
+                        throw ValidationFailure("request refused: \(error.code.name): \(error.message)")
+                    }
+                    confirmed += f[3].split(separator: 0x0A).count
+                    lastProgress = BenchStats.nanos()
+                } else if f.count > 1 && f[1] == BrokerMessage.Name.error {
+                    throw ValidationFailure("requester got \(try BrokerMessage.decode(f))")
+                }
+            }
+            if BenchStats.nanos() - lastProgress > 60_000_000_000 {
+                throw ValidationFailure("no progress: \(confirmed) confirmed, \(progress.merged.load(ordering: .acquiring)) merged")
+            }
+        }
+        let end = try merged()
+        for a in agents { try a() }
+        return Double(count) / (Double(end - start) / 1e9)
+    }
+
     /// Request-to-merged-record latency at a steady rate: (p50 µs, p99 µs).
     static func latency(_ broker: BrokerBench, rate: Int, seconds: Double) throws -> (Double, Double) {
         let total = Int(Double(rate) * seconds)

@@ -32,7 +32,8 @@ struct LeanConsumer {
     }
 
     /// Reads and acks until `count` deliveries have arrived; returns when the last one did (monotonic ns).
-    mutating func run(until count: Int) throws -> UInt64 {
+    /// `progress` is told the number received after each message that brought deliveries.
+    mutating func run(until count: Int, progress: (Int) -> Void = { _ in }) throws -> UInt64 {
         var lastProgress = BenchStats.nanos()
         while received < count {
             inbox.removeAll()
@@ -43,6 +44,7 @@ struct LeanConsumer {
                 continue
             }
             lastProgress = BenchStats.nanos()
+            progress(received)
             if unacked >= ackEvery { try sendAcks() }
         }
         let last = BenchStats.nanos()

@@ -1,0 +1,58 @@
+@testable import ChorusBroker
+import ChorusProtocol
+import Foundation
+import Testing
+
+/// The merged record byte for byte (docs/JOINS.md, "The merged record"): keys in their documented order, each
+/// part status written as documented, payloads embedded or referenced.
+@Suite struct MergedRecordTests {
+    static let definition = try! JoinStateTests.definition(optional: ["audio"])
+
+    static let events: [UInt64: Event] = [
+        1: Event(seq: 1, id: "req-1", topic: "req", correlation: "c", time: 100, contentType: "application/json", payload: Array(#" {"prompt": "a cat"} "#.utf8)),
+        2: Event(seq: 2, id: "res-2", topic: "res.text", correlation: "c", producer: "text-agent", time: 110, contentType: "text/plain",
+                 headers: [("attempt", "2"), ("engine", "builtin")], payload: Array("a \"quoted\" cat".utf8)),
+        3: Event(seq: 3, id: "res-3", topic: "res.image", correlation: "c", producer: "image-agent", time: 120, contentType: "image/png",
+                 headers: [("blob", String(repeating: "ab", count: 32)), ("blob-size", "5000"), ("blob-type", "image/png")], payload: []),
+    ]
+
+    func record(_ state: JoinState, _ outcome: JoinState.Outcome, reason: String) -> String {
+        let bytes = MergedRecord.build(definition: Self.definition, state: state, outcome: outcome, reason: reason, closedAt: 150) { Self.events[$0] }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    @Test func aCompleteRecordEmbedsTextAndJSONAndReferencesBlobs() throws {
+        var s = JoinStateTests.state()
+        _ = s.receive(part: 0, seq: 2, at: 110, error: nil, definition: Self.definition)
+        _ = s.receive(part: 1, seq: 3, at: 120, error: nil, definition: Self.definition)
+        let text = record(s, .complete, reason: "all required parts succeeded")
+        let hash = String(repeating: "ab", count: 32)
+        let expected = #"{"join":"media","correlation":"c","status":"complete","reason":"all required parts succeeded","opened_at":100,"closed_at":150,"duration_ms":50,"#
+            + #""request":{"seq":1,"id":"req-1","topic":"req","size":21,"time":100,"content_type":"application/json","payload":{"prompt": "a cat"}},"#
+            + #""parts":[{"name":"text","required":true,"status":"ok","received_at":110,"after_ms":10,"seq":2,"id":"res-2","topic":"res.text","size":14,"time":110,"producer":"text-agent","content_type":"text/plain","attempt":2,"engine":"builtin","text":"a \"quoted\" cat"},"#
+            + #"{"name":"image","required":true,"status":"ok","received_at":120,"after_ms":20,"seq":3,"id":"res-3","topic":"res.image","size":0,"time":120,"producer":"image-agent","content_type":"image/png","blob":{"sha256":"\#(hash)","size":5000,"media_type":"image/png"}},"#
+            + #"{"name":"audio","required":false,"status":"missing"}],"missing":["audio"],"failed":[]}"#
+        #expect(text == expected)
+        #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil, "not JSON: \(text)")
+    }
+
+    @Test func failedAndTimedOutPartsSayWhy() throws {
+        var s = JoinStateTests.state()
+        _ = s.receive(part: 0, seq: 0, at: 111, error: "dead-lettered in group g: \"boom\"", definition: Self.definition)
+        _ = s.partTimedOut(2, at: 140, definition: Self.definition)
+        let text = record(s, .failed, reason: "r")
+        #expect(text.contains(#"{"name":"text","required":true,"status":"failed","error":"dead-lettered in group g: \"boom\"","received_at":111,"after_ms":11},"#))
+        #expect(text.contains(#"{"name":"image","required":true,"status":"missing"}"#))
+        #expect(text.contains(#"{"name":"audio","required":false,"status":"timeout","timed_out_at":140}"#))
+        #expect(text.hasSuffix(#""missing":["image","audio"],"failed":["text"]}"#))
+        #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil, "not JSON: \(text)")
+    }
+
+    @Test func aRequestNoLongerInTheLogIsLeftOutAndTheRecordStaysJSON() throws {
+        let bytes = MergedRecord.build(definition: Self.definition, state: JoinStateTests.state(), outcome: .partial, reason: "timeout", closedAt: 150) { _ in nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(!text.contains("\"request\""))
+        #expect(text.contains(#""duration_ms":50,"parts":["#))
+        #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil, "not JSON: \(text)")
+    }
+}
