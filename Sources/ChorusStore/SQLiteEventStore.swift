@@ -34,6 +34,7 @@ public final class SQLiteEventStore: EventStore {
     private let selectKey: SQLiteStatement
     private let upsertJoin: SQLiteStatement
     private let insertJoinPart: SQLiteStatement
+    private let insertOpenJoinPart: SQLiteStatement
     private let insertBlob: SQLiteStatement
     private let insertBlobRef: SQLiteStatement
     private let selectJoin: SQLiteStatement
@@ -78,9 +79,10 @@ public final class SQLiteEventStore: EventStore {
             "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"
         )
         selectKey = try db.prepare("SELECT seq FROM idempotency WHERE key = ? AND time >= ?")
-        upsertJoin = try db.prepare(
-            "INSERT OR REPLACE INTO joins(name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason) VALUES (?,?,?,?,?,?,?,?,?)")
+        upsertJoin = try db.prepare(Self.upsertJoinSQL)
         insertJoinPart = try db.prepare(Self.insertJoinPartSQL)
+        insertOpenJoinPart = try db.prepare(
+            "INSERT INTO join_parts(name, correlation, part, seq, status, producer, attempt, received_at, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")
         // Storing the same content again refreshes `created`, so retention's grace period starts over for it.
         insertBlob = try db.prepare(
             "INSERT INTO blobs(hash, size, media_type, created) VALUES (?,?,?,?) ON CONFLICT(hash) DO UPDATE SET created = excluded.created")
@@ -388,7 +390,9 @@ public final class SQLiteEventStore: EventStore {
                 try s.run()
             }
             for p in batch.joinParts {
-                let s = insertJoinPart
+                // Only a late part can come for a join whose row is gone; any other part is of a join that is
+                // open, so its row is in the log or in this batch, and the guard's lookup would be wasted.
+                let s = p.status == "late" ? insertJoinPart : insertOpenJoinPart
                 s.bind(1, p.name)
                 s.bind(2, p.correlation)
                 s.bind(3, p.part)
@@ -602,6 +606,16 @@ public final class SQLiteEventStore: EventStore {
             }
         }
     }
+
+    /// Opens a join (its first row) or closes it. Closing updates the row in place: `INSERT OR REPLACE` deleted
+    /// the row and its index entries and inserted them again, three more B-tree writes per join than the update,
+    /// which changes the `joins_open` entry only. The columns it leaves alone are the same in both records.
+    static let upsertJoinSQL = """
+        INSERT INTO joins(name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason)
+        VALUES (?,?,?,?,?,?,?,?,?)
+        ON CONFLICT(name, correlation) DO UPDATE SET
+            status = excluded.status, closed_at = excluded.closed_at, result_seq = excluded.result_seq, reason = excluded.reason
+        """
 
     /// A part row is written only while its join's row exists (the batch writes its joins first). Retention finds
     /// part rows through their join, so a row written after retention removed the join (a late result the broker

@@ -190,7 +190,17 @@ enum JoinBench {
                 throw ValidationFailure("no progress: \(confirmed) confirmed, \(progress.merged.load(ordering: .acquiring)) merged")
             }
         }
-        let end = try merged()
+        let end: UInt64
+        do {
+            end = try merged()
+        } catch {
+            // An agent that failed is why merged records stopped: say what it saw.
+            let agentErrors = agents.compactMap { a -> String? in
+                do { try a() } catch { return "\(error)" }
+                return nil
+            }
+            throw ValidationFailure("\(error)" + (agentErrors.isEmpty ? "" : "; " + agentErrors.joined(separator: "; ")))
+        }
         for a in agents { try a() }
         return Double(count) / (Double(end - start) / 1e9)
     }
