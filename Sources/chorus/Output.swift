@@ -52,11 +52,12 @@ enum Signals {
 nonisolated(unsafe) private var signalPipeWriteFD: Int32 = -1
 
 extension Signals {
-    /// Calls `action` on a helper thread at the first of `signals`; a second one exits at once (status 130).
+    /// Calls `action` on a helper thread at the first of `signals`; a second one calls `again` (if given) and
+    /// exits at once (status 130).
     ///
     /// A handler that writes to a pipe works whichever thread the kernel picks to take the signal; blocking the
     /// signals instead would miss threads the runtime started before `main`.
-    static func forward(_ signals: [Int32], action: @escaping @Sendable () -> Void) {
+    static func forward(_ signals: [Int32], again: (@Sendable () -> Void)? = nil, action: @escaping @Sendable () -> Void) {
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else { return }
         signalPipeWriteFD = fds[1]
@@ -75,7 +76,12 @@ extension Signals {
                 if n < 0 && errno == EINTR { continue }
                 if n <= 0 { return }
                 seen += 1
-                if seen == 1 { action() } else { exit(130) }
+                if seen == 1 {
+                    action()
+                } else {
+                    again?()
+                    exit(130)
+                }
             }
         }
         thread.start()

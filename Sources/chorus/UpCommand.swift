@@ -23,7 +23,8 @@ struct UpCommand: ParsableCommand {
             is given up on: one line says so, and the other children keep running. If that child is the broker, \
             the agents are stopped and 'chorus up' exits 69. Ctrl-C (or SIGTERM) stops the agents (they drain; \
             what is still running after 45 s is killed) first, then the broker (killed after 30 s), and exits 0; \
-            a second Ctrl-C exits at once.
+            a second Ctrl-C kills every child and exits at once. What a child started (a wrapper's server) is \
+            killed with it when it ends: each child runs in a process group of its own.
 
             Exit codes: 0 after Ctrl-C or SIGTERM; 69 the broker was given up on; 78 the broker did not start, \
             or a manifest cannot be read, or its [process] program is not on PATH or cannot be started; 130 a \
@@ -60,7 +61,10 @@ struct UpCommand: ParsableCommand {
     func run() throws {
         Signals.unblockTermination()
         let stop = StopFlag()
-        Signals.forward([SIGINT, SIGTERM]) { stop.set() }
+        let groups = ChildGroups()
+        // A second Ctrl-C must not leave the broker and agents running without their supervisor: kill them all,
+        // as kill -9 would (the broker loses nothing it confirmed), then exit.
+        Signals.forward([SIGINT, SIGTERM], again: { groups.killAll() }) { stop.set() }
         let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
         let ready = readyFile ?? FileManager.default.temporaryDirectory.appendingPathComponent("chorus-up-\(getpid())").path
         try? FileManager.default.removeItem(atPath: ready)
@@ -68,7 +72,7 @@ struct UpCommand: ParsableCommand {
         if let dataDir { brokerArgs += ["--data-dir", dataDir] }
         let broker = Child(
             name: "broker", arguments: brokerArgs + (endpoint.map { ["--endpoint", $0] } ?? []) + (firehose.map { ["--firehose", $0] } ?? []))
-        try start(broker, executable: me)
+        try start(broker, executable: me, groups: groups)
         let deadline = Date().addingTimeInterval(30)
         while !FileManager.default.fileExists(atPath: ready) {
             guard Date() < deadline, broker.process?.isRunning == true, !stop.isSet else {
@@ -90,7 +94,7 @@ struct UpCommand: ParsableCommand {
             printError("chorus up: \(error)")
             let running = children.compactMap(\.process).filter(\.isRunning)
             for p in running { kill(p.processIdentifier, SIGTERM) }
-            Self.waitOrKill(running, seconds: Self.agentStopSeconds)
+            Self.waitOrKill(running, seconds: Self.agentStopSeconds, groups: groups)
             return ChorusExit.configError
         }
         for m in manifests {
@@ -114,7 +118,7 @@ struct UpCommand: ParsableCommand {
             } else {
                 child = Child(name: name, arguments: ["agent", path, "--endpoint", brokerEndpoint])
             }
-            do { try start(child, executable: me, endpoint: brokerEndpoint) } catch { throw abandon(ValidationFailure("\(path): cannot start: \(error)")) }
+            do { try start(child, executable: me, endpoint: brokerEndpoint, groups: groups) } catch { throw abandon(ValidationFailure("\(path): cannot start: \(error)")) }
             children.append(child)
         }
         // The commands to try must reach this broker and this log, not the defaults, when up was told otherwise.
@@ -139,14 +143,20 @@ struct UpCommand: ParsableCommand {
         while !stop.isSet && !broker.givenUp {
             for child in children where !child.givenUp {
                 if let p = child.process {
-                    guard !p.isRunning else { continue }
+                    guard ChildGroups.hasEnded(p) else { continue }
                     child.process = nil
+                    // What it started may outlive it (a wrapper script's server holding a port): not into the restart.
+                    groups.end(p.processIdentifier)
                     let uptime = Self.now() - child.startedAt
+                    guard ChildGroups.waitForReaping(p) else {
+                        ended(child, .killed(signal: SIGKILL, uptime: uptime))
+                        continue
+                    }
                     ended(child, p.terminationReason == .uncaughtSignal
                         ? .killed(signal: p.terminationStatus, uptime: uptime) : .exited(status: p.terminationStatus, uptime: uptime))
                 } else if let at = child.restartAt, Self.now() >= at {
                     // Whatever stops a restart from launching is one more failed start, never the end of `up`.
-                    do { try start(child, executable: me, endpoint: brokerEndpoint) } catch { ended(child, .launchFailed(reason: "\(error)")) }
+                    do { try start(child, executable: me, endpoint: brokerEndpoint, groups: groups) } catch { ended(child, .launchFailed(reason: "\(error)")) }
                 }
             }
             usleep(100_000)
@@ -159,9 +169,9 @@ struct UpCommand: ParsableCommand {
             printError("chorus up: stopping agents, then the broker")
         }
         for child in children.dropFirst() { child.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } } }
-        Self.waitOrKill(children.dropFirst().compactMap(\.process), seconds: Self.agentStopSeconds)
+        Self.waitOrKill(children.dropFirst().compactMap(\.process), seconds: Self.agentStopSeconds, groups: groups)
         broker.process.map { if $0.isRunning { kill($0.processIdentifier, SIGTERM) } }
-        Self.waitOrKill(broker.process.map { [$0] } ?? [], seconds: Self.brokerStopSeconds)
+        Self.waitOrKill(broker.process.map { [$0] } ?? [], seconds: Self.brokerStopSeconds, groups: groups)
         if readyFile == nil { try? FileManager.default.removeItem(atPath: ready) }
         if broker.givenUp { throw ChorusExit.unavailable }
     }
@@ -172,15 +182,17 @@ struct UpCommand: ParsableCommand {
     /// How long the broker gets to finish its last commit and close after SIGTERM.
     static let brokerStopSeconds: Double = 30
 
-    /// Waits for `processes` to exit, up to `seconds`; then kills what is left with SIGKILL, saying so.
-    static func waitOrKill(_ processes: [Process], seconds: Double) {
+    /// Waits for `processes` to exit, up to `seconds`; then kills what is left with SIGKILL, saying so. Either
+    /// way, what each of them started and left behind is killed with it (its process group).
+    static func waitOrKill(_ processes: [Process], seconds: Double, groups: ChildGroups) {
         let deadline = now() + seconds
-        while processes.contains(where: \.isRunning) && now() < deadline { usleep(50_000) }
-        for p in processes where p.isRunning {
+        while processes.contains(where: { !ChildGroups.hasEnded($0) }) && now() < deadline { usleep(50_000) }
+        for p in processes where !ChildGroups.hasEnded(p) {
             printError("chorus up: process \(p.processIdentifier) did not stop within \(Int(seconds)) s of SIGTERM; killing it")
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
         }
+        // Killing each group kills a child still running with all it started, and whatever an ended child left.
+        for p in processes { groups.end(p.processIdentifier) }
+        for p in processes { _ = ChildGroups.waitForReaping(p) }
     }
 
     /// The `[process] command` of a manifest, if it has one.
@@ -193,7 +205,7 @@ struct UpCommand: ParsableCommand {
     static func now() -> Double { ProcessInfo.processInfo.systemUptime }
 
 
-    func start(_ child: Child, executable: String, endpoint: String? = nil) throws {
+    func start(_ child: Child, executable: String, endpoint: String? = nil, groups: ChildGroups) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: child.program ?? executable)
         p.arguments = child.arguments
@@ -202,6 +214,7 @@ struct UpCommand: ParsableCommand {
         environment["OMP_NUM_THREADS"] = environment["OMP_NUM_THREADS"] ?? "1"
         p.environment = environment
         try p.run()
+        groups.add(p.processIdentifier)
         child.process = p
         child.startedAt = Self.now()
         child.restartAt = nil
