@@ -83,7 +83,8 @@ extension Broker {
                 JoinPartRecord(name: d.name, correlation: key.correlation, part: part, seq: seq, status: status, producer: producer,
                                attempt: attempt, receivedAt: now, error: error))
         }
-        guard var state = openJoins[key] else {
+        // Changed in place: a copy out of the map and back would also copy the state's array of parts.
+        guard let decision = openJoins[key]?.receive(part: index, seq: seq, at: now, error: error, definition: d) else {
             // Not open: a late part of a closed join is recorded; a result for no join at all is not ours.
             if recentlyClosedJoins.contains(key) || joinRecorded(key) {
                 record("late")
@@ -91,8 +92,6 @@ extension Broker {
             }
             return
         }
-        let decision = state.receive(part: index, seq: seq, at: now, error: error, definition: d)
-        openJoins[key] = state
         switch decision {
         case .duplicate:
             record("duplicate")
@@ -127,9 +126,9 @@ extension Broker {
             }
         case .joinPart(let name, let correlation, let index):
             let key = JoinKey(name: name, correlation: correlation)
-            guard let d = config.joins.first(where: { $0.name == name }), var state = openJoins[key], state.parts[index].isPending else { return }
-            let decision = state.partTimedOut(index, at: now, definition: d)
-            openJoins[key] = state
+            guard let d = config.joins.first(where: { $0.name == name }), openJoins[key]?.parts[index].isPending == true,
+                let decision = openJoins[key]?.partTimedOut(index, at: now, definition: d)
+            else { return }
             batch.joinParts.append(
                 JoinPartRecord(name: name, correlation: correlation, part: d.parts[index].name, seq: 0, status: "timeout", producer: nil,
                                attempt: nil, receivedAt: now, error: "no result within \(d.parts[index].timeoutMilliseconds ?? 0) ms"))
@@ -147,13 +146,13 @@ extension Broker {
         var status = outcome.rawValue
         var resultSeq: UInt64?
         // The record reads the opening event and every part; keep them, for its causation and its blob references.
-        var fetched: [UInt64: Event] = [:]
+        var fetched: [LogEntry] = []
         let record = MergedRecord.build(definition: d, state: state, outcome: outcome, reason: reason, closedAt: now) { seq in
-            let e = self.fetchEvent(seq)?.event
-            fetched[seq] = e
-            return e
+            let entry = self.fetchEvent(seq)
+            if let entry { fetched.append(entry) }
+            return entry
         }
-        let opening = fetched[state.openSeq]
+        let opening = fetched.first { $0.seq == state.openSeq }?.event
         var merged = Event(
             id: makeEventID(), topic: d.emit, correlation: key.correlation, causation: opening?.id, producer: "chorus.join",
             contentType: "application/json", headers: [("join", d.name), ("status", status)], payload: record)
@@ -173,8 +172,8 @@ extension Broker {
             resultSeq = seq
             // The record names its parts' blobs in its payload: keep them while the record is in the log, even
             // after retention removed the part results themselves.
-            for (partSeq, part) in fetched where partSeq != state.openSeq {
-                for hash in part.blobHashes { batch.blobRefs.append((seq, hash)) }
+            for part in fetched where part.seq != state.openSeq {
+                for hash in part.event.blobHashes { batch.blobRefs.append((seq, hash)) }
             }
         }
         batch.joins.append(

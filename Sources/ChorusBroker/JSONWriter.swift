@@ -50,6 +50,18 @@ struct JSONWriter {
         afterValue = true
     }
 
+    /// `"name":` and `bytes` as a JSON string, when they are valid UTF-8 (an embedded text payload); nothing
+    /// when they are not. ASCII, the common case, is escaped straight from the bytes, with no String made.
+    mutating func member(_ name: StaticString, utf8 bytes: [UInt8]) {
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            key(name)
+            bytes.withUnsafeBufferPointer { JSONString.append(utf8: $0, to: &self.bytes) }
+            afterValue = true
+        } else if let s = String(validating: bytes, as: UTF8.self) {
+            member(name, s)
+        }
+    }
+
     mutating func int(_ n: Int64) {
         separate()
         if n < 0 { bytes.append(0x2D) }

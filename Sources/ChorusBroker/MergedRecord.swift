@@ -1,4 +1,5 @@
 import ChorusProtocol
+import ChorusStore
 
 /// Builds the merged record a join emits (docs/JOINS.md, "The merged record"): JSON with keys in a fixed order.
 ///
@@ -11,7 +12,7 @@ enum MergedRecord {
 
     static func build(
         definition d: JoinDefinition, state: JoinState, outcome: JoinState.Outcome, reason: String, closedAt: Int64,
-        fetch: (UInt64) -> Event?
+        fetch: (UInt64) -> LogEntry?
     ) -> [UInt8] {
         var w = JSONWriter()
         w.beginObject()
@@ -25,7 +26,7 @@ enum MergedRecord {
         if let request = fetch(state.openSeq) {
             w.key("request")
             w.beginObject()
-            describe(request, into: &w)
+            describe(request.event, into: &w)
             w.endObject()
         }
         var missing: [String] = []
@@ -49,13 +50,13 @@ enum MergedRecord {
                 w.member("status", "ok")
                 w.member("received_at", at)
                 w.member("after_ms", at - state.openedAt)
-                if let e = fetch(seq) { describe(e, into: &w) }
+                if let e = fetch(seq) { describe(e.event, into: &w) }
             case .failed(let seq, let at, let error):
                 w.member("status", "failed")
                 w.member("error", error)
                 w.member("received_at", at)
                 w.member("after_ms", at - state.openedAt)
-                if seq > 0, let e = fetch(seq) { describe(e, into: &w) }
+                if seq > 0, let e = fetch(seq) { describe(e.event, into: &w) }
                 failed.append(part.name)
             }
             w.endObject()
@@ -80,24 +81,35 @@ enum MergedRecord {
         w.member("time", e.time)
         if let producer = e.producer { w.member("producer", producer) }
         if let type = e.contentType { w.member("content_type", type) }
-        func header(_ name: String) -> String? { e.headers.first { $0.name == name }?.value }
-        if let attempt = header("attempt").flatMap(Int64.init) { w.member("attempt", attempt) }
-        if let hash = e.blobHashes.first {
+        // One pass over the headers for the four this record reports (the first of each, as before).
+        var attempt: String?, blob: String?, blobSize: String?, blobType: String?, engine: String?
+        for (name, value) in e.headers {
+            switch name {
+            case "attempt": attempt = attempt ?? value
+            case "blob" where !value.isEmpty: blob = blob ?? value.lowercased()
+            case "blob-size": blobSize = blobSize ?? value
+            case "blob-type": blobType = blobType ?? value
+            case "engine": engine = engine ?? value
+            default: break
+            }
+        }
+        if let attempt = attempt.flatMap(Int64.init) { w.member("attempt", attempt) }
+        if let blob {
             w.key("blob")
             w.beginObject()
-            w.member("sha256", hash)
-            w.member("size", Int64(header("blob-size") ?? "") ?? 0)
-            w.member("media_type", header("blob-type") ?? e.contentType ?? "application/octet-stream")
+            w.member("sha256", blob)
+            w.member("size", Int64(blobSize ?? "") ?? 0)
+            w.member("media_type", blobType ?? e.contentType ?? "application/octet-stream")
             w.endObject()
         }
-        if let engine = header("engine") { w.member("engine", engine) }
+        if let engine { w.member("engine", engine) }
         guard e.payload.count <= embedLimit, !e.payload.isEmpty else { return }
         let type = e.contentType ?? ""
         if let json = e.embeddableJSON {
             w.key("payload")
             w.raw(json.utf8)
-        } else if type.hasPrefix("text/") || type.isEmpty, let text = String(validating: e.payload, as: UTF8.self) {
-            w.member("text", text)
+        } else if type.hasPrefix("text/") || type.isEmpty {
+            w.member("text", utf8: e.payload)
         }
     }
 }

@@ -1,5 +1,6 @@
 @testable import ChorusBroker
 import ChorusProtocol
+import ChorusStore
 import Foundation
 import Testing
 
@@ -17,7 +18,7 @@ import Testing
     ]
 
     func record(_ state: JoinState, _ outcome: JoinState.Outcome, reason: String) -> String {
-        let bytes = MergedRecord.build(definition: Self.definition, state: state, outcome: outcome, reason: reason, closedAt: 150) { Self.events[$0] }
+        let bytes = MergedRecord.build(definition: Self.definition, state: state, outcome: outcome, reason: reason, closedAt: 150) { Self.events[$0].map { LogEntry($0) } }
         return String(decoding: bytes, as: UTF8.self)
     }
 
@@ -46,6 +47,28 @@ import Testing
         #expect(text.contains(#"{"name":"audio","required":false,"status":"timeout","timed_out_at":140}"#))
         #expect(text.hasSuffix(#""missing":["image","audio"],"failed":["text"]}"#))
         #expect((try? JSONSerialization.jsonObject(with: Data(text.utf8))) != nil, "not JSON: \(text)")
+    }
+
+    /// Text payloads: ASCII is escaped from the bytes, other valid UTF-8 goes through String, invalid UTF-8 is
+    /// left out (the record must stay JSON).
+    @Test(arguments: [
+        (Array("tab\there \u{1}".utf8), #""text":"tab\there \u0001""#),
+        (Array("café ☕".utf8), #""text":"café ☕""#),
+        ([0x61, 0xFF, 0x62], nil),
+    ] as [([UInt8], String?)])
+    func textPartsAreEmbeddedOnlyWhenValidUTF8(payload: [UInt8], expected: String?) throws {
+        var events = Self.events
+        events[2]?.payload = payload
+        var s = JoinStateTests.state()
+        _ = s.receive(part: 0, seq: 2, at: 110, error: nil, definition: Self.definition)
+        let bytes = MergedRecord.build(definition: Self.definition, state: s, outcome: .partial, reason: "r", closedAt: 150) { events[$0].map { LogEntry($0) } }
+        let text = String(decoding: bytes, as: UTF8.self)
+        if let expected {
+            #expect(text.contains(#""engine":"builtin","# + expected + "}"), "\(text)")
+        } else {
+            #expect(text.contains(#""engine":"builtin"},"#), "\(text)")
+        }
+        #expect((try? JSONSerialization.jsonObject(with: Data(bytes))) != nil, "not JSON: \(text)")
     }
 
     @Test func aRequestNoLongerInTheLogIsLeftOutAndTheRecordStaysJSON() throws {
