@@ -20,6 +20,9 @@ enum JoinBench {
         topic = "gen.result.audio"
         """
 
+    /// A request as `chorus request` sends it: a JSON prompt, typed application/json (the merged record embeds it).
+    static let request = Array(#"{"prompt":"a lighthouse at dusk"}"#.utf8)
+
     /// An agent that answers every request at once with a small result, acking after each confirm.
     static func startAgent(_ endpoint: String, part: String, ready: DispatchSemaphore, until total: Int) -> () throws -> Int {
         onThread {
@@ -99,7 +102,7 @@ enum JoinBench {
         var lastProgress = BenchStats.nanos()
         while confirmed < count {
             while sent < count && sent - progress.merged.load(ordering: .acquiring) < window {
-                try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", "j\(run)-\(sent)")]), payload: Array("{\"prompt\":\"p\"}".utf8))))
+                try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", "j\(run)-\(sent)"), ("content-type", "application/json")]), payload: request)))
                 sent += 1
             }
             // With every request confirmed and the window full, wait briefly for merged records instead.
@@ -161,8 +164,7 @@ enum JoinBench {
         let c = try connect("bench-requester")
         defer { c.close() }
         let run = String(BenchStats.wallMicros(), radix: 36)
-        let body = Array("{\"prompt\":\"p\"}".utf8)
-        let start = BenchStats.nanos()
+                let start = BenchStats.nanos()
         var sent = 0
         var confirmed = 0
         var lastProgress = start
@@ -170,7 +172,7 @@ enum JoinBench {
             while sent < count && sent - progress.merged.load(ordering: .acquiring) < window {
                 let n = min(batch, count - sent)
                 let requests = (sent..<(sent + n)).map {
-                    PublishRequest(topic: "gen.request", properties: Properties([("correlation", "j\(run)-\($0)")]), payload: body)
+                    PublishRequest(topic: "gen.request", properties: Properties([("correlation", "j\(run)-\($0)"), ("content-type", "application/json")]), payload: request)
                 }
                 try c.sendRaw(ClientCommand.encodePackedPublishMany(requestID: [], requests))
                 sent += n
@@ -245,7 +247,7 @@ enum JoinBench {
             let due = Int(Double(BenchStats.nanos() - start) / 1e9 * Double(rate))
             while sent < min(due, total) {
                 let id = "L-\(BenchStats.wallMicros())-\(sent)"  // unique: several may leave in one microsecond
-                try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", id)]), payload: [])))
+                try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", id), ("content-type", "application/json")]), payload: request)))
                 sent += 1
             }
             while (try c.receive(timeoutMilliseconds: 0)) != nil {}
