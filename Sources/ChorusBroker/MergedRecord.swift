@@ -26,7 +26,7 @@ enum MergedRecord {
         if let request = fetch(state.openSeq) {
             w.key("request")
             w.beginObject()
-            describe(request.event, into: &w)
+            request.describe(into: &w)
             w.endObject()
         }
         var missing: [String] = []
@@ -50,13 +50,13 @@ enum MergedRecord {
                 w.member("status", "ok")
                 w.member("received_at", at)
                 w.member("after_ms", at - state.openedAt)
-                if let e = fetch(seq) { describe(e.event, into: &w) }
+                if let e = fetch(seq) { e.describe(into: &w) }
             case .failed(let seq, let at, let error):
                 w.member("status", "failed")
                 w.member("error", error)
                 w.member("received_at", at)
                 w.member("after_ms", at - state.openedAt)
-                if seq > 0, let e = fetch(seq) { describe(e.event, into: &w) }
+                if seq > 0, let e = fetch(seq) { e.describe(into: &w) }
                 failed.append(part.name)
             }
             w.endObject()
@@ -72,18 +72,23 @@ enum MergedRecord {
         return w.bytes
     }
 
-    /// Writes the members describing an event: its reference and, when small text or JSON, its content.
-    static func describe(_ e: Event, into w: inout JSONWriter) {
-        w.member("seq", Int64(e.seq))
-        w.member("id", e.id)
-        w.member("topic", e.topic)
-        w.member("size", Int64(e.payload.count))
-        w.member("time", e.time)
-        if let producer = e.producer { w.member("producer", producer) }
-        if let type = e.contentType { w.member("content_type", type) }
+}
+
+extension LogEntry {
+    /// Writes the members describing this event: its reference and, when small text or JSON, its content. A
+    /// method of the entry so that the event is read in place: passed out of it, Swift copied the event per part.
+    func describe(into w: inout JSONWriter) {
+        let embedLimit = MergedRecord.embedLimit
+        w.member("seq", Int64(event.seq))
+        w.member("id", event.id)
+        w.member("topic", event.topic)
+        w.member("size", Int64(event.payload.count))
+        w.member("time", event.time)
+        if let producer = event.producer { w.member("producer", producer) }
+        if let type = event.contentType { w.member("content_type", type) }
         // One pass over the headers for the four this record reports (the first of each, as before).
         var attempt: String?, blob: String?, blobSize: String?, blobType: String?, engine: String?
-        for (name, value) in e.headers {
+        for (name, value) in event.headers {
             switch name {
             case "attempt": attempt = attempt ?? value
             case "blob" where !value.isEmpty: blob = blob ?? value.lowercased()
@@ -99,17 +104,17 @@ enum MergedRecord {
             w.beginObject()
             w.member("sha256", blob)
             w.member("size", Int64(blobSize ?? "") ?? 0)
-            w.member("media_type", blobType ?? e.contentType ?? "application/octet-stream")
+            w.member("media_type", blobType ?? event.contentType ?? "application/octet-stream")
             w.endObject()
         }
         if let engine { w.member("engine", engine) }
-        guard e.payload.count <= embedLimit, !e.payload.isEmpty else { return }
-        let type = e.contentType ?? ""
-        if let json = e.embeddableJSON {
+        guard event.payload.count <= embedLimit, !event.payload.isEmpty else { return }
+        let type = event.contentType ?? ""
+        if let json = event.embeddableJSON {
             w.key("payload")
             w.raw(json.utf8)
         } else if type.hasPrefix("text/") || type.isEmpty {
-            w.member("text", utf8: e.payload)
+            w.member("text", utf8: event.payload)
         }
     }
 }

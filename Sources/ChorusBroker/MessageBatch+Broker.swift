@@ -46,10 +46,7 @@ extension MessageBatch {
         appendFrame(group)
         if packed {
             appendFrame { out in
-                for d in deliveries {
-                    Packed.appendDelivery(
-                        seq: d.entry.seq, token: d.token, attempt: UInt32(clamping: d.attempt), topic: d.entry.topic, event: d.entry.event, to: &out)
-                }
+                for d in deliveries { d.entry.appendPackedDelivery(token: d.token, attempt: UInt32(clamping: d.attempt), to: &out) }
             }
             endMessage()
             return

@@ -21,4 +21,10 @@ public final class LogEntry: Sendable {
     /// The properties frame, encoded now (deliveries write it straight into the outbox instead: holding it per
     /// event cost an allocation and memory for every event in the recent window).
     public func encodeProperties() -> [UInt8] { event.encodeProperties() }
+
+    /// Appends this event as one packed delivery entry (docs/PROTOCOL.md, section 7.17), reading the event in
+    /// place: read out of the entry at the caller, Swift copied it (eight reference-counted fields) per delivery.
+    public func appendPackedDelivery(token: UInt64, attempt: UInt32, to out: inout [UInt8]) {
+        Packed.appendDelivery(seq: event.seq, token: token, attempt: attempt, topic: topic, event: event, to: &out)
+    }
 }
