@@ -23,6 +23,21 @@ import Glibc
 
     static func servers(_ dir: TempDir) -> [Int32] { UpTests.processes(mentioning: dir.file("server.sh")) }
 
+    /// Starts `chorus up` with the wrapper agent and waits for the broker; with `serving`, also for one server.
+    static func startUp(_ dir: TempDir, wrapper body: String, serving: Bool = true) throws -> LoggedProcess {
+        let agents = try wrapperAgents(dir, body: body)
+        let up = try UpTests.up(dir, agents: agents, config: try UpTests.writeConfig(dir))
+        guard UpTests.brokerEndpoint(dir, up) != nil else {
+            up.stop()
+            throw TestFailure("the broker did not start:\n\(up.output.suffix(3000))")
+        }
+        if serving && !waitUntil(10, { servers(dir).count == 1 }) {
+            up.stop()
+            throw TestFailure("no server under the wrapper:\n\(up.output.suffix(3000))")
+        }
+        return up
+    }
+
     /// Nothing that mentions the test's folder (broker, wrapper, server) is left within 10 s.
     static func expectNothingLeft(_ dir: TempDir, sourceLocation: SourceLocation = #_sourceLocation) {
         let gone = waitUntil(10) { UpTests.processes(mentioning: dir.path).isEmpty }
@@ -33,11 +48,8 @@ import Glibc
     func aCleanStopTakesWhatAChildStartedWithIt() throws {
         let dir = TempDir()
         defer { dir.remove() }
-        let agents = try Self.wrapperAgents(dir, body: "SERVER &\nwait\n")
-        let up = try UpTests.up(dir, agents: agents, config: try UpTests.writeConfig(dir))
+        let up = try Self.startUp(dir, wrapper: "SERVER &\nwait\n")
         defer { up.stop() }
-        try #require(UpTests.brokerEndpoint(dir, up) != nil, "the broker did not start:\n\(up.output.suffix(3000))")
-        try #require(waitUntil(10) { Self.servers(dir).count == 1 }, "no server under the wrapper:\n\(up.output.suffix(3000))")
         kill(up.process.processIdentifier, SIGTERM)
         let status = up.waitForExit(60)
         #expect(status == 0, "status \(status.map(String.init) ?? "none after 60 s"):\n\(up.output.suffix(3000))")
@@ -49,11 +61,8 @@ import Glibc
         let dir = TempDir()
         defer { dir.remove() }
         // A wrapper that ignores SIGTERM (and so does its server): the first Ctrl-C would wait 45 s for it.
-        let agents = try Self.wrapperAgents(dir, body: "trap '' TERM\nSERVER &\nwhile true; do wait; done\n")
-        let up = try UpTests.up(dir, agents: agents, config: try UpTests.writeConfig(dir))
+        let up = try Self.startUp(dir, wrapper: "trap '' TERM\nSERVER &\nwhile true; do wait; done\n")
         defer { up.stop() }
-        try #require(UpTests.brokerEndpoint(dir, up) != nil, "the broker did not start:\n\(up.output.suffix(3000))")
-        try #require(waitUntil(10) { Self.servers(dir).count == 1 }, "no server under the wrapper:\n\(up.output.suffix(3000))")
         kill(up.process.processIdentifier, SIGINT)
         try #require(waitUntil(10) { up.output.contains("chorus up: stopping agents, then the broker") }, "\(up.output.suffix(3000))")
         kill(up.process.processIdentifier, SIGINT)
@@ -67,10 +76,8 @@ import Glibc
         let dir = TempDir()
         defer { dir.remove() }
         // The wrapper exits at once and leaves its server running, holding the pipe Foundation watches.
-        let agents = try Self.wrapperAgents(dir, body: "SERVER &\nexit 3\n")
-        let up = try UpTests.up(dir, agents: agents, config: try UpTests.writeConfig(dir))
+        let up = try Self.startUp(dir, wrapper: "SERVER &\nexit 3\n", serving: false)
         defer { up.stop() }
-        try #require(UpTests.brokerEndpoint(dir, up) != nil, "the broker did not start:\n\(up.output.suffix(3000))")
         let restarted = waitUntil(20, pollMilliseconds: 50) { up.output.contains("chorus up: wrapped exited with status 3; restarting in 2 s") }
         #expect(restarted, "the wrapper's exit was not seen twice within 20 s:\n\(up.output.suffix(3000))")
         // Each run's server went with its wrapper: never more than the latest one.
