@@ -34,6 +34,7 @@ import Testing
         // Per message, then batched (LeanJoinAgent): each joins/s line with its events/s line, both with ratios.
         #expect(out.contains("batched: packed PUBLISHMANY and DELIVERMANY of up to 100 events"), "\(out)")
         #expect(out.components(separatedBy: "joins/s (each").count - 1 == 2, "\(out)")
+        #expect(out.components(separatedBy: "broker CPU per join (all its threads)").count - 1 == 2, "\(out)")
         #expect(out.components(separatedBy: "x raw)").count - 1 >= 4, "\(out)")
         #expect(out.contains("p99"), "\(out)")
     }

@@ -165,15 +165,20 @@ struct BenchCommand: ParsableCommand {
         for perMessage in joins > 0 ? (batch > 1 ? [1, batch] : [1]) : [] {
             if perMessage > 1 { Output.line("batched: packed PUBLISHMANY and DELIVERMANY of up to \(perMessage) events, packed ACKs") }
             var rates: [Double] = []
+            var cpu: [Double] = []
             for _ in 0..<runs {
                 let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
                 defer { broker.stop() }
+                let before = broker.cpuSeconds
                 rates.append(
                     perMessage > 1 ? try JoinBench.batchedThroughput(broker, count: joins, batch: perMessage) : try JoinBench.throughput(broker, count: joins))
+                cpu.append((broker.cpuSeconds - before) / Double(joins) * 1e6)
             }
             let j = BenchStats.median(rates)
             report("joins/s (each: request + 3 results + merged record)", j, "joins/s", ratioTo: base)
             report("  = durable events/s through the broker", j * 5, "ev/s", ratioTo: base)
+            // What a join costs the broker, all its threads: steadier than joins/s on a machine whose speed drifts.
+            report("  broker CPU per join (all its threads)", BenchStats.median(cpu), "us")
         }
         if seconds > 0 {
             var p50: [Double] = []
