@@ -64,7 +64,14 @@ extension Broker {
                 logger.warning("join lookups through the read-only connection failed; using the store", metadata: ["error": "\(error)"])
             }
         }
-        return (try? store.join(name: key.name, correlation: key.correlation)) != nil
+        do {
+            return try store.join(name: key.name, correlation: key.correlation) != nil
+        } catch {
+            // Unknown counts as recorded: a join not opened is a request without a record, which its requester
+            // sees; a join opened twice would emit two records for one correlation.
+            logger.error("join lookup failed; treating the join as recorded", metadata: ["chorus.join": "\(key.name)", "correlation": "\(key.correlation)", "error": "\(error)"])
+            return true
+        }
     }
 
     func scheduleJoinTimers(_ d: JoinDefinition, _ key: JoinKey, _ state: JoinState) {

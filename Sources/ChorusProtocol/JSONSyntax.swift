@@ -100,9 +100,12 @@ public enum JSONSyntax {
                     switch e {
                     case 0x22, 0x5C, 0x2F, 0x62, 0x66, 0x6E, 0x72, 0x74: break
                     case 0x75:
-                        for _ in 0..<4 {
-                            guard let h = peek, isHex(h) else { return false }
-                            i += 1
+                        // UTF-16 surrogates must pair up: the RFC's grammar lets a lone one through, but it is no
+                        // character, and strict parsers (serde_json, for one) refuse it.
+                        guard let unit = hex4() else { return false }
+                        if (0xDC00...0xDFFF).contains(unit) { return false }
+                        if (0xD800...0xDBFF).contains(unit) {
+                            guard take(0x5C), take(0x75), let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return false }
                         }
                     default: return false
                     }
@@ -133,6 +136,24 @@ public enum JSONSyntax {
             let start = i
             while let b = peek, b >= 0x30 && b <= 0x39 { i += 1 }
             return i > start
+        }
+
+        /// Four hex digits, as a UTF-16 code unit.
+        mutating func hex4() -> UInt16? {
+            var unit: UInt16 = 0
+            for _ in 0..<4 {
+                guard let h = peek else { return nil }
+                let digit: UInt8
+                switch h {
+                case 0x30...0x39: digit = h - 0x30
+                case 0x41...0x46: digit = h - 0x41 + 10
+                case 0x61...0x66: digit = h - 0x61 + 10
+                default: return nil
+                }
+                unit = unit << 4 | UInt16(digit)
+                i += 1
+            }
+            return unit
         }
 
         func isHex(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x41...0x46).contains(b) || (0x61...0x66).contains(b) }

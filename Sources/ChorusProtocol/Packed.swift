@@ -53,7 +53,7 @@ public enum Packed {
     /// Starts a field whose bytes the caller appends in place: room for its length, whose offset it returns.
     /// (For hot paths: a closure that captures an `Event` copies its eight reference-counted fields.)
     @inline(__always)
-    public static func beginField(in out: inout [UInt8]) -> Int {
+    static func beginField(in out: inout [UInt8]) -> Int {
         let lengthAt = out.count
         appendUInt32(0, to: &out)
         return lengthAt
@@ -61,7 +61,7 @@ public enum Packed {
 
     /// Ends a field begun at `lengthAt`: fills in its length.
     @inline(__always)
-    public static func endField(at lengthAt: Int, in out: inout [UInt8]) {
+    static func endField(at lengthAt: Int, in out: inout [UInt8]) {
         precondition(out.count - lengthAt - 4 <= UInt32.max, "a packed field is at most 4 GiB")
         let length = UInt32(truncatingIfNeeded: out.count - lengthAt - 4)
         out[lengthAt] = UInt8(truncatingIfNeeded: length >> 24)

@@ -610,11 +610,14 @@ public final class SQLiteEventStore: EventStore {
     /// Opens a join (its first row) or closes it. Closing updates the row in place: `INSERT OR REPLACE` deleted
     /// the row and its index entries and inserted them again, three more B-tree writes per join than the update,
     /// which changes the `joins_open` entry only. The columns it leaves alone are the same in both records.
+    /// An `open` record for a join that already has a row changes nothing: a join never opens twice, and an open
+    /// row carrying an earlier join's opening fields would be recovered with that join's expired deadline.
     static let upsertJoinSQL = """
         INSERT INTO joins(name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason)
         VALUES (?,?,?,?,?,?,?,?,?)
         ON CONFLICT(name, correlation) DO UPDATE SET
             status = excluded.status, closed_at = excluded.closed_at, result_seq = excluded.result_seq, reason = excluded.reason
+        WHERE excluded.status != 'open'
         """
 
     /// A part row is written only while its join's row exists (the batch writes its joins first). Retention finds

@@ -12,16 +12,27 @@ import Glibc
 /// SIGTERM to itself only, so that it can drain with its helpers still running; once it has ended (or was given
 /// up on), its group is killed to take what it left behind. A second Ctrl-C kills every group at once.
 final class ChildGroups: Sendable {
-    private let leaders = Mutex<Set<Int32>>([])
+    private struct State {
+        var leaders: Set<Int32> = []
+        /// Set by `killAll`: a child started after it (the supervisor racing the exit) is killed at once.
+        var closed = false
+    }
+
+    private let state = Mutex(State())
 
     /// A child has started: its pid is its group's id.
     func add(_ pid: Int32) {
-        leaders.withLock { _ = $0.insert(pid) }
+        let closed = state.withLock { s in
+            if !s.closed { s.leaders.insert(pid) }
+            return s.closed
+        }
+        if closed { kill(-pid, SIGKILL) }
     }
 
-    /// A child has ended: kill what is left of its group, and forget it.
+    /// A child has ended: kill what is left of its group, and forget it. Called as soon as the end is seen, so
+    /// that the group id is not kept (and later signalled) after it may have been reused.
     func end(_ pid: Int32) {
-        guard leaders.withLock({ $0.remove(pid) }) != nil else { return }
+        guard state.withLock({ $0.leaders.remove(pid) }) != nil else { return }
         kill(-pid, SIGKILL)
     }
 
@@ -46,6 +57,10 @@ final class ChildGroups: Sendable {
 
     /// Kills every group (the children and all they started): the second Ctrl-C.
     func killAll() {
-        for pid in leaders.withLock({ $0 }) { kill(-pid, SIGKILL) }
+        let leaders = state.withLock { s in
+            s.closed = true
+            return s.leaders
+        }
+        for pid in leaders { kill(-pid, SIGKILL) }
     }
 }

@@ -92,9 +92,10 @@ struct UpCommand: ParsableCommand {
         // A bad manifest or a program that cannot start stops everything already started, not just `up`.
         func abandon(_ error: any Error) -> Error {
             printError("chorus up: \(error)")
-            let running = children.compactMap(\.process).filter(\.isRunning)
-            for p in running { kill(p.processIdentifier, SIGTERM) }
-            Self.waitOrKill(running, seconds: Self.agentStopSeconds, groups: groups)
+            // All of them: one that has ended may have left a server behind, which waitOrKill takes.
+            let started = children.compactMap(\.process)
+            for p in started where p.isRunning { kill(p.processIdentifier, SIGTERM) }
+            Self.waitOrKill(started, seconds: Self.agentStopSeconds, groups: groups)
             return ChorusExit.configError
         }
         for m in manifests {
@@ -186,7 +187,15 @@ struct UpCommand: ParsableCommand {
     /// way, what each of them started and left behind is killed with it (its process group).
     static func waitOrKill(_ processes: [Process], seconds: Double, groups: ChildGroups) {
         let deadline = now() + seconds
-        while processes.contains(where: { !ChildGroups.hasEnded($0) }) && now() < deadline { usleep(50_000) }
+        while true {
+            // Each group goes as soon as its child has ended, not after the others: its id may be reused later.
+            var running = false
+            for p in processes {
+                if ChildGroups.hasEnded(p) { groups.end(p.processIdentifier) } else { running = true }
+            }
+            guard running && now() < deadline else { break }
+            usleep(50_000)
+        }
         for p in processes where !ChildGroups.hasEnded(p) {
             printError("chorus up: process \(p.processIdentifier) did not stop within \(Int(seconds)) s of SIGTERM; killing it")
         }

@@ -36,6 +36,12 @@ import Testing
         #expect(Event(id: "e", topic: "t", contentType: "application/json", payload: Array(text.utf8)).embeddableJSON == nil)
     }
 
+    /// Stricter than RFC 8259's grammar on purpose: a lone UTF-16 surrogate escape is no character.
+    @Test(arguments: ["\"\\uD800\"", "\"\\uDC00\"", "\"\\uD83Dx\"", "\"\\uD83D\\u0041\"", "\"\\uD83D\\uD83D\""])
+    func refusesLoneSurrogates(_ text: String) {
+        #expect(!JSONSyntax.isValid(Array(text.utf8)), "\(text)")
+    }
+
     @Test func nestingIsLimitedInsteadOfExhaustingTheStack() {
         let deep = String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000)
         #expect(!JSONSyntax.isValid(Array(deep.utf8)))
@@ -51,6 +57,7 @@ import Testing
         }
         #expect(event("application/json", " \n{\"a\":1}\t ").embeddableJSON == "{\"a\":1}")
         #expect(event("application/json", "{\"a\":1}").embeddableJSON == "{\"a\":1}")
+        #expect(event("application/json", "\r\n{\"a\":1}\r\n").embeddableJSON == "{\"a\":1}")
         #expect(event("application/vnd.x+json", "[1]").embeddableJSON == "[1]")
         #expect(event("application/json", "{\"a\":").embeddableJSON == nil)
         #expect(event("text/plain", "{\"a\":1}").embeddableJSON == nil)

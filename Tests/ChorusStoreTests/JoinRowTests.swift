@@ -61,6 +61,17 @@ final class JoinRowTests {
         #expect(try count("SELECT count(*) FROM join_parts WHERE correlation = 'c2'") == 1)
     }
 
+    /// A join never opens twice: an `open` record for a join with a row (closed here) leaves the row as it is,
+    /// where INSERT OR REPLACE, or an unconditional update, made it open again with the old opening fields.
+    @Test func anOpenRecordForAJoinThatHasARowChangesNothing() throws {
+        let j = opened("c4", openSeq: 10)
+        let done = closed(j, status: "complete", resultSeq: 12)
+        try store.commit(batch(events: [event(10), event(11), event(12)]) { b in b.joins = [j, done] })
+        try store.commit(batch(events: [event(13)]) { $0.joins = [opened("c4", openSeq: 13)] })
+        #expect(try store.join(name: "media", correlation: "c4") == done)
+        #expect(try store.openJoins().isEmpty)
+    }
+
     @Test func partsOfAnOpenJoinAreRecordedInOrderAndRecoveredWithIt() throws {
         let j = opened("c3", openSeq: 7)
         try store.commit(batch(events: [event(7)]) { $0.joins = [j] })

@@ -164,7 +164,7 @@ enum JoinBench {
         let c = try connect("bench-requester")
         defer { c.close() }
         let run = String(BenchStats.wallMicros(), radix: 36)
-                let start = BenchStats.nanos()
+        let start = BenchStats.nanos()
         var sent = 0
         var confirmed = 0
         var lastProgress = start
@@ -179,10 +179,11 @@ enum JoinBench {
             }
             if let f = try c.receiveRaw(timeoutMilliseconds: sent > confirmed ? 1000 : 1) {
                 if f.count == 4 && f[1] == BrokerMessage.Name.confirmMany {
-                    for case .refused(let error) in try PublishOutcome.decode(f[3]) {
+                    let outcomes = try PublishOutcome.decode(f[3])
+                    for case .refused(let error) in outcomes {
                         throw ValidationFailure("request refused: \(error.code.name): \(error.message)")
                     }
-                    confirmed += f[3].split(separator: 0x0A).count
+                    confirmed += outcomes.count
                     lastProgress = BenchStats.nanos()
                 } else if f.count > 1 && f[1] == BrokerMessage.Name.error {
                     throw ValidationFailure("requester got \(try BrokerMessage.decode(f))")

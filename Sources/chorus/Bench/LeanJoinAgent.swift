@@ -58,8 +58,11 @@ struct LeanJoinAgent {
             try settle(requestID: inbox.frameBytes(2, of: 0), outcomes: inbox.frameBytes(3, of: 0))
             return true
         }
-        if name.elementsEqual(BrokerMessage.Name.error) || name.elementsEqual(BrokerMessage.Name.deliver) {
-            // A DELIVER means the broker ignored `packed=1`: this client only speaks the packed forms.
+        if name.elementsEqual(BrokerMessage.Name.error) || name.elementsEqual(BrokerMessage.Name.deliver)
+            || name.elementsEqual(BrokerMessage.Name.deliverMany)
+        {
+            // A DELIVER, or a DELIVERMANY of frames per field, means the broker ignored `packed=1`: this client
+            // only speaks the packed forms, and must say so rather than stall.
             let message = try BrokerMessage.decode((0..<frames).map { Array(inbox.frameBytes($0, of: 0)) })
             throw ValidationFailure("agent of \(group) got \(message)")
         }
