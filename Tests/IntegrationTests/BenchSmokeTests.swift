@@ -39,6 +39,19 @@ import Testing
         #expect(out.contains("p99"), "\(out)")
     }
 
+    /// Profiling a broker that is not there fails with the client's message instead of waiting forever for
+    /// agents that could not connect (the joins latency run did).
+    @Test(.timeLimit(.minutes(2)))
+    func profilingNoBrokerFailsClearly() throws {
+        let dir = TempDir()
+        defer { dir.remove() }
+        let p = try ChildProcess(["bench", "--suite", "joins", "--profile", "tcp://127.0.0.1:1", "--joins", "0", "--seconds", "1"], directory: dir, label: "bench")
+        defer { p.terminate() }
+        let status = p.waitForExit(60)
+        #expect(status != nil && status != 0, "bench against no broker: \(status.map(String.init) ?? "still running after 60 s")")
+        #expect(p.stderr.contains("no answer from the broker"), "\(p.stderr)")
+    }
+
     /// A credit below the consumers' usual ACK size (256) must not stall them: they ack every credit/2.
     @Test func aSmallCreditStillCompletes() throws {
         let dir = TempDir()

@@ -90,7 +90,12 @@ enum JoinBench {
             c.close()
             return BenchStats.nanos()
         }
-        for _ in 0..<4 { ready.wait() }
+        // A client that cannot connect (no broker) throws; waiting for it without a deadline hung the bench.
+        for _ in 0..<4 where ready.wait(timeout: .now() + 20) == .timedOut {
+            for a in agents { _ = try a() }
+            _ = try merged()
+            throw ValidationFailure("a bench client did not subscribe within 20 s")
+        }
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
         // Correlation ids unique to this run: a broker profiled several times still has earlier runs' joins as
@@ -239,7 +244,12 @@ enum JoinBench {
             c.close()
             return samples
         }
-        for _ in 0..<4 { ready.wait() }
+        // A client that cannot connect (no broker) throws; waiting for it without a deadline hung the bench.
+        for _ in 0..<4 where ready.wait(timeout: .now() + 20) == .timedOut {
+            for a in agents { _ = try a() }
+            _ = try merged()
+            throw ValidationFailure("a bench client did not subscribe within 20 s")
+        }
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
         let start = BenchStats.nanos()
