@@ -113,7 +113,7 @@ public final class Broker {
     /// An iteration stops reading commands once it has read this many bytes of messages (it always reads one).
     static let maxBytesPerIteration = 32 << 20
     /// Messages libzmq may hold for the broker from one connection before it stops reading that socket (and TCP
-    /// pushes back on the client). The default of 1,000 per connection: 100,000 allowed a publisher with a deep
+    /// pushes back on the client). 1,000 is also libzmq's own default; the 100,000 set here before let a publisher with a deep
     /// window of large events to park gigabytes in the broker. Measured: no throughput change for small events.
     static let receiveHighWaterMark: Int32 = 1000
 

@@ -12,27 +12,10 @@ struct JSONWriter {
 
     init(capacity: Int = 1024) { bytes.reserveCapacity(capacity) }
 
-    mutating func beginObject() {
-        separate()
-        bytes.append(0x7B)
-        afterValue = false
-    }
-
-    mutating func endObject() {
-        bytes.append(0x7D)
-        afterValue = true
-    }
-
-    mutating func beginArray() {
-        separate()
-        bytes.append(0x5B)
-        afterValue = false
-    }
-
-    mutating func endArray() {
-        bytes.append(0x5D)
-        afterValue = true
-    }
+    mutating func beginObject() { open(0x7B) }
+    mutating func endObject() { close(0x7D) }
+    mutating func beginArray() { open(0x5B) }
+    mutating func endArray() { close(0x5D) }
 
     /// `"name":` (with a comma before it when a member precedes it); the next call writes its value.
     mutating func key(_ name: StaticString) {
@@ -91,6 +74,19 @@ struct JSONWriter {
     mutating func member(_ name: StaticString, _ value: Int64) {
         key(name)
         int(value)
+    }
+
+    /// `{` or `[`: a value of its own (so a comma may go before it), whose first member needs none.
+    private mutating func open(_ bracket: UInt8) {
+        separate()
+        bytes.append(bracket)
+        afterValue = false
+    }
+
+    /// `}` or `]`: ends the value; what follows it needs a comma.
+    private mutating func close(_ bracket: UInt8) {
+        bytes.append(bracket)
+        afterValue = true
     }
 
     private mutating func separate() {

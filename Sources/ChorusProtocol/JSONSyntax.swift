@@ -156,6 +156,5 @@ public enum JSONSyntax {
             return unit
         }
 
-        func isHex(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x41...0x46).contains(b) || (0x61...0x66).contains(b) }
     }
 }

@@ -31,10 +31,6 @@ final class JoinRowTests {
         JoinPartRecord(name: "media", correlation: correlation, part: "text", seq: seq, status: status, producer: "p", attempt: 1, receivedAt: 2000, error: nil)
     }
 
-    func count(_ sql: String) throws -> Int64 {
-        try SQLiteDatabase(path: dir.path("chorus.sqlite"), readOnly: true).scalar(sql) ?? -1
-    }
-
     @Test func aJoinClosedInALaterCommitKeepsOneRowWithItsOpeningFieldsAndItsOutcome() throws {
         let j = opened("c1", openSeq: 1)
         try store.commit(batch(events: [event(1)]) { $0.joins = [j] })
@@ -45,10 +41,10 @@ final class JoinRowTests {
         })
         #expect(try store.join(name: "media", correlation: "c1") == closed(j, status: "complete", resultSeq: 3))
         #expect(try store.openJoins().isEmpty)
-        #expect(try count("SELECT count(*) FROM joins") == 1)
+        #expect(try dir.scalar("SELECT count(*) FROM joins") == 1)
         // The partial index of open joins and the index retention uses both agree with the row.
-        #expect(try count("SELECT count(*) FROM joins INDEXED BY joins_open WHERE status = 'open'") == 0)
-        #expect(try count("SELECT count(*) FROM joins INDEXED BY joins_open_seq WHERE open_seq = 1") == 1)
+        #expect(try dir.scalar("SELECT count(*) FROM joins INDEXED BY joins_open WHERE status = 'open'") == 0)
+        #expect(try dir.scalar("SELECT count(*) FROM joins INDEXED BY joins_open_seq WHERE open_seq = 1") == 1)
     }
 
     @Test func aJoinOpenedAndClosedInOneCommitIsWrittenClosed() throws {
@@ -58,7 +54,7 @@ final class JoinRowTests {
             b.joinParts = [part("c2", seq: 5)]
         })
         #expect(try store.join(name: "media", correlation: "c2") == closed(j, status: "partial", resultSeq: 6))
-        #expect(try count("SELECT count(*) FROM join_parts WHERE correlation = 'c2'") == 1)
+        #expect(try dir.scalar("SELECT count(*) FROM join_parts WHERE correlation = 'c2'") == 1)
     }
 
     /// A join never opens twice: an `open` record for a join with a row (closed here) leaves the row as it is,

@@ -33,10 +33,6 @@ final class RetentionTests {
         JoinPartRecord(name: "media", correlation: correlation, part: "image", seq: seq, status: "ok", producer: nil, attempt: 1, receivedAt: 0, error: nil)
     }
 
-    func count(_ sql: String) throws -> Int64 {
-        try SQLiteDatabase(path: dir.path("chorus.sqlite"), readOnly: true).scalar(sql) ?? -1
-    }
-
     @Test func closedJoinsAndTheirPartsGoWithTheirOpeningEventOpenOnesStay() throws {
         // Joins c1 (closed) and c2 (open) open at 1 and 2; c3 (closed) opens at 5, above what is removed.
         try store.commit(batch(events: (1...6).map { event($0) }) { b in
@@ -45,10 +41,10 @@ final class RetentionTests {
         })
         let removed = try store.removeEvents(below: 5, olderThan: Int64.max, keepNewest: nil, limit: 100)
         #expect(removed == 4)
-        #expect(try count("SELECT count(*) FROM joins WHERE correlation = 'c1'") == 0)
-        #expect(try count("SELECT count(*) FROM join_parts WHERE correlation = 'c1'") == 0)
-        #expect(try count("SELECT count(*) FROM joins WHERE correlation IN ('c2', 'c3')") == 2)
-        #expect(try count("SELECT count(*) FROM join_parts WHERE correlation IN ('c2', 'c3')") == 2)
+        #expect(try dir.scalar("SELECT count(*) FROM joins WHERE correlation = 'c1'") == 0)
+        #expect(try dir.scalar("SELECT count(*) FROM join_parts WHERE correlation = 'c1'") == 0)
+        #expect(try dir.scalar("SELECT count(*) FROM joins WHERE correlation IN ('c2', 'c3')") == 2)
+        #expect(try dir.scalar("SELECT count(*) FROM join_parts WHERE correlation IN ('c2', 'c3')") == 2)
         #expect(try store.firstSequence() == 5)
     }
 
@@ -59,7 +55,7 @@ final class RetentionTests {
             b.joinParts = [part("c1", seq: 2), part("c2", seq: 4)]
         })
         #expect(try store.removeEvents(below: 3, olderThan: Int64.max, keepNewest: nil, limit: 100) == 2)
-        #expect(try count("SELECT count(*) FROM joins WHERE correlation = 'c1'") == 0)
+        #expect(try dir.scalar("SELECT count(*) FROM joins WHERE correlation = 'c1'") == 0)
         // Late results for both: the broker still remembers c1 as closed (its last 10,000 closed joins), so it
         // records one for c1 too. c2's row is kept; c1's would have no join, and retention finds part rows only
         // through their join: nothing would ever delete it.
@@ -69,12 +65,12 @@ final class RetentionTests {
         late2.status = "late"
         try store.commit(batch(events: [result(5, correlation: "c1"), result(6, correlation: "c2")]) { b in b.joinParts = [late1, late2] })
         let orphans = "SELECT count(*) FROM join_parts p WHERE NOT EXISTS (SELECT 1 FROM joins j WHERE j.name = p.name AND j.correlation = p.correlation)"
-        #expect(try count(orphans) == 0)
-        #expect(try count("SELECT count(*) FROM join_parts WHERE correlation = 'c2' AND status = 'late'") == 1)
+        #expect(try dir.scalar(orphans) == 0)
+        #expect(try dir.scalar("SELECT count(*) FROM join_parts WHERE correlation = 'c2' AND status = 'late'") == 1)
         // Once every event is gone, so is every part row.
         #expect(try store.removeEvents(below: 7, olderThan: Int64.max, keepNewest: nil, limit: 100) == 4)
-        #expect(try count("SELECT count(*) FROM join_parts") == 0)
-        #expect(try count("SELECT count(*) FROM joins") == 0)
+        #expect(try dir.scalar("SELECT count(*) FROM join_parts") == 0)
+        #expect(try dir.scalar("SELECT count(*) FROM joins") == 0)
     }
 
     @Test func aBlobStaysWhileAnEventNamesItAndGoesAfter() throws {
@@ -90,7 +86,7 @@ final class RetentionTests {
         #expect(try store.removeUnreferencedBlobs(createdBefore: 100) == [Self.hashA])
         #expect(try store.blob(hash: Self.hashA) == nil)
         #expect(try store.blob(hash: Self.hashB) != nil)
-        #expect(try count("SELECT count(*) FROM blob_refs") == 1)
+        #expect(try dir.scalar("SELECT count(*) FROM blob_refs") == 1)
     }
 
     @Test func aBlobNamedByTwoEventsStaysUntilBothAreGone() throws {

@@ -15,6 +15,12 @@ final class TemporaryDirectory {
     deinit { try? FileManager.default.removeItem(at: url) }
 
     func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    /// The integer `sql` selects from the log here (`chorus.sqlite`), read through a connection of its own; -1
+    /// when it selects nothing.
+    func scalar(_ sql: String) throws -> Int64 {
+        try SQLiteDatabase(path: path("chorus.sqlite"), readOnly: true).scalar(sql) ?? -1
+    }
 }
 
 /// Polls `condition` until it holds or `timeout` seconds pass; returns whether it held. Never a bare sleep.

@@ -56,6 +56,15 @@ enum JoinBench {
         }
     }
 
+    /// Waits for the clients (three agents and the merged-record consumer) to subscribe, up to 20 s each. One that
+    /// cannot (no broker) has thrown: its error is rethrown here, so the run fails instead of waiting forever.
+    static func awaitSubscribed(_ ready: DispatchSemaphore, clients: [() throws -> Void]) throws {
+        for _ in clients where ready.wait(timeout: .now() + 20) == .timedOut {
+            for client in clients { try client() }
+            throw ValidationFailure("a bench client did not subscribe within 20 s")
+        }
+    }
+
     /// Merged records seen so far, shared by the merged-record consumer and the requester.
     final class Progress: Sendable {
         let merged = Atomic<Int>(0)
@@ -90,12 +99,7 @@ enum JoinBench {
             c.close()
             return BenchStats.nanos()
         }
-        // A client that cannot connect (no broker) throws; waiting for it without a deadline hung the bench.
-        for _ in 0..<4 where ready.wait(timeout: .now() + 20) == .timedOut {
-            for a in agents { _ = try a() }
-            _ = try merged()
-            throw ValidationFailure("a bench client did not subscribe within 20 s")
-        }
+        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }])
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
         // Correlation ids unique to this run: a broker profiled several times still has earlier runs' joins as
@@ -161,11 +165,7 @@ enum JoinBench {
             c.close()
             return last
         }
-        for _ in 0..<4 where ready.wait(timeout: .now() + 20) == .timedOut {
-            for a in agents { try a() }
-            _ = try merged()
-            throw ValidationFailure("a bench client did not subscribe within 20 s")
-        }
+        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }])
         let c = try connect("bench-requester")
         defer { c.close() }
         let run = String(BenchStats.wallMicros(), radix: 36)
@@ -244,12 +244,7 @@ enum JoinBench {
             c.close()
             return samples
         }
-        // A client that cannot connect (no broker) throws; waiting for it without a deadline hung the bench.
-        for _ in 0..<4 where ready.wait(timeout: .now() + 20) == .timedOut {
-            for a in agents { _ = try a() }
-            _ = try merged()
-            throw ValidationFailure("a bench client did not subscribe within 20 s")
-        }
+        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }])
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
         let start = BenchStats.nanos()

@@ -99,17 +99,7 @@ struct LeanConsumer {
     }
 
     private mutating func sendAcks() throws {
-        ack.removeAll()
-        ack.appendFrame(ProtocolVersion.signature)
-        ack.appendFrame(ClientCommand.Name.ack)
-        ack.appendFrame([])
-        ack.appendFrame(Array(group.utf8))
-        if packedAcks {
-            ack.appendFrame(packedLeases)
-        } else {
-            for frame in leaseFrames { ack.appendFrame(frame) }
-        }
-        ack.endMessage()
+        ack.setCommand(ClientCommand.Name.ack, [[], Array(group.utf8)] + (packedAcks ? [packedLeases] : leaseFrames))
         try connection.sendRaw(0, of: ack)
         packedLeases.removeAll(keepingCapacity: true)
         leaseFrames.removeAll(keepingCapacity: true)

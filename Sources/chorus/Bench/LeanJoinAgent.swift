@@ -92,12 +92,7 @@ struct LeanJoinAgent {
         let request = nextRequest
         nextRequest += 1
         answering[request] = leases
-        outbox.removeAll()
-        outbox.appendFrame(ProtocolVersion.signature)
-        outbox.appendFrame(ClientCommand.Name.publishMany)
-        outbox.appendFrame(FrameCoding.number(request))
-        outbox.appendFrame(results)
-        outbox.endMessage()
+        outbox.setCommand(ClientCommand.Name.publishMany, [FrameCoding.number(request), results])
         try connection.sendRaw(0, of: outbox)
     }
 
@@ -109,13 +104,7 @@ struct LeanJoinAgent {
         for case .refused(let error) in try PublishOutcome.decode(Array(outcomes)) {
             throw ValidationFailure("agent of \(group): result refused: \(error.code.name): \(error.message)")
         }
-        outbox.removeAll()
-        outbox.appendFrame(ProtocolVersion.signature)
-        outbox.appendFrame(ClientCommand.Name.ack)
-        outbox.appendFrame([])
-        outbox.appendFrame(Array(group.utf8))
-        outbox.appendFrame(leases)
-        outbox.endMessage()
+        outbox.setCommand(ClientCommand.Name.ack, [[], Array(group.utf8), leases])
         try connection.sendRaw(0, of: outbox)
         acked += leases.count / Packed.leaseSize
     }
