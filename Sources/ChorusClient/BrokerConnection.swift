@@ -56,12 +56,7 @@ public final class BrokerConnection {
 
     /// Sends a command without waiting.
     public func send(_ command: ClientCommand) throws {
-        do {
-            try socket.send(command.encode())
-        } catch {
-            throw ChorusClientError.transport("\(error)")
-        }
-        lastSent = Self.now()
+        try sendRaw(command.encode())
     }
 
     /// Sends raw frames (tests of malformed input use this, and clients that encode their own messages).
@@ -259,10 +254,7 @@ public final class BrokerConnection {
     /// Sends a PUBLISHMANY without waiting for its CONFIRMMANY (pipelined publishers), `packed` in one frame.
     public func sendPublishMany(requestID: [UInt8], _ requests: [PublishRequest], packed: Bool) throws {
         guard packed else { return try send(.publishMany(requestID: requestID, requests)) }
-        do { try socket.send(ClientCommand.encodePackedPublishMany(requestID: requestID, requests)) } catch {
-            throw ChorusClientError.transport("\(error)")
-        }
-        lastSent = Self.now()
+        try sendRaw(ClientCommand.encodePackedPublishMany(requestID: requestID, requests))
     }
 
     /// Joins a group and returns the SUBSCRIBED properties.

@@ -190,7 +190,6 @@ public enum BrokerMessage: Equatable, Sendable {
     }
 }
 
-/// A DELIVER message: one attempt at one event for one group.
 extension BrokerMessage {
     /// The packed form of a `DELIVERMANY` (section 7.17): the reference the broker's own writer is tested against.
     public static func encodePackedDeliverMany(group: String, deliveries: [Delivery]) -> [[UInt8]] {
@@ -200,6 +199,7 @@ extension BrokerMessage {
     }
 }
 
+/// A DELIVER message: one attempt at one event for one group.
 public struct Delivery: Equatable, Sendable {
     public var group: String
     public var lease: Lease

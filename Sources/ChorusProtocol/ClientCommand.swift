@@ -43,7 +43,6 @@ public enum ClientCommand: Equatable, Sendable {
     /// The most events one PUBLISHMANY may carry (and the largest `batch` a SUBSCRIBE may ask for).
     public static let maxBatch = 1000
 
-    /// A PUBLISHMANY of events that are all well formed (what a client sends).
     /// A PUBLISHMANY in packed form (section 6.14): every event in one frame.
     public static func encodePackedPublishMany(requestID: [UInt8], _ requests: [PublishRequest]) -> [[UInt8]] {
         var packed: [UInt8] = []
@@ -59,6 +58,7 @@ public enum ClientCommand: Equatable, Sendable {
         return [ProtocolVersion.signature, Name.ack, requestID, Array(group.utf8), packed]
     }
 
+    /// A PUBLISHMANY of events that are all well formed (what a client sends).
     public static func publishMany(requestID: [UInt8], _ requests: [PublishRequest]) -> ClientCommand {
         .publishMany(requestID: requestID, requests: requests.map { .success($0) })
     }

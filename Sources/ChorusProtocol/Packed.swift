@@ -18,7 +18,7 @@ public enum Packed {
     // MARK: Writing
 
     @inline(__always)
-    public static func appendUInt64(_ value: UInt64, to out: inout [UInt8]) {
+    static func appendUInt64(_ value: UInt64, to out: inout [UInt8]) {
         var shift = 56
         while shift >= 0 {
             out.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
@@ -27,7 +27,7 @@ public enum Packed {
     }
 
     @inline(__always)
-    public static func appendUInt32(_ value: UInt32, to out: inout [UInt8]) {
+    static func appendUInt32(_ value: UInt32, to out: inout [UInt8]) {
         out.append(UInt8(truncatingIfNeeded: value >> 24))
         out.append(UInt8(truncatingIfNeeded: value >> 16))
         out.append(UInt8(truncatingIfNeeded: value >> 8))

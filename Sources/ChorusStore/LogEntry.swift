@@ -18,8 +18,9 @@ public final class LogEntry: Sendable {
 
     public var seq: UInt64 { event.seq }
 
-    /// The properties frame, encoded now (deliveries write it straight into the outbox instead: holding it per
-    /// event cost an allocation and memory for every event in the recent window).
+    /// The properties frame, encoded now, for the firehose (deliveries write it straight into the outbox instead:
+    /// holding it per event cost an allocation and memory for every event in the recent window). A method of the
+    /// entry, like `appendPackedDelivery`, so that the event is read in place rather than copied out.
     public func encodeProperties() -> [UInt8] { event.encodeProperties() }
 
     /// Appends this event as one packed delivery entry (docs/PROTOCOL.md, section 7.17), reading the event in

@@ -15,13 +15,7 @@ struct DeliveryStagingTests {
     /// A broker on ephemeral ports and a fresh data directory, with a member of group `g` (credit 10, `batch`)
     /// holding `staged` deliveries that have not left yet.
     static func brokerWithStaged(_ staged: Int, batch: Int = 5) throws -> (Broker, String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-staging-\(UUID().uuidString)").path
-        var config = BrokerConfig()
-        config.dataDirectory = directory
-        config.endpoint = "tcp://127.0.0.1:*"
-        config.firehoseEndpoint = "tcp://127.0.0.1:*"
-        let broker = try Broker(config: config, logger: Logger(label: "test"))
-        broker.now = Int64(Date().timeIntervalSince1970 * 1000)
+        let (broker, directory) = try makeTestBroker()
         let subscribe = ClientCommand.subscribe(
             requestID: Array("s".utf8), group: "g", patterns: ["jobs.>"], properties: Properties([("credit", "10"), ("batch", String(batch))]))
         broker.handle([consumer] + subscribe.encode())

@@ -12,16 +12,9 @@ struct TimerSweepKindsTests {
     static let consumer: [UInt8] = [0, 0xC0, 0, 0, 1]
     static let publisher: [UInt8] = [0, 0xC0, 0, 0, 2]
 
+    /// A test broker whose leases last a minute.
     static func broker(_ toml: String = "") throws -> (Broker, String) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chorus-sweep-\(UUID().uuidString)").path
-        var config = try BrokerConfig.parse(text: toml, file: "test.toml")
-        config.dataDirectory = directory
-        config.endpoint = "tcp://127.0.0.1:*"
-        config.firehoseEndpoint = "tcp://127.0.0.1:*"
-        config.ackTimeoutMilliseconds = 60_000
-        let broker = try Broker(config: config, logger: Logger(label: "test"))
-        broker.now = Int64(Date().timeIntervalSince1970 * 1000)
-        return (broker, directory)
+        try makeTestBroker(toml, ackTimeoutMilliseconds: 60_000)
     }
 
     /// Subscribes the consumer to `jobs.>` in group g, publishes one event and returns its lease.

@@ -58,9 +58,7 @@ struct LeanConsumer {
         guard frames >= 2 else { return }
         let name = inbox.frameBytes(1, of: 0)
         if frames == 4 && name.elementsEqual(BrokerMessage.Name.deliverMany) {
-            var seqs: [(UInt64, UInt64)] = []
-            try Packed.forEachDelivery(in: inbox.frameBytes(3, of: 0)) { (e: Packed.DeliveryEntry) throws(ProtocolError) in seqs.append((e.seq, e.token)) }
-            for (seq, token) in seqs { keep(seq: seq, token: token) }
+            try Packed.forEachDelivery(in: inbox.frameBytes(3, of: 0)) { (e: Packed.DeliveryEntry) throws(ProtocolError) in keep(seq: e.seq, token: e.token) }
         } else if frames == 9 && name.elementsEqual(BrokerMessage.Name.deliver) {
             try keep(inbox.frameBytes(3, of: 0), inbox.frameBytes(4, of: 0))
         } else if frames >= 9 && (frames - 3) % 6 == 0 && name.elementsEqual(BrokerMessage.Name.deliverMany) {
