@@ -1,3 +1,4 @@
+import ChorusClient
 import Foundation
 import Testing
 
@@ -50,6 +51,58 @@ import Testing
         let status = p.waitForExit(60)
         #expect(status != nil && status != 0, "bench against no broker: \(status.map(String.init) ?? "still running after 60 s")")
         #expect(p.stderr.contains("no answer from the broker"), "\(p.stderr)")
+    }
+
+    /// A profiled broker can hold requests that an earlier run left undelivered (a run that failed, or events
+    /// published by hand). The next run's agents answer them as well and ack every request they hold before they
+    /// leave; its merged-record consumer counts only its own run's records. They used to stop after as many acks as
+    /// the run had requests (leaving the last ones to be redelivered to the run after), and count any merged
+    /// record, so a run on a used broker could end at once with a figure many times too high.
+    @Test(.timeLimit(.minutes(3)))
+    func profilingABrokerWithLeftoverRequestsCompletes() throws {
+        let broker = try BrokerProcess(config: """
+            [joins.media]
+            open = "gen.request"
+            emit = "gen.merged"
+            timeout = "1h"
+            [joins.media.parts.text]
+            topic = "gen.result.text"
+            [joins.media.parts.image]
+            topic = "gen.result.image"
+            [joins.media.parts.audio]
+            topic = "gen.result.audio"
+            """)
+        defer { broker.stop() }
+        func profile(_ label: String) throws {
+            let p = try ChildProcess(
+                ["bench", "--suite", "joins", "--profile", broker.endpoint, "--joins", "200", "--seconds", "0", "--batch", "1"],
+                directory: broker.directory, label: label)
+            defer { p.terminate() }
+            #expect(p.waitForExit(90) == 0, "\(label) did not complete: \(p.stderr)")
+            #expect(p.stdout.contains("joins "), "\(p.stdout)")
+        }
+        try profile("first-run")
+        // The agents' groups exist now, with no member: these wait in each group's backlog for the next run.
+        let leftovers = (1...5).map { "{\"prompt\":\"left over \($0)\"}" }.joined(separator: "\n") + "\n"
+        let publish = try broker.publishLines(leftovers, topic: "gen.request", label: "leftovers")
+        #expect(publish.waitForExit(30) == 0, "\(publish.stderr)")
+        try profile("second-run")
+        // Every join completed, the leftovers' too, and every request and merged record was acked: the clients
+        // leave nothing behind for a third run (they used to leave the last merged records unacked, and a later
+        // run counted them as its own and reported a figure several times too high).
+        let c = try broker.connect(name: "check")
+        defer { c.close() }
+        func stats() -> [String: Any] { (try? c.admin("stats")) ?? [:] }
+        func open() -> Int? { (stats()["joins"] as? [[String: Any]])?.first?["open"] as? Int }
+        func unsettled() -> [String: Int] {
+            var left: [String: Int] = [:]
+            for g in stats()["groups"] as? [[String: Any]] ?? [] {
+                left[g["name"] as? String ?? "?"] = (g["backlog"] as? Int ?? -1) + (g["in_flight"] as? Int ?? -1)
+            }
+            return left
+        }
+        #expect(waitUntil(10) { open() == 0 }, "joins still open: \(String(describing: open()))")
+        #expect(waitUntil(10) { let u = unsettled(); return u.count == 4 && u.values.allSatisfy { $0 == 0 } }, "\(unsettled())")
     }
 
     /// A credit below the consumers' usual ACK size (256) must not stall them: they ack every credit/2.

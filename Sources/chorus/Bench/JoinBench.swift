@@ -23,8 +23,11 @@ enum JoinBench {
     /// A request as `chorus request` sends it: a JSON prompt, typed application/json (the merged record embeds it).
     static let request = Array(#"{"prompt":"a lighthouse at dusk"}"#.utf8)
 
-    /// An agent that answers every request at once with a small result, acking after each confirm.
-    static func startAgent(_ endpoint: String, part: String, ready: DispatchSemaphore, until total: Int) -> () throws -> Int {
+    /// An agent that answers every request at once with a small result, acking after each confirm. It runs until
+    /// `progress.stopped` is set and every result it sent is confirmed and its request acked: a count of its own
+    /// would end too early when a broker kept requests of an earlier, failed run for its group. It fails on an
+    /// ERROR (a broker that ended its session says so on the next ack) instead of waiting for work that will not come.
+    static func startAgent(_ endpoint: String, part: String, ready: DispatchSemaphore, progress: Progress) -> @Sendable () throws -> Int {
         onThread {
             let c = try BrokerConnection(endpoint: endpoint)
             try c.hello(name: "bench-\(part)")
@@ -32,10 +35,9 @@ enum JoinBench {
             ready.signal()
             var pending: [[UInt8]: Lease] = [:]
             var answered = 0
-            var acked = 0
             let payload = [UInt8](repeating: 0x61, count: 256)
-            while acked < total {
-                guard let m = try c.receive(timeoutMilliseconds: 30_000) else { throw ValidationFailure("agent \(part) timed out at \(acked)") }
+            while !(progress.stopped.load(ordering: .acquiring) && pending.isEmpty) {
+                guard let m = try c.receive(timeoutMilliseconds: 200) else { continue }
                 switch m {
                 case .deliver(let d):
                     let r = c.makeRequestID()
@@ -46,8 +48,9 @@ enum JoinBench {
                 case .confirm(let r, _, _):
                     if let lease = pending.removeValue(forKey: r) {
                         try c.send(.ack(requestID: [], group: "bench-\(part)", leases: [lease]))
-                        acked += 1
                     }
+                case .error(_, let code, let message):
+                    throw ValidationFailure("agent \(part): \(code.name): \(message)")
                 default: break
                 }
             }
@@ -65,18 +68,58 @@ enum JoinBench {
         }
     }
 
-    /// Merged records seen so far, shared by the merged-record consumer and the requester.
+    /// Shared by the clients of one run.
     final class Progress: Sendable {
+        /// Merged records of this run seen so far (the merged-record consumer counts, the requester reads).
         let merged = Atomic<Int>(0)
+        /// Set when the run is over or failed: the agents finish what they hold and leave.
+        let stopped = Atomic<Bool>(false)
+    }
+
+    /// The merged-record consumer's result, once the agents have finished too. When the consumer failed, an agent
+    /// that failed is usually why: its error is added.
+    static func finish<T>(_ merged: () throws -> T, agents: [@Sendable () throws -> Void], progress: Progress) throws -> T {
+        let result: T
+        do {
+            result = try merged()
+        } catch {
+            progress.stopped.store(true, ordering: .releasing)
+            let agentErrors = agents.compactMap { a -> String? in
+                do { try a() } catch { return "\(error)" }
+                return nil
+            }
+            throw ValidationFailure("\(error)" + (agentErrors.isEmpty ? "" : "; " + agentErrors.joined(separator: "; ")))
+        }
+        progress.stopped.store(true, ordering: .releasing)
+        for a in agents { try a() }
+        return result
+    }
+
+    /// Waits for the next delivery, skipping heartbeats, for up to 60 s: a broker that stopped sending records
+    /// still sends heartbeats, and a plain receive timeout would then never fire.
+    static func nextDelivery(_ c: BrokerConnection, seen: Int) throws -> Delivery {
+        let deadline = BenchStats.nanos() + 60_000_000_000
+        while BenchStats.nanos() < deadline {
+            switch try c.receive(timeoutMilliseconds: 1000) {
+            case .deliver(let d): return d
+            case .error(_, let code, let message): throw ValidationFailure("merged-record consumer: \(code.name): \(message)")
+            default: continue
+            }
+        }
+        throw ValidationFailure("merged records stopped at \(seen)")
     }
 
     /// Joins per second, steady state: `count` requests with at most `window` joins open at once (requests
     /// published and not yet seen merged), so the measurement does not turn into draining a backlog.
     static func throughput(_ broker: BrokerBench, count: Int, window: Int = 2000) throws -> Double {
         let progress = Progress()
+        defer { progress.stopped.store(true, ordering: .releasing) }
         let ready = DispatchSemaphore(value: 0)
-        let agents = ["text", "image", "audio"].map { startAgent(broker.endpoint, part: $0, ready: ready, until: count) }
+        let agents = ["text", "image", "audio"].map { startAgent(broker.endpoint, part: $0, ready: ready, progress: progress) }
         let endpoint = broker.endpoint
+        // Correlation ids unique to this run: a broker profiled several times still has earlier runs' joins as
+        // recently closed, and a request reusing one of their ids would not open a join.
+        let run = String(BenchStats.wallMicros(), radix: 36)
         let merged = onThread { () -> UInt64 in
             let c = try BrokerConnection(endpoint: endpoint)
             try c.hello(name: "bench-merged")
@@ -85,26 +128,26 @@ enum JoinBench {
             var seen = 0
             var acks: [Lease] = []
             while seen < count {
-                guard let m = try c.receive(timeoutMilliseconds: 60_000) else { throw ValidationFailure("merged records stopped at \(seen)") }
-                if case .deliver(let d) = m {
+                let d = try nextDelivery(c, seen: seen)
+                // Records of earlier runs (left by a run that failed) are acked but not counted.
+                if d.event.correlation?.hasPrefix("j\(run)-") == true {
                     seen += 1
                     progress.merged.store(seen, ordering: .releasing)
-                    acks.append(d.lease)
-                    if acks.count >= 256 {
-                        try c.ack(group: "bench-merged", leases: acks)
-                        acks.removeAll()
-                    }
+                }
+                acks.append(d.lease)
+                if acks.count >= 256 {
+                    try c.ack(group: "bench-merged", leases: acks)
+                    acks.removeAll()
                 }
             }
+            // Unacked records would be delivered again to the next run on a profiled broker.
+            if !acks.isEmpty { try c.ack(group: "bench-merged", leases: acks) }
             c.close()
             return BenchStats.nanos()
         }
         try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }])
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
-        // Correlation ids unique to this run: a broker profiled several times still has earlier runs' joins as
-        // recently closed, and a request reusing one of their ids would not open a join.
-        let run = String(BenchStats.wallMicros(), radix: 36)
         let start = BenchStats.nanos()
         var sent = 0
         var confirmed = 0
@@ -124,8 +167,7 @@ enum JoinBench {
                 throw ValidationFailure("no progress: \(confirmed) confirmed, \(progress.merged.load(ordering: .acquiring)) merged")
             }
         }
-        let end = try merged()
-        for a in agents { _ = try a() }
+        let end = try finish(merged, agents: agents.map { a in { @Sendable in _ = try a() } }, progress: progress)
         return Double(count) / (Double(end - start) / 1e9)
     }
 
@@ -198,27 +240,19 @@ enum JoinBench {
                 throw ValidationFailure("no progress: \(confirmed) confirmed, \(progress.merged.load(ordering: .acquiring)) merged")
             }
         }
-        let end: UInt64
-        do {
-            end = try merged()
-        } catch {
-            // An agent that failed is why merged records stopped: say what it saw.
-            let agentErrors = agents.compactMap { a -> String? in
-                do { try a() } catch { return "\(error)" }
-                return nil
-            }
-            throw ValidationFailure("\(error)" + (agentErrors.isEmpty ? "" : "; " + agentErrors.joined(separator: "; ")))
-        }
-        for a in agents { try a() }
+        let end = try finish(merged, agents: agents, progress: progress)
         return Double(count) / (Double(end - start) / 1e9)
     }
 
     /// Request-to-merged-record latency at a steady rate: (p50 µs, p99 µs).
     static func latency(_ broker: BrokerBench, rate: Int, seconds: Double) throws -> (Double, Double) {
         let total = Int(Double(rate) * seconds)
+        let progress = Progress()
+        defer { progress.stopped.store(true, ordering: .releasing) }
         let ready = DispatchSemaphore(value: 0)
-        let agents = ["text", "image", "audio"].map { startAgent(broker.endpoint, part: $0, ready: ready, until: total) }
+        let agents = ["text", "image", "audio"].map { startAgent(broker.endpoint, part: $0, ready: ready, progress: progress) }
         let endpoint = broker.endpoint
+        let run = String(BenchStats.wallMicros(), radix: 36)
         let merged = onThread { () -> [Double] in
             let c = try BrokerConnection(endpoint: endpoint)
             try c.hello(name: "bench-merged")
@@ -227,20 +261,19 @@ enum JoinBench {
             var samples: [Double] = []
             var acks: [Lease] = []
             while samples.count < total {
-                guard let m = try c.receive(timeoutMilliseconds: 60_000) else { throw ValidationFailure("merged records stopped") }
-                if case .deliver(let d) = m {
-                    // Records of earlier runs (a profiled broker keeps them) are acked but not timed.
-                    let parts = d.event.correlation?.split(separator: "-") ?? []
-                    if parts.count == 3, parts[0] == "L", let sentAt = Int64(parts[1]) {
-                        samples.append(Double(BenchStats.wallMicros() - sentAt))
-                    }
-                    acks.append(d.lease)
-                    if acks.count >= 64 {
-                        try c.ack(group: "bench-latency", leases: acks)
-                        acks.removeAll()
-                    }
+                let d = try nextDelivery(c, seen: samples.count)
+                // Records of earlier runs (a profiled broker keeps them) are acked but not timed.
+                let parts = d.event.correlation?.split(separator: "-") ?? []
+                if parts.count == 4, parts[0] == "L", parts[1] == run, let sentAt = Int64(parts[2]) {
+                    samples.append(Double(BenchStats.wallMicros() - sentAt))
+                }
+                acks.append(d.lease)
+                if acks.count >= 64 {
+                    try c.ack(group: "bench-latency", leases: acks)
+                    acks.removeAll()
                 }
             }
+            if !acks.isEmpty { try c.ack(group: "bench-latency", leases: acks) }
             c.close()
             return samples
         }
@@ -252,15 +285,14 @@ enum JoinBench {
         while sent < total {
             let due = Int(Double(BenchStats.nanos() - start) / 1e9 * Double(rate))
             while sent < min(due, total) {
-                let id = "L-\(BenchStats.wallMicros())-\(sent)"  // unique: several may leave in one microsecond
+                let id = "L-\(run)-\(BenchStats.wallMicros())-\(sent)"  // unique: several may leave in one microsecond
                 try c.send(.publish(requestID: [], request: PublishRequest(topic: "gen.request", properties: Properties([("correlation", id), ("content-type", "application/json")]), payload: request)))
                 sent += 1
             }
             while (try c.receive(timeoutMilliseconds: 0)) != nil {}
             usleep(200)
         }
-        let samples = try merged()
-        for a in agents { _ = try a() }
+        let samples = try finish(merged, agents: agents.map { a in { @Sendable in _ = try a() } }, progress: progress)
         let steady = Array(samples.dropFirst(samples.count / 10)).sorted()
         return (BenchStats.percentile(steady, 50), BenchStats.percentile(steady, 99))
     }
