@@ -39,6 +39,10 @@ public struct BrokerConfig: Sendable {
     public var recentEvents = 16_384
     public var recentBytes = 64 * 1_048_576
     public var firehoseHighWaterMark = 100_000
+    /// Messages libzmq may hold from one client connection for the broker to read (ZMQ_RCVHWM); past it, libzmq
+    /// stops reading that connection and TCP pushes back on the client. With large events it bounds what one
+    /// client can park in the broker's memory: this many of its messages.
+    public var connectionQueue = 1000
     // [groups.NAME]
     public var groups: [String: GroupSettings] = [:]
     // [joins.NAME]
@@ -103,6 +107,7 @@ public struct BrokerConfig: Sendable {
         c.recentEvents = try r.int("limits.recent_events", range: 0...10_000_000) ?? c.recentEvents
         c.recentBytes = try r.int("limits.recent_bytes", range: 0...(4096 * 1_048_576)) ?? c.recentBytes
         c.firehoseHighWaterMark = try r.int("limits.firehose_hwm", range: 1...10_000_000) ?? c.firehoseHighWaterMark
+        c.connectionQueue = try r.int("limits.connection_queue", range: 1...100_000) ?? c.connectionQueue
         for name in try r.tableKeys("groups") {
             var g = GroupSettings()
             g.maxAttempts = try r.int("groups.\(name).max_attempts", range: 1...1000)

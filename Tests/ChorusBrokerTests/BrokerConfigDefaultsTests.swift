@@ -27,6 +27,7 @@ struct BrokerConfigDefaultsTests {
         #expect(c.recentEvents == 16_384)
         #expect(c.recentBytes == 67_108_864)
         #expect(c.firehoseHighWaterMark == 100_000)
+        #expect(c.connectionQueue == 1000)
         #expect(c.groups.isEmpty)
         #expect(c.logPath == "data/chorus.sqlite")
     }

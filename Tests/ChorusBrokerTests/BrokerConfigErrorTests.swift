@@ -94,6 +94,7 @@ struct BrokerConfigErrorTests {
         Case(toml: "[limits]\nrecent_events = -1", key: "limits.recent_events", says: "from 0"),
         Case(toml: "[limits]\nrecent_bytes = -1", key: "limits.recent_bytes", says: "from 0"),
         Case(toml: "[limits]\nfirehose_hwm = 0", key: "limits.firehose_hwm", says: "from 1"),
+        Case(toml: "[limits]\nconnection_queue = 0", key: "limits.connection_queue", says: "from 1 to 100000"),
         Case(toml: "[groups.g]\nmax_attempts = 0", key: "groups.g.max_attempts", says: "from 1 to 1000"),
     ]
 

@@ -34,6 +34,7 @@ struct BrokerConfigKeysTests {
         recent_events = 0
         recent_bytes = 1024
         firehose_hwm = 99
+        connection_queue = 42
 
         [groups.billing]
         max_attempts = 2
@@ -68,6 +69,7 @@ struct BrokerConfigKeysTests {
         #expect(c.recentEvents == 0)
         #expect(c.recentBytes == 1024)
         #expect(c.firehoseHighWaterMark == 99)
+        #expect(c.connectionQueue == 42)
         #expect(c.groups.count == 3)
         #expect(c.groups["billing"] == BrokerConfig.GroupSettings(maxAttempts: 2, ackTimeoutMilliseconds: 30_000))
         #expect(c.groups["audit"] == BrokerConfig.GroupSettings(maxAttempts: nil, ackTimeoutMilliseconds: 1500))

@@ -3,10 +3,10 @@ import ChorusProtocol
 import Foundation
 import Testing
 
-/// What one client can park in the broker is bounded: libzmq holds at most 1,000 of its messages
-/// (`Broker.receiveHighWaterMark`), and a loop iteration reads at most 32 MiB of them. Before, a publisher with
-/// a deep window of large events had all of them queued (100,000 messages allowed) and read into one batch of
-/// up to 2,048 messages: 500 MB in flight peaked the broker at 570-600 MiB; now at about 225 MiB.
+/// What one client can park in the broker is bounded: libzmq holds at most `limits.connection_queue` of its
+/// messages (1,000 by default), and a loop iteration reads at most 32 MiB of them. Before, a publisher with a deep
+/// window of large events had all of them queued (100,000 messages allowed) and read into one batch of up to 2,048
+/// messages: 500 MB in flight peaked the broker at 570-600 MiB; now at about 225 MiB.
 @Suite struct LargeEventFloodTests {
     static func peakRSS(_ pid: Int32) -> Int {
         let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
@@ -14,26 +14,40 @@ import Testing
         return (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
     }
 
-    @Test(.timeLimit(.minutes(3)))
-    func aPublisherFloodingLargeEventsParksABoundedAmountInTheBroker() throws {
-        let broker = try BrokerProcess()
-        defer { broker.stop() }
+    /// Sends `total` events of `size` bytes before reading a single confirm (the deepest window a client can
+    /// have), then reads every confirm; returns the broker's peak RSS.
+    static func flood(_ broker: BrokerProcess, total: Int, size: Int) throws -> Int {
         let pid = try #require(broker.child?.process.processIdentifier)
         let c = try BrokerConnection(endpoint: broker.endpoint)
         defer { c.close() }
         _ = try c.hello(name: "flood")
-        let total = 5000
         let frames = ClientCommand.publish(
-            requestID: [], request: PublishRequest(topic: "flood.big", payload: [UInt8](repeating: 0x61, count: 100_000))
+            requestID: [], request: PublishRequest(topic: "flood.big", payload: [UInt8](repeating: 0x61, count: size))
         ).encode()
-        // All 500 MB sent before a single confirm is read: the deepest window a client can have.
         for _ in 0..<total { try c.sendRaw(frames) }
         var confirmed = 0
         while confirmed < total, let m = try c.receive(timeoutMilliseconds: 60_000) {
             if case .confirm = m { confirmed += 1 }
         }
         #expect(confirmed == total, "every event is still confirmed")
-        let peak = Self.peakRSS(pid)
+        return peakRSS(pid)
+    }
+
+    @Test(.timeLimit(.minutes(3)))
+    func aPublisherFloodingLargeEventsParksABoundedAmountInTheBroker() throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let peak = try Self.flood(broker, total: 5000, size: 100_000)
         #expect(peak > 0 && peak < 420 << 20, "broker peak RSS \(peak >> 20) MiB with 500 MB in flight")
+    }
+
+    /// With 1 MB events the default queue lets one publisher park about 1 GB (measured: a 1,025 MiB peak with this
+    /// flood); a broker configured with a short queue holds a few dozen of them at a time (measured: 183 MiB).
+    @Test(.timeLimit(.minutes(3)))
+    func aShortConnectionQueueBoundsLargeEventsTighter() throws {
+        let broker = try BrokerProcess(config: "[limits]\nconnection_queue = 50\n")
+        defer { broker.stop() }
+        let peak = try Self.flood(broker, total: 1500, size: 1_000_000)
+        #expect(peak > 0 && peak < 400 << 20, "broker peak RSS \(peak >> 20) MiB with 1.5 GB in flight")
     }
 }
