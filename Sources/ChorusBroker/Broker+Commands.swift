@@ -288,7 +288,8 @@ extension Broker {
                 sub.batch = batchSize
                 sub.packed = packed
             } else {
-                let sub = Subscription(session: session, groupID: group.id, credit: credit, batch: batchSize, packed: packed)
+                let sub = Subscription(
+                    session: session, groupID: group.id, credit: credit, maxInFlightBytes: config.maxInFlightBytes, batch: batchSize, packed: packed)
                 session.subscriptions[groupName] = sub
                 group.members.append(sub)
             }
@@ -360,7 +361,7 @@ extension Broker {
             switch entry.handle(.ack(token: lease.token), maxAttempts: group.maxAttempts) {
             case .settle:
                 group.pending[lease.seq] = nil
-                if let holder { sessionsByNumber[holder]?.subscriptions[groupName]?.inFlight.remove(lease.seq) }
+                if let holder { sessionsByNumber[holder]?.subscriptions[groupName]?.drop(lease.seq) }
                 forget(lease.seq, in: group)
                 group.acked += 1
                 counters.acked += 1
@@ -441,12 +442,12 @@ extension Broker {
     /// Returns every delivery a member holds to its group.
     func release(_ sub: Subscription, in group: ConsumerGroup, reason: String) {
         dropStaged(sub)
-        for seq in sub.inFlight.sorted() {
+        for seq in sub.inFlight.keys.sorted() {
             guard var entry = group.pending[seq] else { continue }
             let action = entry.handle(.released(reason: reason, now: now), maxAttempts: group.maxAttempts)
             apply(action, to: entry, in: group, holder: sub)
         }
-        sub.inFlight.removeAll()
+        sub.dropAll()
     }
 }
 

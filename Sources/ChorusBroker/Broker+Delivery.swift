@@ -73,7 +73,7 @@ extension Broker {
         let expires = PendingDelivery.add(now, group.ackTimeout)
         entry.dispatch(session: member.session.number, consumer: member.session.name, token: token, expires: expires)
         group.pending[seq] = entry
-        member.inFlight.insert(seq)
+        member.hold(seq, bytes: log.payloadCount)
         timers.push(expires, .lease(groupID: group.id, seq: seq, token: token))
         persist(entry, in: group)
         if member.batch > 1 {
@@ -127,7 +127,7 @@ extension Broker {
 
     /// Carries out what the state machine decided after a failure (nack, timeout, release).
     func apply(_ action: PendingDelivery.Action, to entry: PendingDelivery, in group: ConsumerGroup, holder: Subscription?) {
-        holder?.inFlight.remove(entry.seq)
+        holder?.drop(entry.seq)
         switch action {
         case .retry(let notBefore):
             group.pending[entry.seq] = entry

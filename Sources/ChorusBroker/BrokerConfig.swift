@@ -27,6 +27,8 @@ public struct BrokerConfig: Sendable {
     public var maxAttempts = 5
     public var maxPendingPerGroup = 10_000
     public var defaultCredit = 1
+    /// Most payload bytes in flight to one member of a group, whatever its credit (one larger event still goes).
+    public var maxInFlightBytes = 64 * 1_048_576
     // [limits]
     public var maxSessions = 10_000
     public var maxSubscriptionsPerSession = 64
@@ -100,6 +102,7 @@ public struct BrokerConfig: Sendable {
         c.maxAttempts = try r.int("delivery.max_attempts", range: 1...1000) ?? c.maxAttempts
         c.maxPendingPerGroup = try r.int("delivery.max_pending", range: 1...10_000_000) ?? c.maxPendingPerGroup
         c.defaultCredit = try r.int("delivery.default_credit", range: 1...100_000) ?? c.defaultCredit
+        c.maxInFlightBytes = try r.int("delivery.max_in_flight_bytes", range: 1...(64 * 1024 * 1_048_576)) ?? c.maxInFlightBytes
         c.maxSessions = try r.int("limits.max_sessions", range: 1...1_000_000) ?? c.maxSessions
         c.maxSubscriptionsPerSession = try r.int("limits.max_subscriptions_per_session", range: 1...10_000) ?? c.maxSubscriptionsPerSession
         c.maxGroups = try r.int("limits.max_groups", range: 1...100_000) ?? c.maxGroups

@@ -35,8 +35,13 @@ final class Subscription {
     let groupID: Int64
     /// Maximum unacked deliveries in flight to this member.
     var credit: Int
-    /// Deliveries in flight to this member, by sequence number.
-    var inFlight: Set<UInt64> = []
+    /// Most payload bytes in flight to this member (`delivery.max_in_flight_bytes`): credit counts deliveries, and
+    /// a generous credit of large events would otherwise queue gigabytes in the broker for a member that stalls.
+    let maxInFlightBytes: Int
+    /// Deliveries in flight to this member: sequence number -> payload bytes.
+    private(set) var inFlight: [UInt64: Int] = [:]
+    /// The payload bytes of `inFlight`.
+    private(set) var inFlightBytes = 0
     /// Deliveries per DELIVERMANY this member asked for (SUBSCRIBE `batch`); 1 means a DELIVER each.
     var batch: Int
     /// Whether its DELIVERMANY messages are packed (SUBSCRIBE `packed=1`): every delivery in one frame.
@@ -46,15 +51,34 @@ final class Subscription {
     /// The payload bytes of `staged`.
     var stagedBytes = 0
 
-    init(session: Session, groupID: Int64, credit: Int, batch: Int = 1, packed: Bool = false) {
+    init(session: Session, groupID: Int64, credit: Int, maxInFlightBytes: Int = .max, batch: Int = 1, packed: Bool = false) {
         self.session = session
         self.groupID = groupID
         self.credit = credit
+        self.maxInFlightBytes = maxInFlightBytes
         self.batch = batch
         self.packed = packed
     }
 
-    var hasCredit: Bool { inFlight.count < credit }
+    /// Whether it may take one more delivery: below its credit, and below its byte limit unless it holds nothing
+    /// (so an event larger than the limit still goes, alone).
+    var hasCredit: Bool { inFlight.count < credit && (inFlight.isEmpty || inFlightBytes < maxInFlightBytes) }
+
+    /// Records a delivery of `bytes` of payload as in flight to this member.
+    func hold(_ seq: UInt64, bytes: Int) {
+        inFlightBytes += bytes - (inFlight.updateValue(bytes, forKey: seq) ?? 0)
+    }
+
+    /// Records that this member no longer holds `seq` (acked, released, failed).
+    func drop(_ seq: UInt64) {
+        if let bytes = inFlight.removeValue(forKey: seq) { inFlightBytes -= bytes }
+    }
+
+    /// Drops everything it holds.
+    func dropAll() {
+        inFlight.removeAll()
+        inFlightBytes = 0
+    }
 }
 
 /// One delivery waiting in a member's next DELIVERMANY: what its DELIVER would carry.

@@ -18,6 +18,9 @@ public final class LogEntry: Sendable {
 
     public var seq: UInt64 { event.seq }
 
+    /// The payload's size in bytes, read in place.
+    public var payloadCount: Int { event.payload.count }
+
     /// The properties frame, encoded now, for the firehose (deliveries write it straight into the outbox instead:
     /// holding it per event cost an allocation and memory for every event in the recent window). A method of the
     /// entry, like `appendPackedDelivery`, so that the event is read in place rather than copied out.

@@ -20,6 +20,7 @@ struct BrokerConfigDefaultsTests {
         #expect(c.maxAttempts == 5)
         #expect(c.maxPendingPerGroup == 10_000)
         #expect(c.defaultCredit == 1)
+        #expect(c.maxInFlightBytes == 67_108_864)
         #expect(c.maxSessions == 10_000)
         #expect(c.maxSubscriptionsPerSession == 64)
         #expect(c.maxGroups == 1000)

@@ -95,6 +95,7 @@ struct BrokerConfigErrorTests {
         Case(toml: "[limits]\nrecent_bytes = -1", key: "limits.recent_bytes", says: "from 0"),
         Case(toml: "[limits]\nfirehose_hwm = 0", key: "limits.firehose_hwm", says: "from 1"),
         Case(toml: "[limits]\nconnection_queue = 0", key: "limits.connection_queue", says: "from 1 to 100000"),
+        Case(toml: "[delivery]\nmax_in_flight_bytes = 0", key: "delivery.max_in_flight_bytes", says: "from 1"),
         Case(toml: "[groups.g]\nmax_attempts = 0", key: "groups.g.max_attempts", says: "from 1 to 1000"),
     ]
 

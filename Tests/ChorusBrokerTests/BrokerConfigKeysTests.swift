@@ -25,6 +25,7 @@ struct BrokerConfigKeysTests {
         max_attempts = 11
         max_pending = 123
         default_credit = 4
+        max_in_flight_bytes = 5000
 
         [limits]
         max_sessions = 50
@@ -62,6 +63,7 @@ struct BrokerConfigKeysTests {
         #expect(c.maxAttempts == 11)
         #expect(c.maxPendingPerGroup == 123)
         #expect(c.defaultCredit == 4)
+        #expect(c.maxInFlightBytes == 5000)
         #expect(c.maxSessions == 50)
         #expect(c.maxSubscriptionsPerSession == 6)
         #expect(c.maxGroups == 70)

@@ -1,0 +1,74 @@
+import ChorusClient
+import ChorusProtocol
+import Foundation
+import Testing
+
+/// Credit counts deliveries; `delivery.max_in_flight_bytes` also bounds their payload bytes per member, so a
+/// generous credit of large events cannot queue gigabytes in the broker for a member that stalls. Before it, a
+/// member with credit 5,000 that read nothing took the broker to a 3.2 GiB peak with 3,000 events of 1 MB.
+@Suite struct InFlightBytesTests {
+    static func broker(maxInFlightBytes: Int) throws -> BrokerProcess {
+        // The harness's config ends in its [delivery] table, which this key joins.
+        try BrokerProcess(config: "max_in_flight_bytes = \(maxInFlightBytes)\n")
+    }
+
+    static func publish(_ broker: BrokerProcess, _ count: Int, bytes: Int) throws {
+        let p = try broker.connect(name: "publisher")
+        defer { p.close() }
+        for i in 0..<count {
+            _ = try p.publish(topic: "big.x", payload: [UInt8](repeating: UInt8(i & 0xFF), count: bytes))
+        }
+    }
+
+    @Test func aMemberGetsNoMoreOnceItHoldsTheLimit() throws {
+        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "holder")
+        defer { c.close() }
+        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
+        try Self.publish(broker, 10, bytes: 300_000)
+        // Below the limit after 3 (900 KB), so a 4th goes; at 1.2 MB nothing more, though credit is left.
+        let first = try c.deliveries(10, within: 3)
+        #expect(first.count == 4, "delivered \(first.count) of 300 KB with a 1 MB limit")
+        // Acking two frees room for two more.
+        try c.ack(group: "g", leases: first.prefix(2).map(\.lease))
+        let more = try c.deliveries(10, within: 3)
+        #expect(more.count == 2, "after 2 acks: \(more.count) more")
+        #expect(more.map(\.event.seq) == [first.last!.event.seq + 1, first.last!.event.seq + 2])
+    }
+
+    @Test func anEventLargerThanTheLimitStillGoesAlone() throws {
+        let broker = try Self.broker(maxInFlightBytes: 100_000)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "holder")
+        defer { c.close() }
+        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
+        try Self.publish(broker, 3, bytes: 300_000)
+        var seen: [UInt64] = []
+        for _ in 0..<3 {
+            let one = try c.deliveries(2, within: 1.5)
+            #expect(one.count == 1, "one at a time: got \(one.count)")
+            guard let d = one.first else { break }
+            seen.append(d.event.seq)
+            try c.ack(group: "g", leases: [d.lease])
+        }
+        #expect(seen.count == 3 && Set(seen).count == 3, "every event delivered once: \(seen)")
+    }
+
+    /// Batched members (DELIVERMANY) are bounded the same way.
+    @Test func aBatchedMemberIsBoundedToo() throws {
+        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "holder")
+        defer { c.close() }
+        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000, extra: [("batch", "100")])
+        try Self.publish(broker, 10, bytes: 300_000)
+        var got = 0
+        let deadline = nowMs() + 3000
+        while nowMs() < deadline, let m = try c.receive(timeoutMilliseconds: Int(max(1, deadline - nowMs()))) {
+            if case .deliverMany(_, let ds) = m { got += ds.count }
+            if case .deliver = m { got += 1 }
+        }
+        #expect(got == 4, "delivered \(got) of 300 KB with a 1 MB limit")
+    }
+}
