@@ -111,7 +111,10 @@ public final class Broker {
     /// thread; larger ones on the commit thread.
     static let inlineCommitLimit = 16
     /// An iteration stops reading commands once it has read this many bytes of messages (it always reads one).
-    static let maxBytesPerIteration = 32 << 20
+    /// Its commit is what every other client's reply waits behind: at 32 MiB, a small publish made during a flood
+    /// of 1 MB events waited 0.2 to 1.6 s; at 8 MiB, 14 to 320 ms, and the flood itself went no slower (64 KB
+    /// events: x1.09 throughput, x0.81 broker CPU, 6 alternating pairs).
+    static let maxBytesPerIteration = 8 << 20
 
     /// Opens the store, recovers groups and binds the sockets. Call on the thread that will call `run`.
     /// `renderMetrics` turns the metrics backend's registry into Prometheus text; with `metrics.address` set in
