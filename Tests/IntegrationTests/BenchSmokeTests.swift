@@ -58,8 +58,9 @@ import Testing
     /// leave; its merged-record consumer counts only its own run's records. They used to stop after as many acks as
     /// the run had requests (leaving the last ones to be redelivered to the run after), and count any merged
     /// record, so a run on a used broker could end at once with a figure many times too high.
-    @Test(.timeLimit(.minutes(3)))
-    func profilingABrokerWithLeftoverRequestsCompletes() throws {
+    /// Per message (`--batch 1`: BrokerConnection clients) and batched (LeanJoinAgent, LeanConsumer).
+    @Test(.timeLimit(.minutes(3)), arguments: ["1", "100"])
+    func profilingABrokerWithLeftoverRequestsCompletes(batch: String) throws {
         let broker = try BrokerProcess(config: """
             [joins.media]
             open = "gen.request"
@@ -75,7 +76,7 @@ import Testing
         defer { broker.stop() }
         func profile(_ label: String) throws {
             let p = try ChildProcess(
-                ["bench", "--suite", "joins", "--profile", broker.endpoint, "--joins", "200", "--seconds", "0", "--batch", "1"],
+                ["bench", "--suite", "joins", "--profile", broker.endpoint, "--joins", "200", "--seconds", "0", "--batch", batch],
                 directory: broker.directory, label: label)
             defer { p.terminate() }
             #expect(p.waitForExit(90) == 0, "\(label) did not complete: \(p.stderr)")
@@ -83,7 +84,7 @@ import Testing
         }
         try profile("first-run")
         // The agents' groups exist now, with no member: these wait in each group's backlog for the next run.
-        let leftovers = (1...5).map { "{\"prompt\":\"left over \($0)\"}" }.joined(separator: "\n") + "\n"
+        let leftovers = (1...150).map { "{\"prompt\":\"left over \($0)\"}" }.joined(separator: "\n") + "\n"
         let publish = try broker.publishLines(leftovers, topic: "gen.request", label: "leftovers")
         #expect(publish.waitForExit(30) == 0, "\(publish.stderr)")
         try profile("second-run")
@@ -103,6 +104,24 @@ import Testing
         }
         #expect(waitUntil(10) { open() == 0 }, "joins still open: \(String(describing: open()))")
         #expect(waitUntil(10) { let u = unsettled(); return u.count == 4 && u.values.allSatisfy { $0 == 0 } }, "\(unsettled())")
+    }
+
+    /// A client that cannot subscribe (here the merged-record group exists with other patterns) fails the run with
+    /// the broker's reason; the agents that did subscribe are told to stop instead of waiting for the run forever.
+    @Test(.timeLimit(.minutes(2)), arguments: ["1", "100"])
+    func aRefusedSubscriptionFailsTheRunClearly(batch: String) throws {
+        let broker = try BrokerProcess()
+        defer { broker.stop() }
+        let c = try broker.connect(name: "squatter")
+        try c.subscribe(group: "bench-merged", patterns: ["other.>"], credit: 1)
+        c.close()
+        let p = try ChildProcess(
+            ["bench", "--suite", "joins", "--profile", broker.endpoint, "--joins", "100", "--seconds", "0", "--batch", batch],
+            directory: broker.directory, label: "bench")
+        defer { p.terminate() }
+        let status = p.waitForExit(60)
+        #expect(status != nil && status != 0, "bench with a refused SUBSCRIBE: \(status.map(String.init) ?? "still running after 60 s")")
+        #expect(p.stderr.contains("GROUP_MISMATCH"), "\(p.stderr)")
     }
 
     /// A credit below the consumers' usual ACK size (256) must not stall them: they ack every credit/2.

@@ -26,17 +26,28 @@ enum JoinBench {
     /// An agent that answers every request at once with a small result, acking after each confirm. It runs until
     /// `progress.stopped` is set and every result it sent is confirmed and its request acked: a count of its own
     /// would end too early when a broker kept requests of an earlier, failed run for its group. It fails on an
-    /// ERROR (a broker that ended its session says so on the next ack) instead of waiting for work that will not come.
+    /// ERROR other than a stale lease (a broker that ended its session says so on the next ack) instead of waiting
+    /// for work that will not come, and when its results are still unconfirmed 30 s after the run ended.
     static func startAgent(_ endpoint: String, part: String, ready: DispatchSemaphore, progress: Progress) -> @Sendable () throws -> Int {
         onThread {
-            let c = try BrokerConnection(endpoint: endpoint)
-            try c.hello(name: "bench-\(part)")
-            try c.subscribe(group: "bench-\(part)", patterns: ["gen.request"], credit: 2000)
-            ready.signal()
+            let c = try progress.subscribing(ready) {
+                let c = try BrokerConnection(endpoint: endpoint)
+                try c.hello(name: "bench-\(part)")
+                try c.subscribe(group: "bench-\(part)", patterns: ["gen.request"], credit: 2000)
+                return c
+            }
             var pending: [[UInt8]: Lease] = [:]
             var answered = 0
             let payload = [UInt8](repeating: 0x61, count: 256)
-            while !(progress.stopped.load(ordering: .acquiring) && pending.isEmpty) {
+            var stoppedAt: UInt64?
+            while true {
+                if stoppedAt == nil && progress.stopped.load(ordering: .acquiring) { stoppedAt = BenchStats.nanos() }
+                if let stoppedAt {
+                    if pending.isEmpty { break }
+                    if BenchStats.nanos() - stoppedAt > 30_000_000_000 {
+                        throw ValidationFailure("agent \(part): \(pending.count) results unconfirmed 30 s after the run ended")
+                    }
+                }
                 guard let m = try c.receive(timeoutMilliseconds: 200) else { continue }
                 switch m {
                 case .deliver(let d):
@@ -50,6 +61,8 @@ enum JoinBench {
                         try c.send(.ack(requestID: [], group: "bench-\(part)", leases: [lease]))
                     }
                 case .error(_, let code, let message):
+                    // An ack of a lease that expired meanwhile (a very slow run): the request went to someone else.
+                    if code == .staleLease { continue }
                     throw ValidationFailure("agent \(part): \(code.name): \(message)")
                 default: break
                 }
@@ -60,11 +73,16 @@ enum JoinBench {
     }
 
     /// Waits for the clients (three agents and the merged-record consumer) to subscribe, up to 20 s each. One that
-    /// cannot (no broker) has thrown: its error is rethrown here, so the run fails instead of waiting forever.
-    static func awaitSubscribed(_ ready: DispatchSemaphore, clients: [() throws -> Void]) throws {
-        for _ in clients where ready.wait(timeout: .now() + 20) == .timedOut {
+    /// cannot (no broker, a refused SUBSCRIBE) has thrown: its error is rethrown here at once, so the run fails
+    /// with the reason instead of waiting.
+    /// The clients that did subscribe are stopped first (`progress.stopped`): they would otherwise wait for the run.
+    static func awaitSubscribed(_ ready: DispatchSemaphore, clients: [() throws -> Void], progress: Progress) throws {
+        for _ in clients {
+            let timedOut = ready.wait(timeout: .now() + 20) == .timedOut
+            guard timedOut || progress.failedToSubscribe.load(ordering: .acquiring) else { continue }
+            progress.stopped.store(true, ordering: .releasing)
             for client in clients { try client() }
-            throw ValidationFailure("a bench client did not subscribe within 20 s")
+            throw ValidationFailure(timedOut ? "a bench client did not subscribe within 20 s" : "a bench client could not subscribe")
         }
     }
 
@@ -74,6 +92,22 @@ enum JoinBench {
         let merged = Atomic<Int>(0)
         /// Set when the run is over or failed: the agents finish what they hold and leave.
         let stopped = Atomic<Bool>(false)
+        /// Set by a client that could not connect or subscribe.
+        let failedToSubscribe = Atomic<Bool>(false)
+
+        /// Runs a client's connect-and-subscribe, then signals `ready` whether it worked or not (a failure is
+        /// noted first), so `awaitSubscribed` learns of a failure at once rather than after its timeout.
+        func subscribing<T>(_ ready: DispatchSemaphore, _ body: () throws -> T) throws -> T {
+            do {
+                let result = try body()
+                ready.signal()
+                return result
+            } catch {
+                failedToSubscribe.store(true, ordering: .releasing)
+                ready.signal()
+                throw error
+            }
+        }
     }
 
     /// The merged-record consumer's result, once the agents have finished too. When the consumer failed, an agent
@@ -121,10 +155,12 @@ enum JoinBench {
         // recently closed, and a request reusing one of their ids would not open a join.
         let run = String(BenchStats.wallMicros(), radix: 36)
         let merged = onThread { () -> UInt64 in
-            let c = try BrokerConnection(endpoint: endpoint)
-            try c.hello(name: "bench-merged")
-            try c.subscribe(group: "bench-merged", patterns: ["gen.merged"], credit: 2000)
-            ready.signal()
+            let c = try progress.subscribing(ready) {
+                let c = try BrokerConnection(endpoint: endpoint)
+                try c.hello(name: "bench-merged")
+                try c.subscribe(group: "bench-merged", patterns: ["gen.merged"], credit: 2000)
+                return c
+            }
             var seen = 0
             var acks: [Lease] = []
             while seen < count {
@@ -145,7 +181,7 @@ enum JoinBench {
             c.close()
             return BenchStats.nanos()
         }
-        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }])
+        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }], progress: progress)
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
         let start = BenchStats.nanos()
@@ -179,6 +215,9 @@ enum JoinBench {
     /// joins) the merged record's request is read back from SQLite.
     static func batchedThroughput(_ broker: BrokerBench, count: Int, batch: Int, window: Int = 2000) throws -> Double {
         let progress = Progress()
+        defer { progress.stopped.store(true, ordering: .releasing) }
+        // Correlation ids unique to this run (see `throughput`); the merged-record consumer counts only these.
+        let run = String(BenchStats.wallMicros(), radix: 36)
         let ready = DispatchSemaphore(value: 0)
         let endpoint = broker.endpoint
         let credit = 2000
@@ -190,27 +229,30 @@ enum JoinBench {
         }
         let agents = ["text", "image", "audio"].map { part in
             onThread {
-                let c = try connect("bench-\(part)")
-                try c.subscribe(group: "bench-\(part)", patterns: ["gen.request"], credit: credit, extra: packedForms)
-                ready.signal()
+                let c = try progress.subscribing(ready) {
+                    let c = try connect("bench-\(part)")
+                    try c.subscribe(group: "bench-\(part)", patterns: ["gen.request"], credit: credit, extra: packedForms)
+                    return c
+                }
                 var agent = LeanJoinAgent(connection: c, group: "bench-\(part)", part: part)
-                try agent.run(until: count)
+                try agent.run(until: progress.stopped)
                 c.close()
             }
         }
         let merged = onThread { () -> UInt64 in
-            let c = try connect("bench-merged")
-            try c.subscribe(group: "bench-merged", patterns: ["gen.merged"], credit: credit, extra: packedForms)
-            ready.signal()
-            var consumer = LeanConsumer(connection: c, group: "bench-merged", credit: credit, packedAcks: true)
+            let c = try progress.subscribing(ready) {
+                let c = try connect("bench-merged")
+                try c.subscribe(group: "bench-merged", patterns: ["gen.merged"], credit: credit, extra: packedForms)
+                return c
+            }
+            var consumer = LeanConsumer(connection: c, group: "bench-merged", credit: credit, packedAcks: true, countingCorrelationPrefix: "j\(run)-")
             let last = try consumer.run(until: count) { progress.merged.store($0, ordering: .releasing) }
             c.close()
             return last
         }
-        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }])
+        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }], progress: progress)
         let c = try connect("bench-requester")
         defer { c.close() }
-        let run = String(BenchStats.wallMicros(), radix: 36)
         let start = BenchStats.nanos()
         var sent = 0
         var confirmed = 0
@@ -254,10 +296,12 @@ enum JoinBench {
         let endpoint = broker.endpoint
         let run = String(BenchStats.wallMicros(), radix: 36)
         let merged = onThread { () -> [Double] in
-            let c = try BrokerConnection(endpoint: endpoint)
-            try c.hello(name: "bench-merged")
-            try c.subscribe(group: "bench-latency", patterns: ["gen.merged"], credit: 2000)
-            ready.signal()
+            let c = try progress.subscribing(ready) {
+                let c = try BrokerConnection(endpoint: endpoint)
+                try c.hello(name: "bench-merged")
+                try c.subscribe(group: "bench-latency", patterns: ["gen.merged"], credit: 2000)
+                return c
+            }
             var samples: [Double] = []
             var acks: [Lease] = []
             while samples.count < total {
@@ -277,7 +321,7 @@ enum JoinBench {
             c.close()
             return samples
         }
-        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }])
+        try awaitSubscribed(ready, clients: agents.map { a in { _ = try a() } } + [{ _ = try merged() }], progress: progress)
         let c = try BrokerConnection(endpoint: endpoint)
         defer { c.close() }
         let start = BenchStats.nanos()

@@ -22,13 +22,18 @@ struct LeanConsumer {
     private var leaseFrames: [[UInt8]] = []
     private var packedLeases: [UInt8] = []
     private(set) var unacked = 0
+    /// Deliveries counted towards the run: all of them, or those whose correlation starts with `counted`.
     private(set) var received = 0
+    /// When set, only packed deliveries whose `correlation` property starts with these bytes count (the others,
+    /// left on a profiled broker by an earlier run, are acked but not counted).
+    let counted: [UInt8]?
 
-    init(connection: BrokerConnection, group: String, credit: Int, packedAcks: Bool) {
+    init(connection: BrokerConnection, group: String, credit: Int, packedAcks: Bool, countingCorrelationPrefix: String? = nil) {
         self.connection = connection
         self.group = group
         ackEvery = max(1, min(256, credit / 2))
         self.packedAcks = packedAcks
+        counted = countingCorrelationPrefix.map { Array("correlation=\($0)".utf8) }
     }
 
     /// Reads and acks until `count` deliveries have arrived; returns when the last one did (monotonic ns).
@@ -39,13 +44,13 @@ struct LeanConsumer {
             inbox.removeAll()
             let before = received
             if try connection.receiveRaw(into: &inbox, timeoutMilliseconds: 1000) { try take() }
+            if unacked >= ackEvery { try sendAcks() }
             guard received > before else {
                 if BenchStats.nanos() - lastProgress > 30_000_000_000 { throw ValidationFailure("consumer of \(group) stalled at \(received)") }
                 continue
             }
             lastProgress = BenchStats.nanos()
             progress(received)
-            if unacked >= ackEvery { try sendAcks() }
         }
         let last = BenchStats.nanos()
         if unacked > 0 { try sendAcks() }
@@ -58,7 +63,10 @@ struct LeanConsumer {
         guard frames >= 2 else { return }
         let name = inbox.frameBytes(1, of: 0)
         if frames == 4 && name.elementsEqual(BrokerMessage.Name.deliverMany) {
-            try Packed.forEachDelivery(in: inbox.frameBytes(3, of: 0)) { (e: Packed.DeliveryEntry) throws(ProtocolError) in keep(seq: e.seq, token: e.token) }
+            let counted = counted
+            try Packed.forEachDelivery(in: inbox.frameBytes(3, of: 0)) { (e: Packed.DeliveryEntry) throws(ProtocolError) in
+                keep(seq: e.seq, token: e.token, counts: counted.map { Self.hasLine(startingWith: $0, in: e.properties) } ?? true)
+            }
         } else if frames == 9 && name.elementsEqual(BrokerMessage.Name.deliver) {
             try keep(inbox.frameBytes(3, of: 0), inbox.frameBytes(4, of: 0))
         } else if frames >= 9 && (frames - 3) % 6 == 0 && name.elementsEqual(BrokerMessage.Name.deliverMany) {
@@ -81,7 +89,7 @@ struct LeanConsumer {
         }
     }
 
-    private mutating func keep(seq: UInt64, token: UInt64) {
+    private mutating func keep(seq: UInt64, token: UInt64, counts: Bool = true) {
         if packedAcks {
             Packed.appendLease(Lease(seq: seq, token: token), to: &packedLeases)
         } else {
@@ -92,8 +100,19 @@ struct LeanConsumer {
             leaseFrames.append(s)
             leaseFrames.append(t)
         }
-        received += 1
+        if counts { received += 1 }
         unacked += 1
+    }
+
+    /// Whether a properties field (`name=value` lines) has a line starting with `prefix`, read in place.
+    static func hasLine(startingWith prefix: [UInt8], in properties: ArraySlice<UInt8>) -> Bool {
+        var lineStart = properties.startIndex
+        while lineStart < properties.endIndex {
+            let lineEnd = properties[lineStart...].firstIndex(of: 0x0A) ?? properties.endIndex
+            if properties[lineStart..<lineEnd].starts(with: prefix) { return true }
+            lineStart = lineEnd + 1
+        }
+        return false
     }
 
     private mutating func sendAcks() throws {

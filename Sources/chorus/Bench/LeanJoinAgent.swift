@@ -1,6 +1,7 @@
 import ChorusClient
 import ChorusProtocol
 import Foundation
+import Synchronization
 import ZeroMQ
 
 /// The batched joins bench's agent: a lean client that answers a whole packed DELIVERMANY of requests with one
@@ -9,7 +10,10 @@ import ZeroMQ
 /// 7.17). It reads each message in place into one reused buffer: on 2 cores a client that allocated per frame
 /// would take CPU from the broker it measures.
 ///
-/// It fails instead of waiting forever: on an ERROR, on a refused result, and when 30 s pass without progress.
+/// It runs until the run is over (`stopped`) and every result batch it sent is confirmed and its requests acked,
+/// so it leaves nothing for the next run of a profiled broker, even when that broker held requests of an earlier
+/// run for its group (it answers those too). It fails instead of waiting forever: on an ERROR other than a stale
+/// lease, on a refused result, and when its results are still unconfirmed 30 s after the run ended.
 struct LeanJoinAgent {
     let connection: BrokerConnection
     let group: String
@@ -32,31 +36,34 @@ struct LeanJoinAgent {
         payload = [UInt8](repeating: 0x61, count: payloadSize)
     }
 
-    /// Answers and acks requests until `total` are acked.
-    mutating func run(until total: Int) throws {
-        var lastProgress = BenchStats.nanos()
-        while acked < total {
-            inbox.removeAll()
-            guard try connection.receiveRaw(into: &inbox, timeoutMilliseconds: 1000) else {
-                if BenchStats.nanos() - lastProgress > 30_000_000_000 { throw ValidationFailure("agent of \(group) stalled at \(acked) acked") }
-                continue
+    /// Answers and acks requests until `stopped` says the run is over and nothing it sent is unconfirmed.
+    mutating func run(until stopped: borrowing Atomic<Bool>) throws {
+        var stoppedAt: UInt64?
+        while true {
+            if stoppedAt == nil && stopped.load(ordering: .acquiring) { stoppedAt = BenchStats.nanos() }
+            if let stoppedAt {
+                if answering.isEmpty { return }
+                if BenchStats.nanos() - stoppedAt > 30_000_000_000 {
+                    throw ValidationFailure("agent of \(group): \(answering.count) result batches unconfirmed 30 s after the run ended")
+                }
             }
-            if try take() { lastProgress = BenchStats.nanos() }
+            inbox.removeAll()
+            if try connection.receiveRaw(into: &inbox, timeoutMilliseconds: 200) { try take() }
         }
     }
 
-    /// Handles the message in `inbox`; true if it was a batch of requests or a confirm of results.
-    private mutating func take() throws -> Bool {
+    /// Handles the message in `inbox`.
+    private mutating func take() throws {
         let frames = inbox.frameCount(of: 0)
-        guard frames >= 2 else { return false }
+        guard frames >= 2 else { return }
         let name = inbox.frameBytes(1, of: 0)
         if frames == 4 && name.elementsEqual(BrokerMessage.Name.deliverMany) {
             try answer(inbox.frameBytes(3, of: 0))
-            return true
+            return
         }
         if frames == 4 && name.elementsEqual(BrokerMessage.Name.confirmMany) {
             try settle(requestID: inbox.frameBytes(2, of: 0), outcomes: inbox.frameBytes(3, of: 0))
-            return true
+            return
         }
         if name.elementsEqual(BrokerMessage.Name.error) || name.elementsEqual(BrokerMessage.Name.deliver)
             || name.elementsEqual(BrokerMessage.Name.deliverMany)
@@ -64,9 +71,10 @@ struct LeanJoinAgent {
             // A DELIVER, or a DELIVERMANY of frames per field, means the broker ignored `packed=1`: this client
             // only speaks the packed forms, and must say so rather than stall.
             let message = try BrokerMessage.decode((0..<frames).map { Array(inbox.frameBytes($0, of: 0)) })
+            // An ack of a lease that expired meanwhile (a very slow run): the request went to someone else.
+            if case .error(_, let code, _) = message, code == .staleLease { return }
             throw ValidationFailure("agent of \(group) got \(message)")
         }
-        return false
     }
 
     /// One result per request, correlated to it and caused by it, all in one packed PUBLISHMANY.
