@@ -22,7 +22,7 @@ extension Broker {
             membersWithStaged.append(member)
         }
         member.staged.append(StagedDelivery(entry: log, token: token, attempt: attempt))
-        member.stagedBytes += log.event.payload.count
+        member.stagedBytes += log.payloadCount
         if member.staged.count >= member.batch || member.stagedBytes >= Self.maxStagedBytes {
             closeStaged(member)
         }

@@ -51,7 +51,7 @@ final class Subscription {
     /// The payload bytes of `staged`.
     var stagedBytes = 0
 
-    init(session: Session, groupID: Int64, credit: Int, maxInFlightBytes: Int = .max, batch: Int = 1, packed: Bool = false) {
+    init(session: Session, groupID: Int64, credit: Int, maxInFlightBytes: Int, batch: Int = 1, packed: Bool = false) {
         self.session = session
         self.groupID = groupID
         self.credit = credit

@@ -71,4 +71,53 @@ import Testing
         }
         #expect(got == 4, "delivered \(got) of 300 KB with a 1 MB limit")
     }
+
+    /// Every way a delivery leaves a member gives its bytes back: a member whose account drifted would stop
+    /// getting work for good.
+    @Test func aNackGivesItsBytesBack() throws {
+        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "holder")
+        defer { c.close() }
+        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
+        try Self.publish(broker, 10, bytes: 300_000)
+        let first = try c.deliveries(10, within: 3)
+        #expect(first.count == 4)
+        for d in first.prefix(2) { try c.nack(group: "g", lease: d.lease, mode: .delay(milliseconds: 60_000), reason: "later") }
+        #expect(try c.deliveries(10, within: 3).count == 2, "after 2 nacks")
+    }
+
+    @Test func anExpiredLeaseGivesItsBytesBack() throws {
+        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "holder")
+        defer { c.close() }
+        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000, extra: [("ack-timeout", "300")])
+        try Self.publish(broker, 10, bytes: 300_000)
+        #expect(try c.deliveries(4, within: 3).count == 4)
+        // The four leases expire after 300 ms; the room they free goes out again (to this member: the only one).
+        let again = try c.deliveries(4, within: 5)
+        #expect(again.count == 4, "after the leases expired: \(again.count)")
+    }
+
+    @Test func endingTheSessionOrSubscribingAgainKeepsTheAccount() throws {
+        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "holder")
+        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
+        try Self.publish(broker, 20, bytes: 300_000)
+        let held = try c.deliveries(10, within: 3)
+        #expect(held.count == 4)
+        // A SUBSCRIBE again (new credit) keeps what the member holds, and its bytes.
+        try c.subscribe(group: "g", patterns: ["big.>"], credit: 500)
+        #expect(try c.drain(for: 1).isEmpty, "still at the limit after subscribing again")
+        try c.ack(group: "g", leases: held.prefix(2).map(\.lease))
+        #expect(try c.deliveries(10, within: 3).count == 2)
+        // Its session ends holding 1.2 MB: all of it goes back, and a new member gets a full account.
+        c.close()
+        let next = try broker.connect(name: "next")
+        defer { next.close() }
+        try next.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
+        #expect(try next.deliveries(10, within: 3).count == 4)
+    }
 }
