@@ -3,14 +3,16 @@ import Testing
 
 /// A member's byte account, cell by cell: what `hold`, `drop` and `dropAll` do to it, and when it has credit.
 @Suite struct SubscriptionBytesTests {
-    static func member(credit: Int = 10, maxBytes: Int = 1000) -> (Session, Subscription) {
+    /// Runs `body` with a member of a session kept alive for it (a member holds its session unowned).
+    static func withMember(credit: Int = 10, maxBytes: Int = 1000, _ body: (Subscription) -> Void) {
         let session = Session(number: 1, routingID: [1], now: 0)
-        return (session, Subscription(session: session, groupID: 1, credit: credit, maxInFlightBytes: maxBytes))
+        withExtendedLifetime(session) {
+            body(Subscription(session: session, groupID: 1, credit: credit, maxInFlightBytes: maxBytes))
+        }
     }
 
     @Test func holdingAddsItsBytesAndDroppingTakesThemAway() {
-        let (session, m) = Self.member()
-        withExtendedLifetime(session) {
+        Self.withMember { m in
             m.hold(1, bytes: 300)
             m.hold(2, bytes: 200)
             #expect(m.inFlightBytes == 500 && m.inFlight.count == 2)
@@ -26,8 +28,7 @@ import Testing
     }
 
     @Test func holdingTheSameDeliveryAgainCountsItOnce() {
-        let (session, m) = Self.member()
-        withExtendedLifetime(session) {
+        Self.withMember { m in
             m.hold(7, bytes: 300)
             m.hold(7, bytes: 300)
             #expect(m.inFlightBytes == 300 && m.inFlight.count == 1)
@@ -37,8 +38,7 @@ import Testing
     }
 
     @Test func creditEndsAtTheByteLimit() {
-        let (session, m) = Self.member(maxBytes: 1000)
-        withExtendedLifetime(session) {
+        Self.withMember(maxBytes: 1000) { m in
             m.hold(1, bytes: 999)
             #expect(m.hasCredit, "below the limit")
             m.hold(2, bytes: 1)
@@ -49,8 +49,7 @@ import Testing
     }
 
     @Test func anEmptyMemberHasCreditWhateverTheNextEventsSize() {
-        let (session, m) = Self.member(maxBytes: 100)
-        withExtendedLifetime(session) {
+        Self.withMember(maxBytes: 100) { m in
             #expect(m.hasCredit)
             m.hold(1, bytes: 5000)
             #expect(!m.hasCredit, "one event over the limit is held alone")
@@ -58,13 +57,13 @@ import Testing
     }
 
     @Test func creditInDeliveriesStillCounts() {
-        let (session, m) = Self.member(credit: 2, maxBytes: 1_000_000)
-        withExtendedLifetime(session) {
+        Self.withMember(credit: 2, maxBytes: 1_000_000) { m in
             m.hold(1, bytes: 1)
             m.hold(2, bytes: 1)
             #expect(!m.hasCredit)
-            let (s0, paused) = Self.member(credit: 0)
-            withExtendedLifetime(s0) { #expect(!paused.hasCredit, "credit 0 pauses even an empty member") }
+        }
+        Self.withMember(credit: 0) { paused in
+            #expect(!paused.hasCredit, "credit 0 pauses even an empty member")
         }
     }
 }

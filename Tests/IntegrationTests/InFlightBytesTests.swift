@@ -7,9 +7,18 @@ import Testing
 /// generous credit of large events cannot queue gigabytes in the broker for a member that stalls. Before it, a
 /// member with credit 5,000 that read nothing took the broker to a 3.2 GiB peak with 3,000 events of 1 MB.
 @Suite struct InFlightBytesTests {
-    static func broker(maxInFlightBytes: Int) throws -> BrokerProcess {
+    /// A broker with the limit, and a member of group `g` (credit 1000 unless `extra` says more) on `big.>`.
+    static func member(maxInFlightBytes: Int, extra: [(String, String)] = []) throws -> (BrokerProcess, BrokerConnection) {
         // The harness's config ends in its [delivery] table, which this key joins.
-        try BrokerProcess(config: "max_in_flight_bytes = \(maxInFlightBytes)\n")
+        let broker = try BrokerProcess(config: "max_in_flight_bytes = \(maxInFlightBytes)\n")
+        do {
+            let c = try broker.connect(name: "holder")
+            try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000, extra: extra)
+            return (broker, c)
+        } catch {
+            broker.stop()
+            throw error
+        }
     }
 
     static func publish(_ broker: BrokerProcess, _ count: Int, bytes: Int) throws {
@@ -21,11 +30,8 @@ import Testing
     }
 
     @Test func aMemberGetsNoMoreOnceItHoldsTheLimit() throws {
-        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
-        defer { broker.stop() }
-        let c = try broker.connect(name: "holder")
-        defer { c.close() }
-        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
+        let (broker, c) = try Self.member(maxInFlightBytes: 1_000_000)
+        defer { c.close(); broker.stop() }
         try Self.publish(broker, 10, bytes: 300_000)
         // Below the limit after 3 (900 KB), so a 4th goes; at 1.2 MB nothing more, though credit is left.
         let first = try c.deliveries(10, within: 3)
@@ -38,11 +44,8 @@ import Testing
     }
 
     @Test func anEventLargerThanTheLimitStillGoesAlone() throws {
-        let broker = try Self.broker(maxInFlightBytes: 100_000)
-        defer { broker.stop() }
-        let c = try broker.connect(name: "holder")
-        defer { c.close() }
-        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
+        let (broker, c) = try Self.member(maxInFlightBytes: 100_000)
+        defer { c.close(); broker.stop() }
         try Self.publish(broker, 3, bytes: 300_000)
         var seen: [UInt64] = []
         for _ in 0..<3 {
@@ -57,11 +60,8 @@ import Testing
 
     /// Batched members (DELIVERMANY) are bounded the same way.
     @Test func aBatchedMemberIsBoundedToo() throws {
-        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
-        defer { broker.stop() }
-        let c = try broker.connect(name: "holder")
-        defer { c.close() }
-        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000, extra: [("batch", "100")])
+        let (broker, c) = try Self.member(maxInFlightBytes: 1_000_000, extra: [("batch", "100")])
+        defer { c.close(); broker.stop() }
         try Self.publish(broker, 10, bytes: 300_000)
         var got = 0
         let deadline = nowMs() + 3000
@@ -75,11 +75,8 @@ import Testing
     /// Every way a delivery leaves a member gives its bytes back: a member whose account drifted would stop
     /// getting work for good.
     @Test func aNackGivesItsBytesBack() throws {
-        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
-        defer { broker.stop() }
-        let c = try broker.connect(name: "holder")
-        defer { c.close() }
-        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
+        let (broker, c) = try Self.member(maxInFlightBytes: 1_000_000)
+        defer { c.close(); broker.stop() }
         try Self.publish(broker, 10, bytes: 300_000)
         let first = try c.deliveries(10, within: 3)
         #expect(first.count == 4)
@@ -88,11 +85,8 @@ import Testing
     }
 
     @Test func anExpiredLeaseGivesItsBytesBack() throws {
-        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
-        defer { broker.stop() }
-        let c = try broker.connect(name: "holder")
-        defer { c.close() }
-        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000, extra: [("ack-timeout", "300")])
+        let (broker, c) = try Self.member(maxInFlightBytes: 1_000_000, extra: [("ack-timeout", "300")])
+        defer { c.close(); broker.stop() }
         try Self.publish(broker, 10, bytes: 300_000)
         #expect(try c.deliveries(4, within: 3).count == 4)
         // The four leases expire after 300 ms; the room they free goes out again (to this member: the only one).
@@ -101,10 +95,8 @@ import Testing
     }
 
     @Test func endingTheSessionOrSubscribingAgainKeepsTheAccount() throws {
-        let broker = try Self.broker(maxInFlightBytes: 1_000_000)
+        let (broker, c) = try Self.member(maxInFlightBytes: 1_000_000)
         defer { broker.stop() }
-        let c = try broker.connect(name: "holder")
-        try c.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
         try Self.publish(broker, 20, bytes: 300_000)
         let held = try c.deliveries(10, within: 3)
         #expect(held.count == 4)
