@@ -79,10 +79,15 @@ struct SubscribeCommand: ParsableCommand {
                     printDelivery(d)
                     seen += 1
                     // Credit lowered to what is still wanted before this ack frees a slot: then exactly --count
-                    // events are ever delivered to this command (the ones in flight are within that).
+                    // events are ever delivered to this command (the ones in flight are within that). Not waited
+                    // for: the broker takes a session's commands in order, so the SUBSCRIBE is in force before
+                    // the ACK behind it, and its SUBSCRIBED (or ERROR) is read by this loop like any message.
                     if let count, count - seen < inForce, !noAck {
                         inForce = count - seen
-                        try connection.subscribe(group: group, patterns: patterns, credit: inForce, timeoutMilliseconds: client.timeoutMilliseconds)
+                        try connection.send(
+                            .subscribe(
+                                requestID: connection.makeRequestID(), group: group, patterns: patterns,
+                                properties: Properties([("credit", String(inForce))])))
                     }
                     if !noAck { try connection.ack(group: d.group, leases: [d.lease]) }
                     if noAck && seen == 1 {
