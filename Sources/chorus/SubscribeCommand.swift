@@ -65,6 +65,9 @@ struct SubscribeCommand: ParsableCommand {
                 timeoutMilliseconds: client.timeoutMilliseconds)
             var seen = 0
             var lastHeardCheck = connection.lastHeard
+            // Request ids of the SUBSCRIBEs that lower the credit (below): one refused means the credit was not
+            // lowered, and this command could take more than --count.
+            var lowering: Set<[UInt8]> = []
             while count.map({ seen < $0 }) ?? true {
                 guard let message = try connection.receive(timeoutMilliseconds: 1000) else {
                     // The broker heartbeats every interval; a long silence means it is gone.
@@ -84,18 +87,21 @@ struct SubscribeCommand: ParsableCommand {
                     // the ACK behind it, and its SUBSCRIBED (or ERROR) is read by this loop like any message.
                     if let count, count - seen < inForce, !noAck {
                         inForce = count - seen
+                        let r = connection.makeRequestID()
+                        lowering.insert(r)
                         try connection.send(
-                            .subscribe(
-                                requestID: connection.makeRequestID(), group: group, patterns: patterns,
-                                properties: Properties([("credit", String(inForce))])))
+                            .subscribe(requestID: r, group: group, patterns: patterns, properties: Properties([("credit", String(inForce))])))
                     }
                     if !noAck { try connection.ack(group: d.group, leases: [d.lease]) }
                     if noAck && seen == 1 {
                         // Said at once, not at exit: a Ctrl-C must not be the first the user hears of it.
                         printError("chorus subscribe: --no-ack: events shown here go back to group \(group) when this command exits (or at the group's ack timeout), each as a failed attempt; use chorus tail to look without consuming")
                     }
-                case .error(_, let code, let text):
+                case .error(let r, let code, let text):
+                    if lowering.contains(r) { throw ChorusClientError.refused(code: code, message: text) }
                     printError("chorus subscribe: broker: \(code.name) (\(code.number)): \(text)")
+                case .subscribed(let r, _, _):
+                    lowering.remove(r)
                 default:
                     break
                 }

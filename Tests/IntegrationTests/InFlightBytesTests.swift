@@ -7,7 +7,7 @@ import Testing
 /// generous credit of large events cannot queue gigabytes in the broker for a member that stalls. Before it, a
 /// member with credit 5,000 that read nothing took the broker to a 3.2 GiB peak with 3,000 events of 1 MB.
 @Suite struct InFlightBytesTests {
-    /// A broker with the limit, and a member of group `g` (credit 1000 unless `extra` says more) on `big.>`.
+    /// A broker with the limit, and a member of group `g` (credit 1000) on `big.>`, subscribed with `extra` too.
     static func member(maxInFlightBytes: Int, extra: [(String, String)] = []) throws -> (BrokerProcess, BrokerConnection) {
         // The harness's config ends in its [delivery] table, which this key joins.
         let broker = try BrokerProcess(config: "max_in_flight_bytes = \(maxInFlightBytes)\n")
@@ -94,22 +94,23 @@ import Testing
         #expect(again.count == 4, "after the leases expired: \(again.count)")
     }
 
-    @Test func endingTheSessionOrSubscribingAgainKeepsTheAccount() throws {
+    @Test func subscribingAgainKeepsTheAccountAndEndingTheSessionReleasesIt() throws {
         let (broker, c) = try Self.member(maxInFlightBytes: 1_000_000)
         defer { broker.stop() }
-        try Self.publish(broker, 20, bytes: 300_000)
-        let held = try c.deliveries(10, within: 3)
-        #expect(held.count == 4)
+        try Self.publish(broker, 6, bytes: 300_000)
+        let held = try c.deliveries(4, within: 3)
+        #expect(held.map(\.event.seq) == [1, 2, 3, 4])
         // A SUBSCRIBE again (new credit) keeps what the member holds, and its bytes.
         try c.subscribe(group: "g", patterns: ["big.>"], credit: 500)
         #expect(try c.drain(for: 1).isEmpty, "still at the limit after subscribing again")
         try c.ack(group: "g", leases: held.prefix(2).map(\.lease))
-        #expect(try c.deliveries(10, within: 3).count == 2)
-        // Its session ends holding 1.2 MB: all of it goes back, and a new member gets a full account.
+        #expect(try c.deliveries(2, within: 3).map(\.event.seq) == [5, 6])  // only 6 events exist
+        // Its session ends holding 3 to 6: all four go back, and the next member gets them, each a second time.
         c.close()
         let next = try broker.connect(name: "next")
         defer { next.close() }
         try next.subscribe(group: "g", patterns: ["big.>"], credit: 1000)
-        #expect(try next.deliveries(10, within: 3).count == 4)
+        let again = try next.deliveries(4, within: 3)
+        #expect(again.map(\.event.seq).sorted() == [3, 4, 5, 6] && again.allSatisfy { $0.attempt == 2 }, "\(again.map { ($0.event.seq, $0.attempt) })")
     }
 }
