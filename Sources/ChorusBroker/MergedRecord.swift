@@ -71,7 +71,6 @@ enum MergedRecord {
         w.endObject()
         return w.bytes
     }
-
 }
 
 extension LogEntry {
@@ -82,7 +81,7 @@ extension LogEntry {
         w.member("seq", Int64(event.seq))
         w.member("id", event.id)
         w.member("topic", event.topic)
-        w.member("size", Int64(event.payload.count))
+        w.member("size", Int64(payloadCount))
         w.member("time", event.time)
         if let producer = event.producer { w.member("producer", producer) }
         if let type = event.contentType { w.member("content_type", type) }
@@ -108,7 +107,7 @@ extension LogEntry {
             w.endObject()
         }
         if let engine { w.member("engine", engine) }
-        guard event.payload.count <= embedLimit, !event.payload.isEmpty else { return }
+        guard payloadCount <= embedLimit, payloadCount > 0 else { return }
         let type = event.contentType ?? ""
         if let json = event.embeddableJSON {
             w.key("payload")

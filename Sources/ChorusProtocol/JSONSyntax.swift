@@ -155,6 +155,5 @@ public enum JSONSyntax {
             }
             return unit
         }
-
     }
 }

@@ -61,18 +61,8 @@ import Testing
     /// Per message (`--batch 1`: BrokerConnection clients) and batched (LeanJoinAgent, LeanConsumer).
     @Test(.timeLimit(.minutes(3)), arguments: ["1", "100"])
     func profilingABrokerWithLeftoverRequestsCompletes(batch: String) throws {
-        let broker = try BrokerProcess(config: """
-            [joins.media]
-            open = "gen.request"
-            emit = "gen.merged"
-            timeout = "1h"
-            [joins.media.parts.text]
-            topic = "gen.result.text"
-            [joins.media.parts.image]
-            topic = "gen.result.image"
-            [joins.media.parts.audio]
-            topic = "gen.result.audio"
-            """)
+        // The bench's media join (JoinBench.config), as the join tests declare it.
+        let broker = try BrokerProcess(config: JoinTests.config(timeout: "1h"))
         defer { broker.stop() }
         func profile(_ label: String) throws {
             let p = try ChildProcess(

@@ -1,7 +1,6 @@
 import ChorusClient
 import ChorusProtocol
 import Foundation
-import Synchronization
 import ZeroMQ
 
 /// The batched joins bench's agent: a lean client that answers a whole packed DELIVERMANY of requests with one
@@ -36,17 +35,10 @@ struct LeanJoinAgent {
         payload = [UInt8](repeating: 0x61, count: payloadSize)
     }
 
-    /// Answers and acks requests until `stopped` says the run is over and nothing it sent is unconfirmed.
-    mutating func run(until stopped: borrowing Atomic<Bool>) throws {
+    /// Answers and acks requests until the run is over and nothing it sent is unconfirmed (`agentMayLeave`).
+    mutating func run(until progress: JoinBench.Progress) throws {
         var stoppedAt: UInt64?
-        while true {
-            if stoppedAt == nil && stopped.load(ordering: .acquiring) { stoppedAt = BenchStats.nanos() }
-            if let stoppedAt {
-                if answering.isEmpty { return }
-                if BenchStats.nanos() - stoppedAt > 30_000_000_000 {
-                    throw ValidationFailure("agent of \(group): \(answering.count) result batches unconfirmed 30 s after the run ended")
-                }
-            }
+        while try !progress.agentMayLeave(holding: answering.count, stoppedAt: &stoppedAt, agent: "agent of \(group), result batches") {
             inbox.removeAll()
             if try connection.receiveRaw(into: &inbox, timeoutMilliseconds: 200) { try take() }
         }
