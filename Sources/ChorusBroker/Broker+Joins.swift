@@ -56,11 +56,11 @@ extension Broker {
     /// `recentlyClosedJoins`, and everything older is committed, so the reader sees it.
     /// Once the reader has failed, lookups go to the store (correct, but they wait for the commit in flight).
     func joinRecorded(_ key: JoinKey) -> Bool {
-        if !joinLookupsUseStore {
+        if !readsUseStore {
             do {
                 return try readOnlyLog().hasJoin(name: key.name, correlation: key.correlation)
             } catch {
-                joinLookupsUseStore = true
+                readsUseStore = true
                 logger.warning("join lookups through the read-only connection failed; using the store", metadata: ["error": "\(error)"])
             }
         }

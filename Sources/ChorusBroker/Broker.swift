@@ -88,10 +88,11 @@ public final class Broker {
     /// (time, last sequence number) once a second, for event rates.
     var rateSamples: [(time: Int64, seq: UInt64)] = []
     var lastCompaction: Int64 = 0
-    /// A read-only connection for `log.read` (remote tail) and join lookups, opened on first use (`readOnlyLog`).
+    /// A read-only connection for `log.read` (remote tail), join lookups and reads of single old events, opened on
+    /// first use (`readOnlyLog`). Those reads need not wait for the commit in flight, as reads through the store do.
     var logReader: LogReader?
-    /// The read-only connection failed a join lookup: they go to the store from then on.
-    var joinLookupsUseStore = false
+    /// The read-only connection failed a lookup or a read: they go to the store from then on.
+    var readsUseStore = false
     // Metrics (BrokerMetrics.swift, MetricsEndpoint.swift).
     let metrics = BrokerMetrics()
     let metricsEndpoint: MetricsEndpoint?

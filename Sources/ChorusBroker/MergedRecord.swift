@@ -109,9 +109,9 @@ extension LogEntry {
         if let engine { w.member("engine", engine) }
         guard payloadCount <= embedLimit, payloadCount > 0 else { return }
         let type = event.contentType ?? ""
-        if let json = event.embeddableJSON {
+        if let json = event.embeddableJSONRange {
             w.key("payload")
-            w.raw(json.utf8)
+            w.raw(event.payload[json])
         } else if type.hasPrefix("text/") || type.isEmpty {
             w.member("text", utf8: event.payload)
         }

@@ -107,6 +107,14 @@ public final class LogReader {
         return try s.step()
     }
 
+    /// The event with this sequence number, if committed and not removed.
+    public func event(seq: UInt64) throws -> Event? {
+        let s = try statement("SELECT \(Self.columns) FROM events WHERE seq = ?")
+        defer { s.reset() }
+        s.bind(1, Int64(seq))
+        return try s.step() ? SQLiteEventStore.event(from: s) : nil
+    }
+
     /// The highest sequence number committed so far, 0 when the log is empty.
     public func lastSequence() throws -> UInt64 {
         UInt64(try db.scalar("SELECT max(seq) FROM events") ?? 0)

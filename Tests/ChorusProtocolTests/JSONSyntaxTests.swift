@@ -63,5 +63,16 @@ import Testing
         #expect(event("text/plain", "{\"a\":1}").embeddableJSON == nil)
         #expect(event(nil, "1").embeddableJSON == nil)
         #expect(Event(id: "e", topic: "t", contentType: "application/json", payload: [0x22, 0xFF, 0x22]).embeddableJSON == nil)
+        // Media types are case-insensitive; "js" or "jso" is not JSON.
+        #expect(event("Application/JSON", "[2]").embeddableJSON == "[2]")
+        #expect(event("application/jso", "[2]").embeddableJSON == nil)
+        #expect(event("js", "[2]").embeddableJSON == nil)
+        // Multi-byte UTF-8 is embedded; a truncated sequence is not.
+        #expect(event("application/json", " \"héllo ✓\" ").embeddableJSON == "\"héllo ✓\"")
+        #expect(Event(id: "e", topic: "t", contentType: "application/json", payload: [0x22, 0xE2, 0x9C, 0x22]).embeddableJSON == nil)
+        // The range is what the merged record copies: the trimmed bytes, in place.
+        let e = event("application/json", "  [1, 2] \n")
+        #expect(e.embeddableJSONRange == 2..<8)
+        #expect(event("application/json", "   ").embeddableJSONRange == nil)
     }
 }

@@ -44,7 +44,8 @@ struct BenchCommand: ParsableCommand {
     }
 
     @Option(help: "What to measure: core (broker hop, groups, latency, backlog) or joins.") var suite = Suite.core
-    @Option(help: "Joins per throughput run (--suite joins); at most 2,000 are open at once (steady state). 0 skips it.") var joins = 20_000
+    @Option(help: "Joins per throughput run (--suite joins); at most --join-window are open at once (steady state). 0 skips it.") var joins = 20_000
+    @Option(help: "Joins open at once in the joins throughput runs: requests published and not yet seen merged (100 to 100000). Each agent's credit is at least this.") var joinWindow = 4000
     @Option(help: "Open joins for the memory figure (--suite joins). 0 skips it.") var openJoins = 100_000
     @Option(help: "Profile a running broker at this endpoint: one throughput run (--groups groups; or with --suite joins, unless --joins 0, the joins run: that broker needs the bench's media join), then the latency run (skipped with --seconds 0).") var profile: String?
 
@@ -57,6 +58,7 @@ struct BenchCommand: ParsableCommand {
         guard (1...100_000).contains(window), (1...100_000).contains(credit) else {
             throw ValidationError("--window and --credit must be 1 to 100000")
         }
+        guard (100...100_000).contains(joinWindow) else { throw ValidationError("--join-window must be 100 to 100000") }
         guard window >= batch else { throw ValidationError("--window must be at least --batch: the publisher sends whole batches") }
         if profile == nil && groups != 1 { throw ValidationError("--groups is for --profile runs; the full suite measures 1 and 3 groups") }
         guard rate >= 1 else { throw ValidationError("--rate must be 1 or more events/s") }
@@ -71,7 +73,9 @@ struct BenchCommand: ParsableCommand {
             if suite == .joins {
                 // The broker must have the joins bench's `media` join (JoinBench.config) in its configuration.
                 if joins > 0 {
-                    let j = batch > 1 ? try JoinBench.batchedThroughput(bench, count: joins, batch: batch) : try JoinBench.throughput(bench, count: joins)
+                    let j = batch > 1
+                        ? try JoinBench.batchedThroughput(bench, count: joins, batch: batch, window: joinWindow)
+                        : try JoinBench.throughput(bench, count: joins, window: joinWindow)
                     Output.line(String(format: "joins %.0f/s%@", j, batch > 1 ? " (batches of \(batch))" : ""))
                 }
                 if seconds > 0 {
@@ -162,7 +166,7 @@ struct BenchCommand: ParsableCommand {
 
     /// Issue 3's figures: joins per second, request-to-merged latency at 1,000 requests/s, memory with joins open.
     func runJoins() throws {
-        Output.line("chorus bench --suite joins: 3 agents answering at once, at most 2000 joins open, \(runs) runs each, medians")
+        Output.line("chorus bench --suite joins: 3 agents answering at once, at most \(joinWindow) joins open, \(runs) runs each, medians")
         var raw: [Double] = []
         for _ in 0..<runs { raw.append(try RawZeroMQBench.throughput(count: 400_000, size: size)) }
         let base = BenchStats.median(raw)
@@ -176,7 +180,9 @@ struct BenchCommand: ParsableCommand {
                 defer { broker.stop() }
                 let before = broker.cpuSeconds
                 rates.append(
-                    perMessage > 1 ? try JoinBench.batchedThroughput(broker, count: joins, batch: perMessage) : try JoinBench.throughput(broker, count: joins))
+                    perMessage > 1
+                        ? try JoinBench.batchedThroughput(broker, count: joins, batch: perMessage, window: joinWindow)
+                        : try JoinBench.throughput(broker, count: joins, window: joinWindow))
                 cpu.append((broker.cpuSeconds - before) / Double(joins) * 1e6)
             }
             let j = BenchStats.median(rates)

@@ -12,12 +12,12 @@ extension JoinBench {
     /// would end too early when a broker kept requests of an earlier, failed run for its group. It fails on an
     /// ERROR other than a stale lease (a broker that ended its session says so on the next ack) instead of waiting
     /// for work that will not come, and when its results are still unconfirmed 30 s after the run ended.
-    static func startAgent(_ endpoint: String, part: String, progress: Progress) -> @Sendable () throws -> Void {
+    static func startAgent(_ endpoint: String, part: String, credit: Int, progress: Progress) -> @Sendable () throws -> Void {
         onThread {
             let c = try progress.subscribing {
                 let c = try BrokerConnection(endpoint: endpoint)
                 try c.hello(name: "bench-\(part)")
-                try c.subscribe(group: "bench-\(part)", patterns: ["gen.request"], credit: 2000)
+                try c.subscribe(group: "bench-\(part)", patterns: ["gen.request"], credit: credit)
                 return c
             }
             var pending: [[UInt8]: Lease] = [:]
