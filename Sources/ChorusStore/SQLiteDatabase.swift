@@ -19,8 +19,15 @@ public final class SQLiteDatabase {
     /// The file path this connection opened.
     public let path: String
 
+    /// Set once, before the first connection opens SQLite (CSQLite/shim.h says why).
+    private static let configured: Int32 = chorus_sqlite3_disable_memstatus()
+
+    /// What SQLite counts as allocated, process-wide: 0 while its memory statistics are off, as they should be.
+    static var memoryInUse: Int64 { sqlite3_memory_used() }
+
     /// Opens (or creates, unless `readOnly`) the database at `path`.
     public init(path: String, readOnly: Bool = false) throws(SQLiteError) {
+        _ = Self.configured
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
