@@ -69,9 +69,9 @@ final class WALCheckpointer: Sendable {
                         // The pass ends with an fsync of the WAL and of the database file, under the gate. Passes
                         // that could not catch up did not sync the database, so that fsync would write out every
                         // page they copied (up to 16 MiB) while no commit can run: 27 ms stalls, several a second
-                        // at full speed. Flushed here first, the fsyncs under the gate find little left to write.
-                        Self.flush(path)
-                        Self.flush(path + "-wal")
+                        // at full speed. Synced here first, the fsyncs under the gate find little left to write.
+                        // (Through SQLite's own file handles: see `SQLiteDatabase.syncFiles`.)
+                        try db.syncFiles()
                         let (pass, writes) = try gate.withLockForCheckpoint { (try db.checkpointPassive(), gate.writes.load(ordering: .relaxed)) }
                         result = pass
                         // Counted only when every frame was copied: otherwise (another checkpointer, a reader on an
@@ -95,12 +95,4 @@ final class WALCheckpointer: Sendable {
         thread.start()
     }
 
-    /// Writes the file's dirty pages to the disk (fdatasync through a descriptor of its own: the kernel flushes
-    /// the file, whichever descriptor asks). Only sooner than SQLite would: it changes no durability guarantee.
-    static func flush(_ path: String) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        _ = fdatasync(fd)
-        close(fd)
-    }
 }

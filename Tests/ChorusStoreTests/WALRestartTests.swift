@@ -71,6 +71,38 @@ final class WALRestartTests {
         #expect(store.walRestarts == settled, "counted restarts with no commit to start the WAL over")
     }
 
+    /// Whether this process holds SQLite's shared lock on the log (a READ lock on bytes 0x40000002..., from
+    /// /proc/locks). In WAL mode every connection keeps it; without it, another process's connection closing
+    /// last would checkpoint and delete the WAL that this process still writes to.
+    func holdsSharedLockOnLog() throws -> Bool {
+        let inode = try #require(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? UInt64)
+        let locks = try String(contentsOfFile: "/proc/locks", encoding: .utf8)
+        return locks.split(separator: "\n").contains { line in
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            // "1: POSIX  ADVISORY  READ 1234 08:01:5678 1073741826 1073742335"
+            return f.count >= 8 && f[1] == "POSIX" && f[3] == "READ" && f[4] == "\(getpid())"
+                && f[5].split(separator: ":").last == "\(inode)" && f[6] == "1073741826"
+        }
+    }
+
+    /// The checkpoint thread syncs the files before its gated pass through SQLite's own handles: a descriptor of
+    /// the log opened and closed beside them dropped every lock the process held on it (found with a lock probe
+    /// after a joins bench: the broker's shared lock was gone, and an operator's `sqlite3` shell read a
+    /// "malformed" database).
+    @Test func gatedPassesKeepTheProcessLocksOnTheLog() throws {
+        let store = try openSmallWALStore(interval: .milliseconds(20))
+        var seq: UInt64 = 1
+        try store.commit(batch(events: [event(seq, payload: Self.payload)]))
+        #expect(try holdsSharedLockOnLog(), "SQLite holds its shared lock while the log is open in WAL mode")
+        let deadline = Date().addingTimeInterval(30)
+        while store.walRestarts < 2 {
+            try #require(Date() < deadline, "no gated pass after \(seq) commits")
+            seq += 1
+            try store.commit(batch(events: [event(seq, payload: Self.payload)]))
+        }
+        #expect(try holdsSharedLockOnLog(), "the lock is still held after \(store.walRestarts) gated passes")
+    }
+
     @Test func aStoreWithNoWritesCountsNoRestarts() throws {
         let store = try openSmallWALStore(interval: .milliseconds(2))
         Thread.sleep(forTimeInterval: 0.1)
