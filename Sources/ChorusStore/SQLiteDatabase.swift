@@ -71,13 +71,6 @@ public final class SQLiteDatabase {
     /// Runs a passive WAL checkpoint: copies what it can into the database file without waiting for readers or
     /// the writer. Returns the frames in the WAL and how many of them are now copied, or nil when another
     /// connection was checkpointing.
-    /// Writes the database file and its WAL to the disk now, through this connection's own file handles
-    /// (CSQLite/shim.h: a descriptor opened and closed beside SQLite's would drop the process's locks on the file).
-    public func syncFiles() throws(SQLiteError) {
-        let rc = chorus_sqlite3_sync_files(handle)
-        if rc != SQLITE_OK { throw SQLiteError(code: rc, message: String(cString: sqlite3_errstr(rc)), context: "sync \(path)") }
-    }
-
     public func checkpointPassive() throws(SQLiteError) -> (walFrames: Int, checkpointed: Int)? {
         var log: Int32 = 0
         var done: Int32 = 0

@@ -66,12 +66,6 @@ final class WALCheckpointer: Sendable {
                         // happened, every other interval for as long as the store stays idle.
                         result = nil
                     } else if action == .gatedPass {
-                        // The pass ends with an fsync of the WAL and of the database file, under the gate. Passes
-                        // that could not catch up did not sync the database, so that fsync would write out every
-                        // page they copied (up to 16 MiB) while no commit can run: 27 ms stalls, several a second
-                        // at full speed. Synced here first, the fsyncs under the gate find little left to write.
-                        // (Through SQLite's own file handles: see `SQLiteDatabase.syncFiles`.)
-                        try db.syncFiles()
                         let (pass, writes) = try gate.withLockForCheckpoint { (try db.checkpointPassive(), gate.writes.load(ordering: .relaxed)) }
                         result = pass
                         // Counted only when every frame was copied: otherwise (another checkpointer, a reader on an

@@ -85,10 +85,10 @@ final class WALRestartTests {
         }
     }
 
-    /// The checkpoint thread syncs the files before its gated pass through SQLite's own handles: a descriptor of
-    /// the log opened and closed beside them dropped every lock the process held on it (found with a lock probe
-    /// after a joins bench: the broker's shared lock was gone, and an operator's `sqlite3` shell read a
-    /// "malformed" database).
+    /// The checkpoint thread never opens the log beside SQLite: a build that synced it before the gated pass
+    /// through a descriptor of its own dropped every lock the process held on it when that descriptor closed (a
+    /// lock probe after a joins bench found the broker's shared lock gone, and an operator's `sqlite3` shell, run
+    /// during the bench, read a "malformed" database and deleted the WAL in use).
     @Test func gatedPassesKeepTheProcessLocksOnTheLog() throws {
         let store = try openSmallWALStore(interval: .milliseconds(20))
         var seq: UInt64 = 1
