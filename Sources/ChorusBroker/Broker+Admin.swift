@@ -86,6 +86,7 @@ extension Broker {
                 "commits": counters.commits, "firehose_dropped": counters.firehoseDropped, "sessions_expired": counters.sessionsExpired,
                 "joins_opened": counters.joinsOpened, "join_duplicate_parts": counters.joinDuplicateParts,
                 "join_late_parts": counters.joinLateParts, "blobs_stored": counters.blobsStored, "events_removed": counters.eventsRemoved,
+                "reader_failures": counters.readerFailures,
                 "errors": Dictionary(uniqueKeysWithValues: counters.errors.map { (ErrorCode.from(number: $0.key).name, $0.value) }),
             ] as [String: Any],
             "groups": groupStats,
@@ -182,7 +183,29 @@ extension Broker {
         return ["group": group.name, "purged": rows.count]
     }
 
-    /// The read-only connection (`log.read`, join lookups), opened on first use.
+    /// `body` run on the read-only connection, for a read that must not wait for the commit in flight; nil when
+    /// that connection failed lately (the caller then reads through the store). A failure closes the connection,
+    /// is logged with what was read, and sends reads to the store for `readerRetryMilliseconds`; then a new
+    /// connection is tried, so one SQLITE_BUSY does not bring the stall back for good.
+    func readThroughReader<T>(_ what: @autoclosure () -> String, _ body: (LogReader) throws -> T) -> T? {
+        if let retry = readerRetryAt {
+            guard now >= retry else { return nil }
+            readerRetryAt = nil
+        }
+        do {
+            return try body(readOnlyLog())
+        } catch {
+            logReader = nil
+            readerRetryAt = now + Self.readerRetryMilliseconds
+            counters.readerFailures += 1
+            logger.warning(
+                "a read through the read-only connection failed; reading through the store for a while",
+                metadata: ["read": "\(what())", "error": "\(error)", "retry_in_ms": "\(Self.readerRetryMilliseconds)"])
+            return nil
+        }
+    }
+
+    /// The read-only connection (`log.read`, join lookups, old events), opened on first use.
     func readOnlyLog() throws -> LogReader {
         if let logReader { return logReader }
         let reader = try LogReader(path: config.logPath)

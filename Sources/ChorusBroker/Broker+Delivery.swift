@@ -202,14 +202,7 @@ extension Broker {
         }
         if let e = logPages.entry(seq) { return e }
         // One row, not a page: a single fetch of an old event should not read up to a page of payloads.
-        if !readsUseStore {
-            do {
-                return try readOnlyLog().event(seq: seq).map { LogEntry($0) }
-            } catch {
-                readsUseStore = true
-                logger.warning("event reads through the read-only connection failed; using the store", metadata: ["error": "\(error)"])
-            }
-        }
+        if let read = readThroughReader("event \(seq)", { try $0.event(seq: seq) }) { return read.map { LogEntry($0) } }
         do {
             return try store.readEvent(seq: seq).map { LogEntry($0) }
         } catch {

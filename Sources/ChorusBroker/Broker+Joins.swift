@@ -54,15 +54,10 @@ extension Broker {
     /// Whether the log records this join, open or closed, from a read-only connection so that the commit in
     /// flight need not be waited for: a join opened or closed in that commit is in `openJoins` or
     /// `recentlyClosedJoins`, and everything older is committed, so the reader sees it.
-    /// Once the reader has failed, lookups go to the store (correct, but they wait for the commit in flight).
+    /// While the reader is failing, lookups go to the store (correct, but they wait for the commit in flight).
     func joinRecorded(_ key: JoinKey) -> Bool {
-        if !readsUseStore {
-            do {
-                return try readOnlyLog().hasJoin(name: key.name, correlation: key.correlation)
-            } catch {
-                readsUseStore = true
-                logger.warning("join lookups through the read-only connection failed; using the store", metadata: ["error": "\(error)"])
-            }
+        if let found = readThroughReader("join \(key.name) \(key.correlation)", { try $0.hasJoin(name: key.name, correlation: key.correlation) }) {
+            return found
         }
         do {
             return try store.join(name: key.name, correlation: key.correlation) != nil

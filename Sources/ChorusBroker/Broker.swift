@@ -91,8 +91,11 @@ public final class Broker {
     /// A read-only connection for `log.read` (remote tail), join lookups and reads of single old events, opened on
     /// first use (`readOnlyLog`). Those reads need not wait for the commit in flight, as reads through the store do.
     var logReader: LogReader?
-    /// The read-only connection failed a lookup or a read: they go to the store from then on.
-    var readsUseStore = false
+    /// The read-only connection failed a lookup or a read: until this time (ms) they go to the store, which is
+    /// correct but waits for the commit in flight; then a fresh connection is tried (`readThroughReader`).
+    var readerRetryAt: Int64?
+    /// How long reads go to the store after the read-only connection failed.
+    static let readerRetryMilliseconds: Int64 = 10_000
     // Metrics (BrokerMetrics.swift, MetricsEndpoint.swift).
     let metrics = BrokerMetrics()
     let metricsEndpoint: MetricsEndpoint?

@@ -20,6 +20,8 @@ public struct BrokerCounters: Sendable, Equatable {
     public var joinLateParts: UInt64 = 0
     public var blobsStored: UInt64 = 0
     public var eventsRemoved: UInt64 = 0
+    /// Reads through the read-only connection that failed (each sends reads to the store for a while).
+    public var readerFailures: UInt64 = 0
     /// Refused commands, by wire error number.
     public var errors: [Int: UInt64] = [:]
 

@@ -262,7 +262,7 @@ public enum ClientCommand: Equatable, Sendable {
                 if pattern != ClientCommand.replyPattern { _ = try TopicPattern(pattern) }
                 return .await(
                     requestID: requestID, correlation: correlation, pattern: pattern,
-                    afterSeq: try FrameCoding.number(body[2], field: "after sequence"),
+                    afterSeq: try FrameCoding.sequence(body[2], field: "after sequence"),
                     timeoutMilliseconds: try FrameCoding.number(body[3], field: "timeout"))
             case Name.putBlob:
                 try expect(2, "CHORUS1, PUTBLOB, request id, media type, content")

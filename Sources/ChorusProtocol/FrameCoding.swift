@@ -37,6 +37,17 @@ public enum FrameCoding {
 
     /// Decodes ASCII decimal (1 to 19 digits, no sign) or throws `MALFORMED` naming the field.
     @inline(__always)
+    /// The largest sequence number there can be: the log keeps them as SQLite integers (signed 64-bit).
+    public static let maxSequence = UInt64(Int64.max)
+
+    /// Decodes a sequence number a client sends (AWAIT's after-sequence): a number no larger than `maxSequence`.
+    /// Larger ones are refused here rather than trapping where the log is read.
+    public static func sequence(_ bytes: [UInt8], field: String) throws(ProtocolError) -> UInt64 {
+        let n = try number(bytes, field: field)
+        guard n <= maxSequence else { throw ProtocolError(.malformed, "\(field) must be at most \(maxSequence), got \(n)") }
+        return n
+    }
+
     public static func number(_ bytes: [UInt8], field: String) throws(ProtocolError) -> UInt64 {
         try number(bytes[...], field: field)
     }

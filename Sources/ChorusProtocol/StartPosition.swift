@@ -13,10 +13,10 @@ public enum StartPosition: Equatable, Sendable, CustomStringConvertible {
         case "first": self = .first
         case "new", "": self = .new
         default:
-            if text.hasPrefix("seq:"), let n = UInt64(text.dropFirst(4)) {
+            if text.hasPrefix("seq:"), let n = UInt64(text.dropFirst(4)), n <= FrameCoding.maxSequence {
                 self = .sequence(n)
             } else {
-                throw ProtocolError(.invalidStart, "start must be 'first', 'new' or 'seq:N', got '\(text)'")
+                throw ProtocolError(.invalidStart, "start must be 'first', 'new' or 'seq:N' (N at most \(FrameCoding.maxSequence)), got '\(text)'")
             }
         }
     }

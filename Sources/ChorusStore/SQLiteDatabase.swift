@@ -22,6 +22,10 @@ public final class SQLiteDatabase {
     /// Set once, before the first connection opens SQLite (CSQLite/shim.h says why).
     private static let configured: Int32 = chorus_sqlite3_disable_memstatus()
 
+    /// Whether SQLite's memory statistics are off. Not if something started SQLite before the first connection
+    /// opened here (then `sqlite3_config` refuses, and allocations take the global mutex again: slower, not wrong).
+    public static var memoryStatisticsAreOff: Bool { configured == SQLITE_OK }
+
     /// What SQLite counts as allocated, process-wide: 0 while its memory statistics are off, as they should be.
     static var memoryInUse: Int64 { sqlite3_memory_used() }
 

@@ -51,6 +51,9 @@ public final class SQLiteEventStore: EventStore {
         let db = try SQLiteDatabase(path: path)
         self.db = db
         self.logger = logger
+        if !SQLiteDatabase.memoryStatisticsAreOff {
+            logger.warning("SQLite started before its memory statistics could be turned off: its allocations share one mutex (docs/STORAGE.md)")
+        }
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=\(durability == .full ? "FULL" : "NORMAL")")
         // A bigger page cache keeps recent events hot for groups that are slightly behind.
@@ -425,7 +428,8 @@ public final class SQLiteEventStore: EventStore {
     public func readEvents(from: UInt64, limit: Int) throws -> [Event] {
         let s = selectEvents
         defer { s.reset() }
-        s.bind(1, Int64(from))
+        // Clamped: a number from a client must not trap here (the decoders refuse larger ones, this is the floor).
+        s.bind(1, Int64(clamping: from))
         s.bind(2, Int64(limit))
         var out: [Event] = []
         while try s.step() { out.append(Self.event(from: s)) }
@@ -567,7 +571,7 @@ public final class SQLiteEventStore: EventStore {
             "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE correlation = ? AND seq > ? ORDER BY seq LIMIT ?"
         )
         s.bind(1, correlation)
-        s.bind(2, Int64(after))
+        s.bind(2, Int64(clamping: after))
         s.bind(3, Int64(limit))
         var out: [Event] = []
         while try s.step() { out.append(Self.event(from: s)) }

@@ -88,5 +88,4 @@ final class WALCheckpointer: Sendable {
         thread.name = "chorus-checkpoint"
         thread.start()
     }
-
 }

@@ -1,6 +1,8 @@
 @testable import ChorusBroker
 import ChorusProtocol
+import ChorusStore
 import Foundation
+import Logging
 import Testing
 
 /// `fetchEvent` finds an event wherever it is without waiting for the commit in flight: a join closing for a
@@ -32,10 +34,39 @@ struct FetchEventTests {
         #expect(broker.commits.inFlight, "reading a committed event did not wait for the commit in flight")
         let new = try #require(broker.fetchEvent(4), "in the commit in flight: taken from it")
         #expect(new.event.payload == Array("new 1".utf8))
+        #expect(new === broker.committing.entries.first, "the entry in memory, not a copy read back from the log")
         #expect(broker.commits.inFlight)
         #expect(broker.fetchEvent(99) == nil, "never published")
 
         try broker.settleCommit()
         #expect(broker.fetchEvent(5)?.event.payload == Array("new 2".utf8), "once committed, from the log")
+    }
+
+    /// A failing read-only connection sends reads to the store (right answers, counted, logged) for a while, then
+    /// a fresh connection is tried: before, one failure sent every read to the store until the broker restarted.
+    @Test func aFailingReaderFallsBackToTheStoreAndIsReplacedLater() throws {
+        let (broker, directory) = try makeTestBroker("[limits]\nrecent_events = 0")
+        defer {
+            broker.commits.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        for i in 1...3 { Self.publish(broker, "event \(i)") }
+        try broker.flush(inline: true)
+        // A reader whose file stops being a database after it opened: every read on it fails.
+        let bogus = directory + "/bogus.sqlite"
+        do { _ = try SQLiteEventStore(path: bogus, durability: .normal, logger: Logger(label: "test")) }
+        broker.logReader = try LogReader(path: bogus)
+        try Data(repeating: 0x2A, count: 8192).write(to: URL(fileURLWithPath: bogus))
+
+        #expect(broker.fetchEvent(1)?.event.payload == Array("event 1".utf8), "from the store")
+        #expect(broker.counters.readerFailures == 1)
+        #expect(broker.logReader == nil, "the failed connection is closed")
+        #expect(broker.fetchEvent(2)?.event.payload == Array("event 2".utf8))
+        #expect(broker.counters.readerFailures == 1 && broker.logReader == nil, "no new connection before the retry time")
+
+        broker.now += Broker.readerRetryMilliseconds + 1
+        #expect(broker.fetchEvent(1)?.event.payload == Array("event 1".utf8))  // (event 3 is the recent window's one)
+        #expect(broker.logReader?.path == broker.config.logPath, "a fresh connection on the log")
+        #expect(broker.counters.readerFailures == 1)
     }
 }

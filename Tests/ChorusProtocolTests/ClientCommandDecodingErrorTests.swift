@@ -34,6 +34,17 @@ struct ClientCommandDecodingErrorTests {
         #expect(error?.error.message.contains("FETCH") == true)
     }
 
+    /// AWAIT's after-sequence is at most 2^63 - 1: above it, reading the log for it trapped (Int64 conversion).
+    @Test func anAwaitAfterTheLargestSequenceNumberIsMalformed() throws {
+        let error = decodeError(frames("CHORUS1", "AWAIT", "w", "c", "@reply", "9223372036854775808", "1000"))
+        #expect(error?.error.code == .malformed)
+        #expect(error?.error.message.contains("9223372036854775807") == true)
+        #expect(decodeError(frames("CHORUS1", "AWAIT", "w", "c", "a.>", "9999999999999999999", "1000"))?.error.code == .malformed)
+        let largest = try ClientCommand.decode(frames("CHORUS1", "AWAIT", "w", "c", "a.>", "9223372036854775807", "1000")[...])
+        guard case .await(_, _, _, let after, _) = largest else { Issue.record("not an AWAIT: \(largest)"); return }
+        #expect(after == 9_223_372_036_854_775_807)
+    }
+
     @Test func commandNamesAreCaseSensitive() {
         #expect(decodeError(frames("CHORUS1", "hello", "r", ""))?.error.code == .unknownCommand)
     }

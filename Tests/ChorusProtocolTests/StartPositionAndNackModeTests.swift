@@ -3,12 +3,15 @@ import Testing
 
 @Suite("StartPosition and NackMode text")
 struct StartPositionAndNackModeTests {
-    @Test(arguments: [("first", StartPosition.first), ("new", .new), ("", .new), ("seq:0", .sequence(0)), ("seq:42", .sequence(42))])
+    @Test(arguments: [("first", StartPosition.first), ("new", .new), ("", .new), ("seq:0", .sequence(0)), ("seq:42", .sequence(42)),
+                          ("seq:9223372036854775807", .sequence(9_223_372_036_854_775_807))])
     func parsesStartPositions(_ text: String, _ expected: StartPosition) throws {
         #expect(try StartPosition(text) == expected)
     }
 
-    @Test(arguments: ["last", "seq:", "seq:-1", "seq:x", "SEQ:1", "First"])
+    /// Above 2^63 - 1 (the largest SQLite integer, so the largest sequence number) is refused: the broker trapped
+    /// writing such a cursor to the log.
+    @Test(arguments: ["last", "seq:", "seq:-1", "seq:x", "SEQ:1", "First", "seq:9223372036854775808", "seq:18446744073709551615"])
     func rejectsBadStartPositions(_ text: String) {
         let error = #expect(throws: ProtocolError.self) { try StartPosition(text) }
         #expect(error?.code == .invalidStart)

@@ -19,5 +19,6 @@ final class SQLiteConfigurationTests {
         #expect(try store.readEvents(from: 1, limit: 100).count == 100)
         // SQLite allocated for the connection, its cache and the statements: with statistics on this is far above 0.
         #expect(SQLiteDatabase.memoryInUse == 0)
+        #expect(SQLiteDatabase.memoryStatisticsAreOff)
     }
 }
