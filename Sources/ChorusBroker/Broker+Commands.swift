@@ -200,10 +200,15 @@ extension Broker {
         return (seq, false)
     }
 
-    /// The first sequence number published with `key` within the idempotency window, if any.
+    /// The first sequence number published with `key` within the idempotency window, if any: from this
+    /// iteration's keys or the commit in flight's, else from the read-only connection, which sees every older key
+    /// without waiting for that commit. (Through the store, every iteration with a keyed PUBLISH waited for the
+    /// commit in flight, so keyed publishing ran at 0.4 of the unkeyed rate.)
     func existingSeq(forKey key: String) throws -> UInt64? {
-        if let seq = batchKeys[key] { return seq }
-        return try store.lookupKey(key, since: now - config.idempotencyWindowMilliseconds)
+        if let seq = batchKeys[key] ?? committing.keys[key] { return seq }
+        let since = now - config.idempotencyWindowMilliseconds
+        if let found = readThroughReader("idempotency key \(key)", { try $0.lookupKey(key, since: since) }) { return found }
+        return try store.lookupKey(key, since: since)
     }
 
     /// Assigns the next sequence number and queues the event for this iteration's commit.

@@ -318,7 +318,7 @@ public final class Broker {
         next.published = publishedThisIteration
         next.iterationStart = iterationStart
         publishedThisIteration = 0
-        batchKeys.removeAll(keepingCapacity: true)
+        swap(&next.keys, &batchKeys)
         if batch.isEmpty {
             committing = next
             sendCommitted()

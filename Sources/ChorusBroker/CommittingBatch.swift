@@ -14,12 +14,15 @@ struct CommittingBatch {
     var published = 0
     /// When that iteration started reading (monotonic ns).
     var iterationStart: UInt64 = 0
+    /// Idempotency keys of its events: a retry arriving while they commit is answered from here, not the log.
+    var keys: [String: UInt64] = [:]
 
     /// Empties it, keeping the arrays' storage for the next iteration.
     mutating func removeAll() {
         outbox.removeAll()
         entries.removeAll(keepingCapacity: true)
         firstDeliveries.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
         published = 0
     }
 

@@ -116,6 +116,15 @@ public final class LogReader {
         return try s.step() ? SQLiteEventStore.event(from: s) : nil
     }
 
+    /// The sequence number first published with this idempotency key at or after `since` (ms), if committed.
+    public func lookupKey(_ key: String, since: Int64) throws -> UInt64? {
+        let s = try statement("SELECT seq FROM idempotency WHERE key = ? AND time >= ?")
+        defer { s.reset() }
+        s.bind(1, key)
+        s.bind(2, since)
+        return try s.step() ? UInt64(s.int64(0)) : nil
+    }
+
     /// The highest sequence number committed so far, 0 when the log is empty.
     public func lastSequence() throws -> UInt64 {
         UInt64(try db.scalar("SELECT max(seq) FROM events") ?? 0)

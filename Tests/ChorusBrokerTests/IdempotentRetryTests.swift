@@ -1,0 +1,53 @@
+@testable import ChorusBroker
+import ChorusProtocol
+import Foundation
+import Testing
+
+/// A retried PUBLISH with an idempotency key is answered with the first publish's seq wherever that publish is:
+/// in this iteration, in the commit in flight (from memory), or committed (through the read-only connection),
+/// and none of it waits for the commit in flight. Inside one broker, driven by hand.
+@Suite("Idempotent retries are found without waiting for the commit in flight")
+struct IdempotentRetryTests {
+    static let publisher: [UInt8] = [0, 0xC0, 0, 0, 3]
+
+    static func publish(_ broker: Broker, key: String, _ requestID: String) {
+        let request = PublishRequest(topic: "jobs.e", properties: Properties([("key", key)]), payload: Array(requestID.utf8))
+        broker.handle([publisher] + ClientCommand.publish(requestID: Array(requestID.utf8), request: request).encode())
+    }
+
+    /// The CONFIRM for `requestID` in the outbox not yet sent: (seq, duplicate).
+    static func confirm(_ broker: Broker, _ requestID: String) throws -> (seq: UInt64, duplicate: Bool)? {
+        for frames in broker.outbox.messages where frames[0] == publisher {
+            if case .confirm(let r, let seq, let duplicate) = try BrokerMessage.decode(Array(frames.dropFirst())), r == Array(requestID.utf8) {
+                return (seq, duplicate)
+            }
+        }
+        return nil
+    }
+
+    @Test func aRetryIsAnsweredFromTheCommitInFlightAndThenFromTheLog() throws {
+        let (broker, directory) = try makeTestBroker()
+        defer {
+            broker.commits.stop()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+        Self.publish(broker, key: "k-1", "first")
+        #expect(try Self.confirm(broker, "first")?.seq == 1)
+        Self.publish(broker, key: "k-1", "same-iteration")
+        #expect(try Self.confirm(broker, "same-iteration").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
+        try broker.flush(inline: false)
+        #expect(broker.commits.inFlight)
+
+        Self.publish(broker, key: "k-1", "while-committing")
+        #expect(try Self.confirm(broker, "while-committing").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
+        #expect(broker.commits.inFlight, "the key of the commit in flight was found in memory, without waiting")
+        try broker.flush(inline: true)  // settles the commit in flight, then commits this iteration's (nothing new)
+        #expect(broker.committing.keys.isEmpty)
+
+        Self.publish(broker, key: "k-1", "after-commit")
+        #expect(try Self.confirm(broker, "after-commit").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
+        #expect(broker.logReader != nil && broker.counters.readerFailures == 0, "found through the read-only connection")
+        Self.publish(broker, key: "k-2", "another-key")
+        #expect(try Self.confirm(broker, "another-key").map { [$0.seq, $0.duplicate ? 1 : 0] } == [2, 0])
+    }
+}
