@@ -36,18 +36,21 @@ extension Broker {
             pattern = p
         }
         let waiter = Waiter(session: session.number, requestID: requestID, correlation: correlation, pattern: pattern, afterSeq: after, causation: causation)
-        // Already in the log (or this batch)? Answer at once.
+        // Already in the log, the commit in flight or this batch? Answer at once. The log is read through the
+        // read-only connection, which does not wait for the commit in flight (the store does).
         let found: Event?
         do {
             var match: Event?
             var cursor = after
             while match == nil {
-                let page = try store.events(correlation: correlation, after: cursor, limit: 1000)
+                let page = try readThroughReader("events of correlation \(correlation)", { try $0.events(correlation: correlation, after: cursor, limit: 1000) })
+                    ?? store.events(correlation: correlation, after: cursor, limit: 1000)
                 match = page.first { waiter.matches($0, topic: Array($0.topic.utf8)) }
                 guard let last = page.last, page.count == 1000 else { break }
                 cursor = last.seq
             }
-            found = match ?? batch.events.first { $0.event.correlation == correlation && waiter.matches($0.event, topic: $0.topic) }?.event
+            let unlogged = { (e: LogEntry) in e.event.correlation == correlation && waiter.matches(e.event, topic: e.topic) }
+            found = match ?? committing.entries.first(where: unlogged)?.event ?? batch.events.first(where: unlogged)?.event
         } catch {
             refuse(session, requestID, .storageFailed, "reading the log failed: \(error)")
             return

@@ -125,6 +125,18 @@ public final class LogReader {
         return try s.step() ? UInt64(s.int64(0)) : nil
     }
 
+    /// Committed events with this correlation id and a sequence number above `after`, in order, at most `limit`.
+    public func events(correlation: String, after: UInt64, limit: Int) throws -> [Event] {
+        let s = try statement("SELECT \(Self.columns) FROM events WHERE correlation = ? AND seq > ? ORDER BY seq LIMIT ?")
+        defer { s.reset() }
+        s.bind(1, correlation)
+        s.bind(2, Int64(clamping: after))
+        s.bind(3, Int64(limit))
+        var out: [Event] = []
+        while try s.step() { out.append(SQLiteEventStore.event(from: s)) }
+        return out
+    }
+
     /// The highest sequence number committed so far, 0 when the log is empty.
     public func lastSequence() throws -> UInt64 {
         UInt64(try db.scalar("SELECT max(seq) FROM events") ?? 0)
