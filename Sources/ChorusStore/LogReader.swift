@@ -132,9 +132,7 @@ public final class LogReader {
         s.bind(1, correlation)
         s.bind(2, Int64(clamping: after))
         s.bind(3, Int64(limit))
-        var out: [Event] = []
-        while try s.step() { out.append(SQLiteEventStore.event(from: s)) }
-        return out
+        return try SQLiteEventStore.events(from: s)
     }
 
     /// The highest sequence number committed so far, 0 when the log is empty.

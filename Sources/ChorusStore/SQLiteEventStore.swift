@@ -431,14 +431,19 @@ public final class SQLiteEventStore: EventStore {
         // Clamped: a number from a client must not trap here (the decoders refuse larger ones, this is the floor).
         s.bind(1, Int64(clamping: from))
         s.bind(2, Int64(limit))
-        var out: [Event] = []
-        while try s.step() { out.append(Self.event(from: s)) }
-        return out
+        return try Self.events(from: s)
     }
 
     public func readEvent(seq: UInt64) throws -> Event? {
         let events = try readEvents(from: seq, limit: 1)
         return events.first?.seq == seq ? events.first : nil
+    }
+
+    /// Every row `s` yields, decoded as `event(from:)` does; the caller resets `s`.
+    static func events(from s: SQLiteStatement) throws -> [Event] {
+        var out: [Event] = []
+        while try s.step() { out.append(event(from: s)) }
+        return out
     }
 
     /// Decodes a row of `SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline,
@@ -573,9 +578,7 @@ public final class SQLiteEventStore: EventStore {
         s.bind(1, correlation)
         s.bind(2, Int64(clamping: after))
         s.bind(3, Int64(limit))
-        var out: [Event] = []
-        while try s.step() { out.append(Self.event(from: s)) }
-        return out
+        return try Self.events(from: s)
     }
 
     public func blob(hash: String) throws -> BlobRecord? {
