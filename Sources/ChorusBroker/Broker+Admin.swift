@@ -205,7 +205,8 @@ extension Broker {
         }
     }
 
-    /// The read-only connection (`log.read`, join lookups, old events), opened on first use.
+    /// The read-only connection (`log.read`, join and idempotency-key lookups, old events, AWAIT's search), opened
+    /// on first use.
     func readOnlyLog() throws -> LogReader {
         if let logReader { return logReader }
         let reader = try LogReader(path: config.logPath)

@@ -207,6 +207,8 @@ extension Broker {
     func existingSeq(forKey key: String) throws -> UInt64? {
         if let seq = batchKeys[key] ?? committing.keys[key] { return seq }
         let since = now - config.idempotencyWindowMilliseconds
+        // `found` is the reader's answer, nil for "no such key" included; only a failed reader (outer nil) falls
+        // through to the store.
         if let found = readThroughReader("idempotency key \(key)", { try $0.lookupKey(key, since: since) }) { return found }
         return try store.lookupKey(key, since: since)
     }

@@ -88,8 +88,9 @@ public final class Broker {
     /// (time, last sequence number) once a second, for event rates.
     var rateSamples: [(time: Int64, seq: UInt64)] = []
     var lastCompaction: Int64 = 0
-    /// A read-only connection for `log.read` (remote tail), join lookups and reads of single old events, opened on
-    /// first use (`readOnlyLog`). Those reads need not wait for the commit in flight, as reads through the store do.
+    /// A read-only connection for `log.read` (remote tail), join and idempotency-key lookups, reads of single old
+    /// events and AWAIT's search, opened on first use (`readOnlyLog`). Those reads need not wait for the commit in
+    /// flight, as reads through the store do.
     var logReader: LogReader?
     /// The read-only connection failed a lookup or a read: until this time (ms) they go to the store, which is
     /// correct but waits for the commit in flight; then a fresh connection is tried (`readThroughReader`).

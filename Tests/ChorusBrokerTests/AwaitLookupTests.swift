@@ -1,5 +1,6 @@
 @testable import ChorusBroker
 import ChorusProtocol
+import ChorusStore
 import Foundation
 import Testing
 
@@ -38,6 +39,12 @@ struct AwaitLookupTests {
         }
         Self.publish(broker, correlation: "c-logged", "logged")
         try broker.flush(inline: true)
+        // Another writer holds the log's write lock, so the commit in flight really stays in flight (its commit
+        // waits on the busy handler) and its events cannot be found in the log.
+        let blocker = try SQLiteDatabase(path: broker.config.logPath)
+        try blocker.execute("BEGIN IMMEDIATE")
+        var blocking = true
+        defer { if blocking { try? blocker.execute("COMMIT") } }
         Self.publish(broker, correlation: "c-flight", "in flight")
         try broker.flush(inline: false)
         #expect(broker.commits.inFlight)
@@ -49,5 +56,8 @@ struct AwaitLookupTests {
         }
         #expect(broker.commits.inFlight, "no AWAIT waited for the commit in flight")
         #expect(broker.waiters.isEmpty, "every AWAIT was answered at once")
+        try blocker.execute("COMMIT")
+        blocking = false
+        try broker.settleCommit()
     }
 }

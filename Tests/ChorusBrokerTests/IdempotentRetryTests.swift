@@ -1,5 +1,6 @@
 @testable import ChorusBroker
 import ChorusProtocol
+import ChorusStore
 import Foundation
 import Testing
 
@@ -31,6 +32,12 @@ struct IdempotentRetryTests {
             broker.commits.stop()
             try? FileManager.default.removeItem(atPath: directory)
         }
+        // Another writer holds the log's write lock, so the commit in flight really stays in flight (its commit
+        // waits on the busy handler) and its key cannot be found in the log.
+        let blocker = try SQLiteDatabase(path: broker.config.logPath)
+        try blocker.execute("BEGIN IMMEDIATE")
+        var blocking = true
+        defer { if blocking { try? blocker.execute("COMMIT") } }
         Self.publish(broker, key: "k-1", "first")
         #expect(try Self.confirm(broker, "first")?.seq == 1)
         Self.publish(broker, key: "k-1", "same-iteration")
@@ -38,9 +45,13 @@ struct IdempotentRetryTests {
         try broker.flush(inline: false)
         #expect(broker.commits.inFlight)
 
+        broker.logReader = nil  // (the first publish opened it, to look for k-1 in the log)
         Self.publish(broker, key: "k-1", "while-committing")
         #expect(try Self.confirm(broker, "while-committing").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
         #expect(broker.commits.inFlight, "the key of the commit in flight was found in memory, without waiting")
+        #expect(broker.logReader == nil, "found in memory: the read-only connection was not opened again")
+        try blocker.execute("COMMIT")
+        blocking = false
         try broker.flush(inline: true)  // settles the commit in flight, then commits this iteration's (nothing new)
         #expect(broker.committing.keys.isEmpty)
 
