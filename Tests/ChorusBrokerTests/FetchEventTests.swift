@@ -2,7 +2,6 @@
 import ChorusProtocol
 import ChorusStore
 import Foundation
-import Logging
 import Testing
 
 /// `fetchEvent` finds an event wherever it is without waiting for the commit in flight: a join closing for a
@@ -52,11 +51,7 @@ struct FetchEventTests {
         }
         for i in 1...3 { Self.publish(broker, "event \(i)") }
         try broker.flush(inline: true)
-        // A reader whose file stops being a database after it opened: every read on it fails.
-        let bogus = directory + "/bogus.sqlite"
-        do { _ = try SQLiteEventStore(path: bogus, durability: .normal, logger: Logger(label: "test")) }
-        broker.logReader = try LogReader(path: bogus)
-        try Data(repeating: 0x2A, count: 8192).write(to: URL(fileURLWithPath: bogus))
+        broker.logReader = try makeFailingLogReader(in: directory)
 
         #expect(broker.fetchEvent(1)?.event.payload == Array("event 1".utf8), "from the store")
         #expect(broker.counters.readerFailures == 1)

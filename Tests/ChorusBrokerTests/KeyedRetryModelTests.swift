@@ -37,11 +37,8 @@ struct KeyedRetryModelTests {
         var unansweredAwaits = 0
         for step in 0..<3000 {
             if seed % 2 == 0 && step == 1500 {
-                // A reader whose file stops being a database: from here its reads fail and go to the store.
-                let bogus = directory + "/bogus.sqlite"
-                do { _ = try SQLiteEventStore(path: bogus, durability: .normal, logger: .init(label: "test")) }
-                broker.logReader = try LogReader(path: bogus)
-                try Data(repeating: 0x2A, count: 8192).write(to: URL(fileURLWithPath: bogus))
+                // From here the read-only connection fails, and reads go to the store.
+                broker.logReader = try makeFailingLogReader(in: directory)
             }
             let id = Array("r\(step)".utf8)
             switch pick(10) {
