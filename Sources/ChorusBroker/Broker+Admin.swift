@@ -113,7 +113,8 @@ extension Broker {
     func deadLetterList(_ args: [String: Any]) throws -> [String: Any] {
         let group = args["group"] as? String
         if let group, groups[group] == nil { throw unknownGroup(group) }
-        let limit = min(args["limit"] as? Int ?? 100, 10_000)
+        // At least 1: SQLite reads a negative LIMIT as no limit at all, which made every dead letter one reply.
+        let limit = min(max(args["limit"] as? Int ?? 100, 1), 10_000)
         let rows = try store.deadLetters(group: group, limit: limit)
         return ["dead_letters": rows.map { d -> [String: Any] in
             var row: [String: Any] = [
