@@ -193,13 +193,7 @@ extension Broker {
     /// commit. (Through the store, a join closing for a request older than the recent window stalled the broker
     /// thread until the commit finished: with 8,000 joins in flight that halved the rate.)
     func fetchEvent(_ seq: UInt64) -> LogEntry? {
-        if let e = recent.entry(seq) { return e }
-        if let first = batchEntries.first, seq >= first.seq, seq - first.seq < UInt64(batchEntries.count) {
-            return batchEntries[Int(seq - first.seq)]
-        }
-        if let first = committing.entries.first, seq >= first.seq, seq - first.seq < UInt64(committing.entries.count) {
-            return committing.entries[Int(seq - first.seq)]
-        }
+        if let e = recent.entry(seq) ?? Self.entry(seq, in: batchEntries) ?? Self.entry(seq, in: committing.entries) { return e }
         if let e = logPages.entry(seq) { return e }
         // One row, not a page: a single fetch of an old event should not read up to a page of payloads.
         if let read = readThroughReader("event \(seq)", { try $0.event(seq: seq) }) { return read.map { LogEntry($0) } }
@@ -209,6 +203,12 @@ extension Broker {
             logger.error("reading the log failed", metadata: ["seq": "\(seq)", "error": "\(error)"])
             return nil
         }
+    }
+
+    /// The entry `seq` of `entries`, which hold consecutive sequence numbers (an iteration's new events).
+    static func entry(_ seq: UInt64, in entries: [LogEntry]) -> LogEntry? {
+        guard let first = entries.first, seq >= first.seq, seq - first.seq < UInt64(entries.count) else { return nil }
+        return entries[Int(seq - first.seq)]
     }
 
     /// The aligned page of the log that holds `seq`: from the page cache, else read from the store and cached.

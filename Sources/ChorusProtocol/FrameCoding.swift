@@ -35,8 +35,6 @@ public enum FrameCoding {
     /// 0 to 99, encoded once (attempt numbers, counts): no allocation for the common small values.
     private static let small: [[UInt8]] = (0..<100).map { Array(String($0).utf8) }
 
-    /// Decodes ASCII decimal (1 to 19 digits, no sign) or throws `MALFORMED` naming the field.
-    @inline(__always)
     /// The largest sequence number there can be: the log keeps them as SQLite integers (signed 64-bit).
     public static let maxSequence = UInt64(Int64.max)
 
@@ -48,6 +46,8 @@ public enum FrameCoding {
         return n
     }
 
+    /// Decodes ASCII decimal (1 to 19 digits, no sign) or throws `MALFORMED` naming the field.
+    @inline(__always)
     public static func number(_ bytes: [UInt8], field: String) throws(ProtocolError) -> UInt64 {
         try number(bytes[...], field: field)
     }

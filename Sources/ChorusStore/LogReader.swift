@@ -109,9 +109,9 @@ public final class LogReader {
 
     /// The event with this sequence number, if committed and not removed.
     public func event(seq: UInt64) throws -> Event? {
+        guard seq <= UInt64(Int64.max) else { return nil }  // no such row; Int64(seq) would trap
         let s = try statement("SELECT \(Self.columns) FROM events WHERE seq = ?")
         defer { s.reset() }
-        guard seq <= UInt64(Int64.max) else { return nil }  // no such row; Int64(seq) would trap
         s.bind(1, Int64(seq))
         return try s.step() ? SQLiteEventStore.event(from: s) : nil
     }

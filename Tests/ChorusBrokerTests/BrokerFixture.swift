@@ -1,4 +1,5 @@
 @testable import ChorusBroker
+import ChorusProtocol
 import ChorusStore
 import Foundation
 import Logging
@@ -28,4 +29,41 @@ func makeFailingLogReader(in directory: String) throws -> LogReader {
         try db.execute("CREATE TABLE events(x); CREATE TABLE groups(x); CREATE TABLE pending(x); CREATE TABLE dead_letters(x); PRAGMA user_version = 1")
     }
     return try LogReader(path: path)
+}
+
+/// `body` with a test broker (`makeTestBroker`), whose commit thread is stopped and data removed afterwards.
+/// (A closure, not an object that cleans up in `deinit`: Swift may end an object's life before a test's last line.)
+func withTestBroker(_ toml: String = "", _ body: (Broker, String) throws -> Void) throws {
+    let (broker, directory) = try makeTestBroker(toml)
+    defer {
+        broker.commits.stop()
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+    try body(broker, directory)
+}
+
+/// The messages for `client` still in the outbox (not yet sent), decoded.
+func replies(_ broker: Broker, to client: [UInt8]) throws -> [BrokerMessage] {
+    try broker.outbox.messages.filter { $0[0] == client }.map { try BrokerMessage.decode(Array($0.dropFirst())) }
+}
+
+/// The log's write lock, taken by another connection (BEGIN IMMEDIATE) until `release`: a commit handed to the
+/// commit thread meanwhile waits on SQLite's busy handler, so it really stays in flight and nothing it writes can
+/// be read from the log. Released when dropped, too, should the test end early.
+final class LogWriteLock {
+    private let db: SQLiteDatabase
+    private var held = true
+
+    init(_ broker: Broker) throws {
+        db = try SQLiteDatabase(path: broker.config.logPath)
+        try db.execute("BEGIN IMMEDIATE")
+    }
+
+    func release() throws {
+        guard held else { return }
+        held = false
+        try db.execute("COMMIT")
+    }
+
+    deinit { try? release() }
 }

@@ -27,8 +27,8 @@ struct DeadLetterListLimitTests {
     static func list(_ broker: Broker, _ arguments: String) throws -> Int {
         broker.outbox.removeAll()
         broker.handle([client] + ClientCommand.admin(requestID: Array("l".utf8), operation: "dlq.list", arguments: Array(arguments.utf8)).encode())
-        for frames in broker.outbox.messages where frames[0] == client {
-            if case .result(_, let json) = try BrokerMessage.decode(Array(frames.dropFirst())) {
+        for message in try replies(broker, to: client) {
+            if case .result(_, let json) = message {
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])
                 return (object["dead_letters"] as? [Any])?.count ?? -1
             }

@@ -11,8 +11,8 @@ struct HugeSequenceNumberTests {
     static let client: [UInt8] = [0, 0xC0, 0, 0, 9]
 
     static func errors(_ broker: Broker) throws -> [(code: ErrorCode, message: String)] {
-        try broker.outbox.messages.filter { $0[0] == client }.compactMap { frames in
-            if case .error(_, let code, let message) = try BrokerMessage.decode(Array(frames.dropFirst())) { return (code, message) }
+        try replies(broker, to: client).compactMap { message in
+            if case .error(_, let code, let text) = message { return (code, text) }
             return nil
         }
     }

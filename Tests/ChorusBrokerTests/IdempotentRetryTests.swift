@@ -1,6 +1,5 @@
 @testable import ChorusBroker
 import ChorusProtocol
-import ChorusStore
 import Foundation
 import Testing
 
@@ -18,47 +17,37 @@ struct IdempotentRetryTests {
 
     /// The CONFIRM for `requestID` in the outbox not yet sent: (seq, duplicate).
     static func confirm(_ broker: Broker, _ requestID: String) throws -> (seq: UInt64, duplicate: Bool)? {
-        for frames in broker.outbox.messages where frames[0] == publisher {
-            if case .confirm(let r, let seq, let duplicate) = try BrokerMessage.decode(Array(frames.dropFirst())), r == Array(requestID.utf8) {
-                return (seq, duplicate)
-            }
-        }
-        return nil
+        try replies(broker, to: publisher).lazy.compactMap { message -> (seq: UInt64, duplicate: Bool)? in
+            guard case .confirm(let r, let seq, let duplicate) = message, r == Array(requestID.utf8) else { return nil }
+            return (seq, duplicate)
+        }.first
     }
 
     @Test func aRetryIsAnsweredFromTheCommitInFlightAndThenFromTheLog() throws {
-        let (broker, directory) = try makeTestBroker()
-        defer {
-            broker.commits.stop()
-            try? FileManager.default.removeItem(atPath: directory)
+        try withTestBroker { broker, _ in
+            // The commit in flight stays in flight, so its key cannot be found in the log.
+            let lock = try LogWriteLock(broker)
+            Self.publish(broker, key: "k-1", "first")
+            #expect(try Self.confirm(broker, "first")?.seq == 1)
+            Self.publish(broker, key: "k-1", "same-iteration")
+            #expect(try Self.confirm(broker, "same-iteration").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
+            try broker.flush(inline: false)
+            #expect(broker.commits.inFlight)
+
+            broker.logReader = nil  // (the first publish opened it, to look for k-1 in the log)
+            Self.publish(broker, key: "k-1", "while-committing")
+            #expect(try Self.confirm(broker, "while-committing").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
+            #expect(broker.commits.inFlight, "the key of the commit in flight was found in memory, without waiting")
+            #expect(broker.logReader == nil, "found in memory: the read-only connection was not opened again")
+            try lock.release()
+            try broker.flush(inline: true)  // settles the commit in flight, then commits this iteration's (nothing new)
+            #expect(broker.committing.keys.isEmpty)
+
+            Self.publish(broker, key: "k-1", "after-commit")
+            #expect(try Self.confirm(broker, "after-commit").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
+            #expect(broker.logReader != nil && broker.counters.readerFailures == 0, "found through the read-only connection")
+            Self.publish(broker, key: "k-2", "another-key")
+            #expect(try Self.confirm(broker, "another-key").map { [$0.seq, $0.duplicate ? 1 : 0] } == [2, 0])
         }
-        // Another writer holds the log's write lock, so the commit in flight really stays in flight (its commit
-        // waits on the busy handler) and its key cannot be found in the log.
-        let blocker = try SQLiteDatabase(path: broker.config.logPath)
-        try blocker.execute("BEGIN IMMEDIATE")
-        var blocking = true
-        defer { if blocking { try? blocker.execute("COMMIT") } }
-        Self.publish(broker, key: "k-1", "first")
-        #expect(try Self.confirm(broker, "first")?.seq == 1)
-        Self.publish(broker, key: "k-1", "same-iteration")
-        #expect(try Self.confirm(broker, "same-iteration").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
-        try broker.flush(inline: false)
-        #expect(broker.commits.inFlight)
-
-        broker.logReader = nil  // (the first publish opened it, to look for k-1 in the log)
-        Self.publish(broker, key: "k-1", "while-committing")
-        #expect(try Self.confirm(broker, "while-committing").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
-        #expect(broker.commits.inFlight, "the key of the commit in flight was found in memory, without waiting")
-        #expect(broker.logReader == nil, "found in memory: the read-only connection was not opened again")
-        try blocker.execute("COMMIT")
-        blocking = false
-        try broker.flush(inline: true)  // settles the commit in flight, then commits this iteration's (nothing new)
-        #expect(broker.committing.keys.isEmpty)
-
-        Self.publish(broker, key: "k-1", "after-commit")
-        #expect(try Self.confirm(broker, "after-commit").map { [$0.seq, $0.duplicate ? 1 : 0] } == [1, 1])
-        #expect(broker.logReader != nil && broker.counters.readerFailures == 0, "found through the read-only connection")
-        Self.publish(broker, key: "k-2", "another-key")
-        #expect(try Self.confirm(broker, "another-key").map { [$0.seq, $0.duplicate ? 1 : 0] } == [2, 0])
     }
 }

@@ -84,10 +84,6 @@ enum JoinBench {
     /// Joins per second as `throughput`, with every client batched: the requester sends packed PUBLISHMANY of
     /// `batch` requests, each agent takes packed DELIVERMANY of up to `batch` requests and answers each with one
     /// packed PUBLISHMANY of results (LeanJoinAgent), and the merged records come in packed DELIVERMANY.
-    ///
-    /// Past about 3,000 joins in flight the broker's recent-events cache (16,384 events) no longer holds a closing
-    /// join's request, which is then read back from SQLite; 4,000 joins in flight was still 15% faster than 2,000,
-    /// and 8,000 no faster than 4,000.
     static func batchedThroughput(_ broker: BrokerBench, count: Int, batch: Int, window: Int) throws -> Double {
         let progress = Progress()
         defer { progress.stopped.store(true, ordering: .releasing) }

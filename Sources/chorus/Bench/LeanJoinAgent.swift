@@ -26,7 +26,6 @@ struct LeanJoinAgent {
     private var answering: [UInt64: [UInt8]] = [:]
     private var nextRequest: UInt64 = 1
     private var results: [UInt8] = []
-    private(set) var acked = 0
 
     init(connection: BrokerConnection, group: String, part: String, payloadSize: Int = 256) {
         self.connection = connection
@@ -106,7 +105,6 @@ struct LeanJoinAgent {
         }
         outbox.setCommand(ClientCommand.Name.ack, [[], Array(group.utf8), leases])
         try connection.sendRaw(0, of: outbox)
-        acked += leases.count / Packed.leaseSize
     }
 
     /// The value of property `name` in a properties field (`name=value` lines), read in place.
