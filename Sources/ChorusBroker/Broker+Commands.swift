@@ -217,16 +217,18 @@ extension Broker {
     @discardableResult
     func append(_ event: consuming Event, topic: [UInt8]? = nil) -> UInt64 {
         lastSeq += 1
-        event.seq = lastSeq
+        let seq = lastSeq
+        event.seq = seq
         event.time = now
         let entry = LogEntry(event, topic: topic)
         batch.events.append(entry)
         batchEntries.append(entry)
         recent.append(entry)
         newEventsAppended = true
+        // May append more (the merged record of a join this event closes): `lastSeq` is theirs afterwards.
         observeForJoins(entry)
         wakeWaiters(entry)
-        return lastSeq
+        return seq
     }
 
     func makeEventID() -> String {

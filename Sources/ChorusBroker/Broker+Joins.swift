@@ -29,10 +29,8 @@ extension Broker {
                 openJoin(d, opening: e)
             }
             if let correlation = e.correlation, let index = d.parts.firstIndex(where: { $0.pattern.matches(entry.topic) }) {
-                let header = { (name: String) in e.headers.first { $0.name == name }?.value }
-                let error = header("status") == "error" ? (header("error") ?? "the agent reported an error") : nil
                 receivePart(d, JoinKey(name: d.name, correlation: correlation), index, seq: e.seq, producer: e.producer,
-                            attempt: header("attempt").flatMap(Int.init), error: error)
+                            attempt: e.headers.first { $0.name == "attempt" }.flatMap { Int($0.value) }, error: Self.partError(e.headers))
             }
         }
     }
@@ -101,10 +99,12 @@ extension Broker {
         case .late:
             record("late")
             counters.joinLateParts += 1
+        // An accepted success writes no row: its event is in this commit, found by correlation if the join must be
+        // recovered, and named in the join's row when it closes (docs/STORAGE.md, schema version 5).
         case .wait:
-            record(error == nil ? "ok" : "failed")
+            if error != nil { record("failed") }
         case .close(let outcome, let reason):
-            record(error == nil ? "ok" : "failed")
+            if error != nil { record("failed") }
             closeJoin(d, key, outcome, reason: reason, timedOut: false)
         }
     }
@@ -180,13 +180,19 @@ extension Broker {
         }
         batch.joins.append(
             JoinRecord(name: d.name, correlation: key.correlation, status: status, openSeq: state.openSeq, openedAt: state.openedAt,
-                       deadline: state.deadline, closedAt: now, resultSeq: resultSeq, reason: reason))
+                       deadline: state.deadline, closedAt: now, resultSeq: resultSeq, reason: reason, parts: state.okPartsJSON(d)))
         counters.joinsClosed[d.name, default: [:]][status, default: 0] += 1
         if measuring { metrics.joinDuration.recordMilliseconds(now - state.openedAt) }
         logger.debug("join closed", metadata: ["chorus.join": "\(d.name)", "correlation": "\(key.correlation)", "status": "\(status)", "reason": "\(reason)"])
     }
 
     /// Rebuilds open joins after a restart; their timers keep their original times (past ones fire at once).
+    ///
+    /// A part's state is its first accepted input. Failures and timeouts have rows; a success has none and is the
+    /// first result event of the part since the join opened (logs before schema version 5 have rows for them too).
+    /// So the rows go first, then the events: a part a row settled took no event after it (those were `late` or
+    /// `duplicate`), and a part an event settled took no row-only input after it (a dead-letter failure was a
+    /// `duplicate`, and a part's own timeout is not written once the part has its result).
     func recoverJoins() throws {
         for (record, parts) in try store.openJoins() {
             guard let d = config.joins.first(where: { $0.name == record.name }) else {
@@ -203,11 +209,34 @@ extension Broker {
                 default: break
                 }
             }
+            try replayPartEvents(d, &state)
             let key = JoinKey(name: d.name, correlation: record.correlation)
             openJoins[key] = state
             openJoinCount[d.name, default: 0] += 1
             scheduleJoinTimers(d, key, state)
         }
         if !openJoins.isEmpty { logger.info("recovered open joins", metadata: ["count": "\(openJoins.count)"]) }
+    }
+
+    /// Gives the parts still pending their first result event since the join opened (the opening event included:
+    /// it can be a part of its own join), read through the correlation index in pages, as `observeForJoins`
+    /// saw them.
+    func replayPartEvents(_ d: JoinDefinition, _ state: inout JoinState) throws {
+        var after = max(state.openSeq, 1) - 1
+        while state.parts.contains(where: \.isPending) {
+            let page = try store.events(correlation: state.correlation, after: after, limit: 512)
+            for e in page {
+                guard let index = d.parts.firstIndex(where: { $0.pattern.matches(Array(e.topic.utf8)) }), state.parts[index].isPending else { continue }
+                _ = state.receive(part: index, seq: e.seq, at: e.time, error: Self.partError(e.headers), definition: d)
+            }
+            guard page.count == 512, let last = page.last else { break }
+            after = last.seq
+        }
+    }
+
+    /// The error a result event reports (`h.status=error`), nil for a success.
+    static func partError(_ headers: [(name: String, value: String)]) -> String? {
+        let header = { (name: String) in headers.first { $0.name == name }?.value }
+        return header("status") == "error" ? (header("error") ?? "the agent reported an error") : nil
     }
 }

@@ -1,3 +1,5 @@
+import ChorusProtocol
+
 /// One open join as a pure state machine: parts arrive, fail or time out, and the state says when and how the
 /// join closes. The broker does all I/O. Every state x input cell is tested in JoinStateTests.
 struct JoinState: Equatable {
@@ -97,6 +99,22 @@ struct JoinState: Equatable {
             }
         }
         return allRequiredOK ? .close(.complete, reason: "all required parts succeeded") : .wait
+    }
+
+    /// The parts that succeeded, as the JSON object of part name to result `seq` kept in the join's row when it
+    /// closes (`{"text":12,"image":14}`); nil when none did.
+    func okPartsJSON(_ d: JoinDefinition) -> String? {
+        var json: [UInt8] = []
+        for (part, status) in zip(d.parts, parts) {
+            guard case .ok(let seq, _) = status else { continue }
+            json.append(json.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            JSONString.append(part.name, to: &json)
+            json.append(UInt8(ascii: ":"))
+            json.append(contentsOf: String(seq).utf8)
+        }
+        guard !json.isEmpty else { return nil }
+        json.append(UInt8(ascii: "}"))
+        return String(decoding: json, as: UTF8.self)
     }
 
     func names(_ d: JoinDefinition, where predicate: (PartStatus) -> Bool) -> [String] {

@@ -14,10 +14,14 @@ public struct JoinRecord: Equatable, Sendable {
     public var resultSeq: UInt64?
     /// Why it closed.
     public var reason: String?
+    /// Once closed, the result events it accepted as `ok`, as a JSON object of part name to `seq`
+    /// (`{"text":12,"image":14}`); nil while open, and in logs written before schema version 5, whose `ok`
+    /// parts are `join_parts` rows instead.
+    public var parts: String?
 
     public init(
         name: String, correlation: String, status: String, openSeq: UInt64, openedAt: Int64, deadline: Int64,
-        closedAt: Int64? = nil, resultSeq: UInt64? = nil, reason: String? = nil
+        closedAt: Int64? = nil, resultSeq: UInt64? = nil, reason: String? = nil, parts: String? = nil
     ) {
         self.name = name
         self.correlation = correlation
@@ -28,10 +32,12 @@ public struct JoinRecord: Equatable, Sendable {
         self.closedAt = closedAt
         self.resultSeq = resultSeq
         self.reason = reason
+        self.parts = parts
     }
 }
 
-/// One part result seen for a join: accepted (`ok`, `failed`), or only recorded (`duplicate`, `late`).
+/// One part result seen for a join: accepted (`ok`, `failed`, `timeout`), or only recorded (`duplicate`, `late`).
+/// Since schema version 5 an accepted `ok` result has no row: it is its event, named in `JoinRecord.parts`.
 public struct JoinPartRecord: Equatable, Sendable {
     public var name: String
     public var correlation: String

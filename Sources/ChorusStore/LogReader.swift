@@ -271,7 +271,7 @@ public final class LogReader {
         guard try db.scalar("SELECT count(*) FROM sqlite_master WHERE name = 'joins'") == 1 else { return story }
         // Both tables are keyed by join name, then correlation: looked up name by name, each is an index search.
         // A search by correlation alone would read every join ever recorded (0.15 s at 200,000 joins, growing).
-        let joins = try statement(Self.joinLookup)
+        let joins = try statement(joinLookup)
         let parts = try statement(Self.partLookup)
         var partsByID: [(Int64, JoinPartRecord)] = []
         for name in try joinNames() {
@@ -292,11 +292,43 @@ public final class LogReader {
             }
         }
         story.joins.sort { $0.openedAt < $1.openedAt }
-        story.joinParts = partsByID.sorted { $0.0 < $1.0 }.map(\.1)
+        // Rows in arrival order; then, since schema version 5, the parts a closed join accepted as `ok`, which
+        // have no row: their events are in the story, named by the join's `parts` column.
+        var joinParts = partsByID.sorted { $0.0 < $1.0 }.map(\.1)
+        let accepted = try okParts(of: story.joins, events: story.events)
+        if !accepted.isEmpty {
+            joinParts = (joinParts + accepted).enumerated()
+                .sorted { ($0.element.receivedAt, $0.offset) < ($1.element.receivedAt, $1.offset) }.map(\.element)
+        }
+        story.joinParts = joinParts
         return story
     }
 
-    static let joinLookup = "SELECT \(SQLiteEventStore.joinColumns) FROM joins WHERE name = ?1 AND correlation = ?2"
+    /// The `ok` part records of closed joins, from their `parts` column (a JSON object of part name to result
+    /// `seq`, read with SQLite's `json_each`) and the result events themselves.
+    func okParts(of joins: [JoinRecord], events: [Event]) throws -> [JoinPartRecord] {
+        let closed = joins.filter { $0.parts != nil }
+        guard !closed.isEmpty else { return [] }
+        let each = try statement("SELECT key, value FROM json_each(?1)")
+        let bySeq = Dictionary(events.map { ($0.seq, $0) }, uniquingKeysWith: { a, _ in a })
+        var out: [JoinPartRecord] = []
+        for j in closed {
+            defer { each.reset() }
+            each.bind(1, j.parts)
+            while try each.step() {
+                let seq = UInt64(clamping: each.int64(1))
+                let event = bySeq[seq]
+                out.append(
+                    JoinPartRecord(
+                        name: j.name, correlation: j.correlation, part: each.string(0) ?? "", seq: seq, status: "ok",
+                        producer: event?.producer, attempt: event?.headers.first { $0.name == "attempt" }.flatMap { Int($0.value) },
+                        receivedAt: event?.time ?? j.closedAt ?? j.openedAt, error: nil))
+            }
+        }
+        return out
+    }
+
+    var joinLookup: String { "SELECT \(SQLiteEventStore.joinColumns(schemaVersion: schemaVersion)) FROM joins WHERE name = ?1 AND correlation = ?2" }
     static let partLookup =
         "SELECT id, part, seq, status, producer, attempt, received_at, error FROM join_parts WHERE name = ?1 AND correlation = ?2"
     static let nextJoinName = "SELECT name FROM joins WHERE name > ?1 ORDER BY name LIMIT 1"
@@ -304,7 +336,7 @@ public final class LogReader {
     /// The query plans (`EXPLAIN QUERY PLAN` detail lines) of the join lookups of `story`, for a test that holds
     /// them to index searches.
     public func storyJoinPlans() throws -> [[String]] {
-        try [Self.joinLookup, Self.partLookup, Self.nextJoinName].map { try db.queryPlan($0) }
+        try [joinLookup, Self.partLookup, Self.nextJoinName].map { try db.queryPlan($0) }
     }
 
     /// The names of the joins in the log, each found by one search of the `joins` primary key (skipping from

@@ -11,7 +11,7 @@ import Synchronization
 /// prepared once. The schema is in docs/STORAGE.md; keep the two together.
 public final class SQLiteEventStore: EventStore {
     /// The schema version this code writes (`PRAGMA user_version`).
-    public static let schemaVersion: Int64 = 4
+    public static let schemaVersion: Int64 = 5
 
     let db: SQLiteDatabase
     let logger: Logger
@@ -38,6 +38,7 @@ public final class SQLiteEventStore: EventStore {
     private let insertBlob: SQLiteStatement
     private let insertBlobRef: SQLiteStatement
     private let selectJoin: SQLiteStatement
+    private var selectByCorrelation: SQLiteStatement?
     private let begin: SQLiteStatement
     private let commitStatement: SQLiteStatement
     private let rollback: SQLiteStatement
@@ -102,10 +103,11 @@ public final class SQLiteEventStore: EventStore {
     static func migrate(_ db: SQLiteDatabase) throws {
         let version = try db.scalar("PRAGMA user_version") ?? 0
         if version == schemaVersion { return }
-        if (1...3).contains(version) {
+        if (1...4).contains(version) {
             if version == 1 { try db.execute(Self.schemaV2) }
             if version < 3 { try migrateToV3(db) }
-            try migrateToV4(db)
+            if version < 4 { try migrateToV4(db) }
+            try migrateToV5(db)
             return
         }
         if version > schemaVersion {
@@ -121,17 +123,32 @@ public final class SQLiteEventStore: EventStore {
         try db.execute(Self.schemaV2)
         try migrateToV3(db)
         try migrateToV4(db)
+        try migrateToV5(db)
+    }
+
+    /// Version 5: `joins.parts`, the result events a closed join accepted as `ok`, by part name. Each such result
+    /// used to have a `join_parts` row, written when it arrived: three rows and index entries per join, the
+    /// largest write a join made after its events. A part that succeeded is now its event in the log, found by
+    /// correlation while the join is open and named in this column once it closes; `join_parts` keeps the rest.
+    static func migrateToV5(_ db: SQLiteDatabase) throws {
+        try upgrade(db, to: 5, "ALTER TABLE joins ADD COLUMN parts TEXT;")
     }
 
     /// Version 4: `groups.in_flight`, the first deliveries a group has in flight. They used to have a pending row
     /// each, written when the delivery went out and deleted at its ack: two B-tree writes per delivered event, a
     /// quarter of the broker's work. Now a delivery gets a row only once an attempt has failed.
     static func migrateToV4(_ db: SQLiteDatabase) throws {
+        try upgrade(db, to: 4, "ALTER TABLE groups ADD COLUMN in_flight TEXT NOT NULL DEFAULT '';")
+    }
+
+    /// Runs one upgrade step and sets the version, in one transaction: it happens whole or not at all, and a
+    /// failure names the file and the step.
+    static func upgrade(_ db: SQLiteDatabase, to version: Int64, _ sql: String) throws {
         do {
-            try db.execute("BEGIN; ALTER TABLE groups ADD COLUMN in_flight TEXT NOT NULL DEFAULT ''; PRAGMA user_version = 4; COMMIT;")
+            try db.execute("BEGIN; \(sql) PRAGMA user_version = \(version); COMMIT;")
         } catch {
             try? db.execute("ROLLBACK")
-            throw SQLiteError(code: error.code, message: error.message, context: "upgrade \(db.path) to schema version 4")
+            throw SQLiteError(code: error.code, message: error.message, context: "upgrade \(db.path) to schema version \(version)")
         }
     }
 
@@ -390,6 +407,7 @@ public final class SQLiteEventStore: EventStore {
                 s.bind(7, j.closedAt)
                 s.bind(8, j.resultSeq.map { Int64($0) })
                 s.bind(9, j.reason)
+                s.bind(10, j.parts)
                 try s.run()
             }
             for p in batch.joinParts {
@@ -533,13 +551,18 @@ public final class SQLiteEventStore: EventStore {
         return out
     }
 
-    public static let joinColumns = "name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason"
+    public static let joinColumns = joinColumns(schemaVersion: schemaVersion)
+
+    /// The columns `joinRecord` reads, in a log of `schemaVersion` (before version 5 there is no `parts`).
+    static func joinColumns(schemaVersion: Int64) -> String {
+        "name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason, \(schemaVersion >= 5 ? "parts" : "NULL")"
+    }
 
     public static func joinRecord(_ s: SQLiteStatement) -> JoinRecord {
         JoinRecord(
             name: s.string(0) ?? "", correlation: s.string(1) ?? "", status: s.string(2) ?? "", openSeq: UInt64(s.int64(3)),
             openedAt: s.int64(4), deadline: s.int64(5), closedAt: s.optionalInt64(6), resultSeq: s.optionalInt64(7).map { UInt64($0) },
-            reason: s.string(8))
+            reason: s.string(8), parts: s.string(9))
     }
 
     public func openJoins() throws -> [(join: JoinRecord, parts: [JoinPartRecord])] {
@@ -572,9 +595,12 @@ public final class SQLiteEventStore: EventStore {
     }
 
     public func events(correlation: String, after: UInt64, limit: Int) throws -> [Event] {
-        let s = try db.prepare(
+        // Prepared once: a restart reads the parts of every open join through it, 100,000 calls at the limit.
+        let s = try selectByCorrelation ?? db.prepare(
             "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE correlation = ? AND seq > ? ORDER BY seq LIMIT ?"
         )
+        selectByCorrelation = s
+        defer { s.reset() }
         s.bind(1, correlation)
         s.bind(2, Int64(clamping: after))
         s.bind(3, Int64(limit))
@@ -620,10 +646,11 @@ public final class SQLiteEventStore: EventStore {
     /// An `open` record for a join that already has a row changes nothing: a join never opens twice, and an open
     /// row carrying an earlier join's opening fields would be recovered with that join's expired deadline.
     static let upsertJoinSQL = """
-        INSERT INTO joins(name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason)
-        VALUES (?,?,?,?,?,?,?,?,?)
+        INSERT INTO joins(name, correlation, status, open_seq, opened_at, deadline, closed_at, result_seq, reason, parts)
+        VALUES (?,?,?,?,?,?,?,?,?,?)
         ON CONFLICT(name, correlation) DO UPDATE SET
-            status = excluded.status, closed_at = excluded.closed_at, result_seq = excluded.result_seq, reason = excluded.reason
+            status = excluded.status, closed_at = excluded.closed_at, result_seq = excluded.result_seq, reason = excluded.reason,
+            parts = excluded.parts
         WHERE excluded.status != 'open'
         """
 

@@ -24,6 +24,7 @@ final class JoinRowTests {
         j.closedAt = 5000
         j.resultSeq = resultSeq
         j.reason = "all required parts succeeded"
+        j.parts = #"{"text":\#(resultSeq - 1)}"#
         return j
     }
 

@@ -132,7 +132,7 @@ final class RetentionTests {
             })
         }
         // Make it the version-2 file an earlier Chorus wrote.
-        try SQLiteDatabase(path: path).execute("DROP TABLE blob_refs; DROP INDEX joins_open_seq; ALTER TABLE groups DROP COLUMN in_flight; PRAGMA user_version = 2")
+        try SQLiteDatabase(path: path).execute("DROP TABLE blob_refs; DROP INDEX joins_open_seq; ALTER TABLE groups DROP COLUMN in_flight; ALTER TABLE joins DROP COLUMN parts; PRAGMA user_version = 2")
         let upgraded = try openStore(path)
         let db = try SQLiteDatabase(path: path, readOnly: true)
         #expect(try db.scalar("PRAGMA user_version") == SQLiteEventStore.schemaVersion)

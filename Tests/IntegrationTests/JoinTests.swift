@@ -113,19 +113,39 @@ import Testing
         defer { broker.stop() }
         let c = try broker.connect(name: "client")
         let request = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "r-5")]))
-        _ = try Self.result(c, "text", "r-5", "first")
-        _ = try Self.result(c, "text", "r-5", "second (a redelivered duplicate)")
-        _ = try Self.result(c, "image", "r-5", "img")
-        _ = try Self.result(c, "audio", "r-5", "wav")
+        let text = try Self.result(c, "text", "r-5", "first")
+        let duplicate = try Self.result(c, "text", "r-5", "second (a redelivered duplicate)")
+        let image = try Self.result(c, "image", "r-5", "img")
+        let audio = try Self.result(c, "audio", "r-5", "wav")
         let merged = try #require(try c.awaitEvent(correlation: "r-5", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
         #expect(Self.parts(try Self.record(merged))["text"]?["text"] as? String == "first")
         let late = try Self.result(c, "audio", "r-5", "late wav")
         // No second record: nothing on gen.merged after the late part.
         #expect(try c.awaitEvent(correlation: "r-5", pattern: "gen.merged", afterSeq: merged.seq, timeoutMilliseconds: 600) == nil)
         let db = broker.directory.file("data/chorus.sqlite")
-        let rows = try sqlite(db, "select part || ':' || status from join_parts where correlation = 'r-5' order by id")
-        #expect(rows == ["text:ok", "text:duplicate", "image:ok", "audio:ok", "audio:late"])
-        #expect(try sqlite(db, "select seq from join_parts where status = 'late'") == [String(late)])
+        // The parts it used are named in the join's row; what it did not use has a row of its own.
+        let column = try sqlite(db, "select parts from joins where correlation = 'r-5'")
+        #expect(column == [#"{"audio":\#(audio),"image":\#(image),"text":\#(text)}"#])
+        let rows = try sqlite(db, "select part || ':' || status || ':' || seq from join_parts where correlation = 'r-5' order by id")
+        #expect(rows == ["text:duplicate:\(duplicate)", "audio:late:\(late)"])
+    }
+
+    /// The result that closes a join is followed in the log by the merged record; its CONFIRM, and the key it
+    /// was published with, name the result's own sequence number (they once named the record's).
+    @Test func theConfirmOfTheClosingPartIsThePartsOwnSequenceNumber() throws {
+        let broker = try BrokerProcess(config: Self.config(timeout: "30s"))
+        defer { broker.stop() }
+        let c = try broker.connect(name: "client")
+        _ = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "r-9")]))
+        _ = try Self.result(c, "text", "r-9", "t")
+        _ = try Self.result(c, "image", "r-9", "i")
+        let properties = Properties([("correlation", "r-9"), ("key", "audio-r-9"), ("h.status", "ok")])
+        let closing = try c.publish(topic: "gen.result.audio", payload: Array("a".utf8), properties: properties)
+        let retry = try c.publish(topic: "gen.result.audio", payload: Array("a".utf8), properties: properties)
+        #expect(retry.duplicate && retry.seq == closing.seq)
+        let db = broker.directory.file("data/chorus.sqlite")
+        #expect(try sqlite(db, "select topic from events where seq = \(closing.seq)") == ["gen.result.audio"])
+        #expect(try sqlite(db, "select topic from events where seq = \(closing.seq + 1)") == ["gen.merged"])
     }
 
     @Test func killNineWithJoinsOpenEmitsExactlyOneRecordEachAtTheOriginalDeadline() throws {
