@@ -78,6 +78,7 @@ extension Broker {
                 "name": config.name, "endpoint": boundEndpoint, "firehose": boundFirehose, "uptime_ms": now - startedAt,
                 "last_seq": lastSeq, "sessions": sessionsByNumber.count, "log_events": size.events, "log_bytes": size.bytes,
                 "events_per_second_10s": rates.short, "events_per_second_60s": rates.long, "waiters": waiters.count,
+                "blob_reply_bytes": sessionsByNumber.values.reduce(0) { $0 + $1.blobReplyBytes.current },
             ] as [String: Any],
             "counters": [
                 "published": counters.published, "duplicates": counters.duplicates, "delivered": counters.delivered,
@@ -85,7 +86,8 @@ extension Broker {
                 "lease_timeouts": counters.leaseTimeouts, "dead_lettered": counters.deadLettered, "expired": counters.expired,
                 "commits": counters.commits, "firehose_dropped": counters.firehoseDropped, "sessions_expired": counters.sessionsExpired,
                 "joins_opened": counters.joinsOpened, "join_duplicate_parts": counters.joinDuplicateParts,
-                "join_late_parts": counters.joinLateParts, "blobs_stored": counters.blobsStored, "events_removed": counters.eventsRemoved,
+                "join_late_parts": counters.joinLateParts, "blobs_stored": counters.blobsStored,
+                "blobs_served": counters.blobsServed, "blob_replies_refused": counters.blobRepliesRefused, "events_removed": counters.eventsRemoved,
                 "reader_failures": counters.readerFailures,
                 "errors": Dictionary(uniqueKeysWithValues: counters.errors.map { (ErrorCode.from(number: $0.key).name, $0.value) }),
             ] as [String: Any],

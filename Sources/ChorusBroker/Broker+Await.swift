@@ -123,12 +123,31 @@ extension Broker {
         }
     }
 
+    /// Answers with the blob. Its bytes stay in the broker until libzmq has written them to the client, which the
+    /// broker cannot otherwise see; so they are counted per client from here until then, and a request that would
+    /// take a client past `limits.max_blob_reply_bytes` is refused. One reply is always allowed when none waits,
+    /// so every blob can be fetched.
     func getBlob(_ session: Session, _ requestID: [UInt8], _ hash: String) {
+        guard let size = blobs.size(hash) else {
+            refuse(session, requestID, .notFound, "no blob \(hash)")
+            return
+        }
+        let waiting = session.blobReplyBytes.current
+        if waiting > 0 && waiting + size > config.maxBlobReplyBytes {
+            counters.blobRepliesRefused += 1
+            refuse(
+                session, requestID, .limitReached,
+                "\(waiting) bytes of blob replies to this client are not yet sent and this blob has \(size) (limits.max_blob_reply_bytes = \(config.maxBlobReplyBytes)); read the replies before asking for more")
+            return
+        }
         guard let content = blobs.read(hash) else {
             refuse(session, requestID, .notFound, "no blob \(hash)")
             return
         }
         let mediaType = (try? store.blob(hash: hash))?.mediaType ?? "application/octet-stream"
-        reply(session, .blob(requestID: requestID, hash: hash, size: UInt64(content.count), mediaType: mediaType, content: content))
+        reply(session, .blob(requestID: requestID, hash: hash, size: UInt64(content.count), mediaType: mediaType, content: []))
+        session.blobReplyBytes.add(content.count)
+        counters.blobsServed += 1
+        blobBodies[outbox.count - 1] = BlobBody(bytes: content, queued: session.blobReplyBytes)
     }
 }

@@ -69,6 +69,8 @@ public final class Broker {
     /// Members with deliveries staged for a DELIVERMANY this iteration (`Broker+Batching.swift`).
     var membersWithStaged: [Subscription] = []
     var batchKeys: [String: UInt64] = [:]
+    /// This iteration's `BLOB` reply contents, by outbox message index (`CommittingBatch.blobBodies`).
+    var blobBodies: [Int: BlobBody] = [:]
     /// The bytes of the last accepted event's topic, validated (`accept`).
     var lastAcceptedTopic: [UInt8]?
     var now: Int64 = 0
@@ -320,6 +322,7 @@ public final class Broker {
         next.iterationStart = iterationStart
         publishedThisIteration = 0
         swap(&next.keys, &batchKeys)
+        swap(&next.blobBodies, &blobBodies)
         if batch.isEmpty {
             committing = next
             sendCommitted()
@@ -390,7 +393,11 @@ public final class Broker {
             done.removeAll()
             spareCommitting = done
         }
-        for message in 0..<done.outbox.count { send(message, of: done.outbox) }
+        if done.blobBodies.isEmpty {
+            for message in 0..<done.outbox.count { send(message, of: done.outbox) }
+        } else {
+            for message in 0..<done.outbox.count { send(message, of: done.outbox, body: done.blobBodies[message]) }
+        }
         if !done.firstDeliveries.isEmpty {
             // Events of that iteration (at or after its first new seq): measured from when their PUBLISH was read
             // (monotonic); older ones from their accept time (milliseconds).
@@ -407,9 +414,13 @@ public final class Broker {
     }
 
     /// Sends one message (routing id first). A peer that is gone or not reading loses its session.
-    func send(_ message: Int, of batch: MessageBatch) {
+    func send(_ message: Int, of batch: MessageBatch, body: BlobBody? = nil) {
         do {
-            if try router.send(message: message, of: batch, dontWait: true) { return }
+            if let body {
+                if try router.send(message: message, of: batch, lastFrame: body.bytes, counting: body.queued, dontWait: true) { return }
+            } else if try router.send(message: message, of: batch, dontWait: true) {
+                return
+            }
             logger.warning("client is not reading; closing its session", metadata: ["chorus.client": "\(hex(batch.frame(0, of: message)))"])
         } catch let error as ZMQError where error.hostUnreachable {
             logger.debug("client gone", metadata: ["chorus.client": "\(hex(batch.frame(0, of: message)))"])

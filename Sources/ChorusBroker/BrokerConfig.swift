@@ -53,6 +53,9 @@ public struct BrokerConfig: Sendable {
     public var maxBlobBytes = 64 * 1_048_576
     /// Most AWAIT requests waiting at once.
     public var maxWaiters = 10_000
+    /// Bytes of `GETBLOB` replies one client may have waiting in the broker, not yet written to its connection;
+    /// one reply is always allowed when none waits (`limits.max_blob_reply_bytes`).
+    public var maxBlobReplyBytes = 128 * 1_048_576
     // [retention]
     public var retentionMaxAgeMilliseconds: Int64?
     public var retentionMaxEvents: Int?
@@ -89,6 +92,7 @@ public struct BrokerConfig: Sendable {
         c.idempotencyWindowMilliseconds = try r.milliseconds("storage.idempotency_window") ?? c.idempotencyWindowMilliseconds
         c.maxBlobBytes = try r.int("storage.max_blob", range: 1...(1024 * 1_048_576)) ?? c.maxBlobBytes
         c.maxWaiters = try r.int("limits.max_waiters", range: 1...1_000_000) ?? c.maxWaiters
+        c.maxBlobReplyBytes = try r.int("limits.max_blob_reply_bytes", range: 1...(16 * 1024 * 1_048_576)) ?? c.maxBlobReplyBytes
         c.retentionMaxAgeMilliseconds = try r.milliseconds("retention.max_age")
         c.retentionMaxEvents = try r.int("retention.max_events", range: 1...Int.max)
         c.retentionIntervalMilliseconds = try r.milliseconds("retention.interval") ?? c.retentionIntervalMilliseconds

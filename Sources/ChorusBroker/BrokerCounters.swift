@@ -19,6 +19,10 @@ public struct BrokerCounters: Sendable, Equatable {
     public var joinDuplicateParts: UInt64 = 0
     public var joinLateParts: UInt64 = 0
     public var blobsStored: UInt64 = 0
+    /// `GETBLOB`s answered with the blob.
+    public var blobsServed: UInt64 = 0
+    /// `GETBLOB`s refused because the client's unsent replies were at `limits.max_blob_reply_bytes`.
+    public var blobRepliesRefused: UInt64 = 0
     public var eventsRemoved: UInt64 = 0
     /// Reads through the read-only connection that failed (each sends reads to the store for a while).
     public var readerFailures: UInt64 = 0

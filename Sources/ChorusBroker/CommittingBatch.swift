@@ -16,6 +16,9 @@ struct CommittingBatch {
     var iterationStart: UInt64 = 0
     /// Idempotency keys of its events: a retry arriving while they commit is answered from here, not the log.
     var keys: [String: UInt64] = [:]
+    /// The content of each `BLOB` reply in the outbox, by message index: sent as its last frame without another
+    /// copy, and counted against its client until libzmq has written it (`Broker.getBlob`).
+    var blobBodies: [Int: BlobBody] = [:]
 
     /// Empties it, keeping the arrays' storage for the next iteration.
     mutating func removeAll() {
@@ -23,9 +26,16 @@ struct CommittingBatch {
         entries.removeAll(keepingCapacity: true)
         firstDeliveries.removeAll(keepingCapacity: true)
         keys.removeAll(keepingCapacity: true)
+        blobBodies.removeAll()
         published = 0
     }
 
     /// Nothing to send (every first delivery has its DELIVER in the outbox).
     var isEmpty: Bool { outbox.isEmpty && entries.isEmpty }
+}
+
+/// A blob's bytes on their way out, and the count of its client's replies they belong to.
+struct BlobBody {
+    let bytes: [UInt8]
+    let queued: QueuedBytes
 }

@@ -1,4 +1,6 @@
 import ChorusStore
+import ZeroMQ
+
 /// One connected client, known by its ZeroMQ routing id.
 final class Session {
     /// A small number standing for the routing id in pending deliveries and timers.
@@ -21,6 +23,10 @@ final class Session {
 
     /// AWAIT requests this session has waiting.
     var waiting = 0
+
+    /// Bytes of its `GETBLOB` replies the broker holds: from the request until libzmq has written them out
+    /// (`limits.max_blob_reply_bytes`). Outlives the session while libzmq still holds some.
+    let blobReplyBytes = QueuedBytes()
 
     /// How many of its members have deliveries staged for a DELIVERMANY (`Broker+Batching.swift`).
     var membersWithStaged = 0

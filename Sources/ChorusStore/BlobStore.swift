@@ -61,6 +61,13 @@ public struct BlobStore: Sendable {
         return hash
     }
 
+    /// A blob's size in bytes, or nil when absent; without reading it.
+    public func size(_ hash: String) -> Int? {
+        var info = stat()
+        guard stat(path(hash), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return Int(info.st_size)
+    }
+
     /// Reads a blob, or nil when absent.
     public func read(_ hash: String) -> [UInt8]? {
         FileManager.default.contents(atPath: path(hash)).map { Array($0) }

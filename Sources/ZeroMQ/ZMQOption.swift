@@ -4,6 +4,7 @@ import CZeroMQ
 public enum ZMQOption {
     public static let sendHighWaterMark = ZMQ_SNDHWM
     public static let receiveHighWaterMark = ZMQ_RCVHWM
+    public static let receiveBuffer = ZMQ_RCVBUF
     public static let linger = ZMQ_LINGER
     public static let routingID = ZMQ_ROUTING_ID
     public static let routerMandatory = ZMQ_ROUTER_MANDATORY

@@ -125,6 +125,49 @@ public final class ZMQSocket {
         }
     }
 
+    /// Sends message `message` of `batch` with its last frame replaced by `body`, which libzmq takes without a
+    /// second copy and holds until it has written it out: `queued`, to which the caller added `body.count`, loses
+    /// them then, on libzmq's I/O thread, or here at once when the message could not be queued. Same contract as
+    /// `send(_:dontWait:)` otherwise. For large replies whose memory the caller bounds per client.
+    @discardableResult
+    public func send(message: Int, of batch: MessageBatch, lastFrame body: [UInt8], counting queued: QueuedBytes, dontWait: Bool = false) throws -> Bool {
+        var handedOver = false
+        defer { if !handedOver { queued.release(body.count) } }
+        let sock = try socket("send")
+        precondition(batch.frameCount(of: message) >= 2, "a message with a replaced last frame needs a frame before it")
+        var first = true
+        let headQueued = try batch.forEachFrame(of: message) { frame, more in
+            guard more else { return true }
+            defer { first = false }
+            return try sendFrame(sock, frame, more: true, dontWait: dontWait, first: first)
+        }
+        guard headQueued else { return false }
+        // From here the callback owns the count, whether the frame is sent or dropped.
+        handedOver = true
+        guard let data = malloc(max(body.count, 1)) else {
+            queued.release(body.count)
+            throw ZMQError(code: ENOMEM, operation: "send a frame of \(body.count) bytes")
+        }
+        body.withUnsafeBytes { if let base = $0.baseAddress { memcpy(data, base, $0.count) } }
+        let hint = Unmanaged.passRetained(ZeroCopyRelease(queued, body.count)).toOpaque()
+        var msg = zmq_msg_t()
+        guard zmq_msg_init_data(&msg, data, body.count, zeroCopyFree, hint) == 0 else {
+            let error = ZMQError.last("zmq_msg_init_data")
+            zeroCopyFree(data, hint)
+            throw error
+        }
+        var rc: Int32
+        repeat {
+            rc = zmq_msg_send(&msg, sock, dontWait ? ZMQ_DONTWAIT : 0)
+        } while rc < 0 && zmq_errno() == EINTR
+        if rc < 0 {
+            let error = ZMQError.last("send")
+            zmq_msg_close(&msg)  // releases the buffer through zeroCopyFree
+            throw error
+        }
+        return true
+    }
+
     /// One frame of a multipart message: false only when the first frame would block (then nothing was queued,
     /// as a multipart message is atomic); any other failure throws.
     private func sendFrame(_ sock: UnsafeMutableRawPointer, _ frame: UnsafeRawBufferPointer, more: Bool, dontWait: Bool, first: Bool) throws -> Bool {
