@@ -79,6 +79,7 @@ extension Broker {
                 "last_seq": lastSeq, "sessions": sessionsByNumber.count, "log_events": size.events, "log_bytes": size.bytes,
                 "events_per_second_10s": rates.short, "events_per_second_60s": rates.long, "waiters": waiters.count,
                 "blob_reply_bytes": sessionsByNumber.values.reduce(0) { $0 + $1.blobReplyBytes.current },
+                "unsent_bytes": sessionsByNumber.values.reduce(0) { $0 + $1.unsentBytes.current },
             ] as [String: Any],
             "counters": [
                 "published": counters.published, "duplicates": counters.duplicates, "delivered": counters.delivered,

@@ -148,6 +148,6 @@ extension Broker {
         reply(session, .blob(requestID: requestID, hash: hash, size: UInt64(content.count), mediaType: mediaType, content: []))
         session.blobReplyBytes.add(content.count)
         counters.blobsServed += 1
-        blobBodies[outbox.count - 1] = BlobBody(bytes: content, queued: session.blobReplyBytes)
+        blobBodies[outbox.count - 1] = CountedFrame(bytes: content, queued: session.blobReplyBytes, count: content.count)
     }
 }

@@ -70,7 +70,9 @@ public final class Broker {
     var membersWithStaged: [Subscription] = []
     var batchKeys: [String: UInt64] = [:]
     /// This iteration's `BLOB` reply contents, by outbox message index (`CommittingBatch.blobBodies`).
-    var blobBodies: [Int: BlobBody] = [:]
+    var blobBodies: [Int: CountedFrame] = [:]
+    /// Sessions whose connections held `delivery.max_in_flight_bytes` of unsent large messages when last sent one.
+    var sessionsWithUnsentBytes: Set<Int> = []
     /// The bytes of the last accepted event's topic, validated (`accept`).
     var lastAcceptedTopic: [UInt8]?
     var now: Int64 = 0
@@ -263,6 +265,7 @@ public final class Broker {
             sweepTimersIfDue()
             dispatchDirtyGroups()
             housekeeping()
+            unblockMembersWithUnsentBytes()
             sampleRates()
             do { try compact(force: false) } catch { logger.error("compaction failed", metadata: ["error": "\(error)"]) }
             // An iteration that handled few commands commits here: handing its batch to the commit thread and back
@@ -393,10 +396,16 @@ public final class Broker {
             done.removeAll()
             spareCommitting = done
         }
-        if done.blobBodies.isEmpty {
-            for message in 0..<done.outbox.count { send(message, of: done.outbox) }
-        } else {
-            for message in 0..<done.outbox.count { send(message, of: done.outbox, body: done.blobBodies[message]) }
+        for message in 0..<done.outbox.count {
+            if let body = done.blobBodies[message] {
+                send(message, of: done.outbox, body: body)
+            } else if done.outbox.byteCount(of: message) >= Self.countedMessageBytes,
+                let session = sessionsByRoutingID[done.outbox.frame(0, of: message)]
+            {
+                sendCounted(message, of: done.outbox, to: session)
+            } else {
+                send(message, of: done.outbox)
+            }
         }
         if !done.firstDeliveries.isEmpty {
             // Events of that iteration (at or after its first new seq): measured from when their PUBLISH was read
@@ -414,10 +423,38 @@ public final class Broker {
     }
 
     /// Sends one message (routing id first). A peer that is gone or not reading loses its session.
-    func send(_ message: Int, of batch: MessageBatch, body: BlobBody? = nil) {
+    /// Messages from this size on are counted against their client until libzmq has written them
+    /// (`Session.unsentBytes`); below it, what a member can hold is bounded by credit and leases alone.
+    static let countedMessageBytes = 64 * 1024
+
+    /// Sends a large message counted in its session's unsent bytes; a member whose connection holds enough of them
+    /// gets no more deliveries until libzmq has written them, which no command announces: so its groups are
+    /// looked at again at each tick until then (`unblockMembersWithUnsentBytes`).
+    func sendCounted(_ message: Int, of batch: MessageBatch, to session: Session) {
+        let bytes = batch.byteCount(of: message)
+        session.unsentBytes.add(bytes)
+        if session.unsentBytes.current >= config.maxInFlightBytes { sessionsWithUnsentBytes.insert(session.number) }
+        send(message, of: batch, body: CountedFrame(bytes: nil, queued: session.unsentBytes, count: bytes))
+    }
+
+    /// Marks the groups of sessions whose connections held too many unsent bytes, once they hold fewer.
+    func unblockMembersWithUnsentBytes() {
+        guard !sessionsWithUnsentBytes.isEmpty else { return }
+        for number in sessionsWithUnsentBytes {
+            guard let session = sessionsByNumber[number] else {
+                sessionsWithUnsentBytes.remove(number)
+                continue
+            }
+            guard session.unsentBytes.current < config.maxInFlightBytes else { continue }
+            sessionsWithUnsentBytes.remove(number)
+            for s in session.subscriptions.values { dirtyGroups.insert(s.groupID) }
+        }
+    }
+
+    func send(_ message: Int, of batch: MessageBatch, body: CountedFrame? = nil) {
         do {
             if let body {
-                if try router.send(message: message, of: batch, lastFrame: body.bytes, counting: body.queued, dontWait: true) { return }
+                if try router.send(message: message, of: batch, lastFrame: body.bytes, counting: body.queued, count: body.count, dontWait: true) { return }
             } else if try router.send(message: message, of: batch, dontWait: true) {
                 return
             }

@@ -18,7 +18,7 @@ struct CommittingBatch {
     var keys: [String: UInt64] = [:]
     /// The content of each `BLOB` reply in the outbox, by message index: sent as its last frame without another
     /// copy, and counted against its client until libzmq has written it (`Broker.getBlob`).
-    var blobBodies: [Int: BlobBody] = [:]
+    var blobBodies: [Int: CountedFrame] = [:]
 
     /// Empties it, keeping the arrays' storage for the next iteration.
     mutating func removeAll() {
@@ -34,8 +34,10 @@ struct CommittingBatch {
     var isEmpty: Bool { outbox.isEmpty && entries.isEmpty }
 }
 
-/// A blob's bytes on their way out, and the count of its client's replies they belong to.
-struct BlobBody {
-    let bytes: [UInt8]
+/// A large message's last frame on its way out (a blob's bytes; nil: the outbox's own frame) and the count of
+/// its client's unsent bytes it is part of, with how much it added there.
+struct CountedFrame {
+    let bytes: [UInt8]?
     let queued: QueuedBytes
+    let count: Int
 }

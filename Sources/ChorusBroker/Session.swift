@@ -28,6 +28,11 @@ final class Session {
     /// (`limits.max_blob_reply_bytes`). Outlives the session while libzmq still holds some.
     let blobReplyBytes = QueuedBytes()
 
+    /// Bytes of its other large messages (deliveries, events, results of at least `Broker.countedMessageBytes`)
+    /// that libzmq has not yet written out: a member whose connection holds `delivery.max_in_flight_bytes` of them
+    /// gets no more deliveries, even once the leases of what it holds have expired.
+    let unsentBytes = QueuedBytes()
+
     /// How many of its members have deliveries staged for a DELIVERMANY (`Broker+Batching.swift`).
     var membersWithStaged = 0
 
@@ -44,6 +49,8 @@ final class Subscription {
     /// Most payload bytes in flight to this member (`delivery.max_in_flight_bytes`): credit counts deliveries, and
     /// a generous credit of large events would otherwise queue gigabytes in the broker for a member that stalls.
     let maxInFlightBytes: Int
+    /// The session's `unsentBytes`, read on every credit check.
+    let unsent: QueuedBytes
     /// Deliveries in flight to this member: sequence number -> payload bytes.
     private(set) var inFlight: [UInt64: Int] = [:]
     /// The payload bytes of `inFlight`.
@@ -62,13 +69,21 @@ final class Subscription {
         self.groupID = groupID
         self.credit = credit
         self.maxInFlightBytes = maxInFlightBytes
+        unsent = session.unsentBytes
         self.batch = batch
         self.packed = packed
     }
 
-    /// Whether it may take one more delivery: below its credit, and below its byte limit unless it holds nothing
-    /// (so an event larger than the limit still goes, alone).
-    var hasCredit: Bool { inFlight.count < credit && (inFlight.isEmpty || inFlightBytes < maxInFlightBytes) }
+    /// Whether it may take one more delivery: below its credit, and below its byte limit both in what it holds
+    /// (leases) and in what its connection has not yet taken (unsent bytes), unless it has nothing of either (so
+    /// an event larger than the limit still goes, alone). The unsent bytes matter once leases expire: a member
+    /// that stopped reading would otherwise be sent its events again while the first copies still wait.
+    var hasCredit: Bool {
+        guard inFlight.count < credit else { return false }
+        let unsentBytes = unsent.current
+        if inFlight.isEmpty && unsentBytes == 0 { return true }
+        return inFlightBytes < maxInFlightBytes && unsentBytes < maxInFlightBytes
+    }
 
     /// Records a delivery of `bytes` of payload as in flight to this member.
     func hold(_ seq: UInt64, bytes: Int) {

@@ -35,6 +35,12 @@ public struct MessageBatch {
         messageEnds[message] - (message == 0 ? 0 : messageEnds[message - 1])
     }
 
+    /// The bytes of message `message`'s frames, together.
+    public func byteCount(of message: Int) -> Int {
+        let first = message == 0 ? 0 : messageEnds[message - 1]
+        return frameEnds[messageEnds[message] - 1] - frameStart(first)
+    }
+
     /// A copy of frame `frame` of message `message`.
     public func frame(_ frame: Int, of message: Int) -> [UInt8] {
         let index = (message == 0 ? 0 : messageEnds[message - 1]) + frame

@@ -30,22 +30,27 @@ public final class QueuedBytes: Sendable {
     }
 }
 
-/// What the free callback of a zero-copy frame needs: whose bytes they were and how many.
-final class ZeroCopyRelease: Sendable {
-    let queued: QueuedBytes
-    let count: Int
+/// A zero-copy frame's buffer: the count to release, then the frame, in one allocation (so a frame costs one
+/// `malloc` and no object for its callback).
+enum ZeroCopyBuffer {
+    /// Room for the count before the frame's bytes, keeping them aligned.
+    static let headerBytes = 16
 
-    init(_ queued: QueuedBytes, _ count: Int) {
-        self.queued = queued
-        self.count = count
+    /// A buffer for a frame of `size` bytes that will release `count`: where the frame goes, nil without memory.
+    static func allocate(size: Int, count: Int) -> UnsafeMutableRawPointer? {
+        guard let base = malloc(headerBytes + size) else { return nil }
+        base.storeBytes(of: count, as: Int.self)
+        return base + headerBytes
     }
 }
 
 /// libzmq calls this once it no longer needs a zero-copy frame's buffer, on its I/O thread or in
-/// `zmq_msg_close`: the buffer was `malloc`ed for the frame, and the hint is a retained `ZeroCopyRelease`.
+/// `zmq_msg_close`: `data` is the frame of a `ZeroCopyBuffer`, and the hint a retained `QueuedBytes`.
 let zeroCopyFree: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = { data, hint in
-    free(data)
+    guard let data else { return }
+    let base = data - ZeroCopyBuffer.headerBytes
+    let count = base.load(as: Int.self)
+    free(base)
     guard let hint else { return }
-    let release = Unmanaged<ZeroCopyRelease>.fromOpaque(hint).takeRetainedValue()
-    release.queued.release(release.count)
+    Unmanaged<QueuedBytes>.fromOpaque(hint).takeRetainedValue().release(count)
 }

@@ -125,33 +125,46 @@ public final class ZMQSocket {
         }
     }
 
-    /// Sends message `message` of `batch` with its last frame replaced by `body`, which libzmq takes without a
-    /// second copy and holds until it has written it out: `queued`, to which the caller added `body.count`, loses
-    /// them then, on libzmq's I/O thread, or here at once when the message could not be queued. Same contract as
-    /// `send(_:dontWait:)` otherwise. For large replies whose memory the caller bounds per client.
+    /// Sends message `message` of `batch` with its last frame handed to libzmq as one buffer that libzmq holds
+    /// until it has written it out, for large messages whose memory the caller bounds per client. The frame is
+    /// `body` when given (in place of the batch's last frame), else the batch's own last frame, copied out once
+    /// (as `zmq_send` would copy it). The caller has added `count` to `queued` for the message; it is taken off
+    /// once libzmq is done with the last frame (so with the whole message, written in order), on libzmq's I/O
+    /// thread, or here at once when the message was not queued. Same contract as `send(_:dontWait:)` otherwise.
     @discardableResult
-    public func send(message: Int, of batch: MessageBatch, lastFrame body: [UInt8], counting queued: QueuedBytes, dontWait: Bool = false) throws -> Bool {
+    public func send(
+        message: Int, of batch: MessageBatch, lastFrame body: [UInt8]? = nil, counting queued: QueuedBytes, count: Int, dontWait: Bool = false
+    ) throws -> Bool {
+        precondition(batch.frameCount(of: message) >= 2, "a message sent with a counted last frame needs a frame before it")
         var handedOver = false
-        defer { if !handedOver { queued.release(body.count) } }
+        defer { if !handedOver { queued.release(count) } }
         let sock = try socket("send")
-        precondition(batch.frameCount(of: message) >= 2, "a message with a replaced last frame needs a frame before it")
         var first = true
-        let headQueued = try batch.forEachFrame(of: message) { frame, more in
-            guard more else { return true }
+        return try batch.forEachFrame(of: message) { frame, more in
             defer { first = false }
-            return try sendFrame(sock, frame, more: true, dontWait: dontWait, first: first)
+            if more { return try sendFrame(sock, frame, more: true, dontWait: dontWait, first: first) }
+            // From here the free callback owns the count, whether the frame is sent or dropped.
+            handedOver = true
+            if let body {
+                try body.withUnsafeBytes { try sendCounted(sock, $0, queued, count, dontWait: dontWait) }
+            } else {
+                try sendCounted(sock, frame, queued, count, dontWait: dontWait)
+            }
+            return true
         }
-        guard headQueued else { return false }
-        // From here the callback owns the count, whether the frame is sent or dropped.
-        handedOver = true
-        guard let data = malloc(max(body.count, 1)) else {
-            queued.release(body.count)
-            throw ZMQError(code: ENOMEM, operation: "send a frame of \(body.count) bytes")
+    }
+
+    /// The last frame of a message, copied into a buffer of its own that libzmq frees through `zeroCopyFree`,
+    /// which takes `count` off `queued`.
+    private func sendCounted(_ sock: UnsafeMutableRawPointer, _ bytes: UnsafeRawBufferPointer, _ queued: QueuedBytes, _ count: Int, dontWait: Bool) throws {
+        guard let data = ZeroCopyBuffer.allocate(size: bytes.count, count: count) else {
+            queued.release(count)
+            throw ZMQError(code: ENOMEM, operation: "send a frame of \(bytes.count) bytes")
         }
-        body.withUnsafeBytes { if let base = $0.baseAddress { memcpy(data, base, $0.count) } }
-        let hint = Unmanaged.passRetained(ZeroCopyRelease(queued, body.count)).toOpaque()
+        if let base = bytes.baseAddress { memcpy(data, base, bytes.count) }
+        let hint = Unmanaged.passRetained(queued).toOpaque()
         var msg = zmq_msg_t()
-        guard zmq_msg_init_data(&msg, data, body.count, zeroCopyFree, hint) == 0 else {
+        guard zmq_msg_init_data(&msg, data, bytes.count, zeroCopyFree, hint) == 0 else {
             let error = ZMQError.last("zmq_msg_init_data")
             zeroCopyFree(data, hint)
             throw error
@@ -165,7 +178,6 @@ public final class ZMQSocket {
             zmq_msg_close(&msg)  // releases the buffer through zeroCopyFree
             throw error
         }
-        return true
     }
 
     /// One frame of a multipart message: false only when the first frame would block (then nothing was queued,

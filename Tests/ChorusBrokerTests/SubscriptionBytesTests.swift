@@ -56,6 +56,28 @@ import Testing
         }
     }
 
+    /// Bytes its connection has not yet taken count as well: after its leases expired (nothing held), a member
+    /// whose unsent bytes are at the limit gets nothing, and one with some below it gets more.
+    @Test func unsentBytesEndCreditEvenWhenNothingIsHeld() {
+        Self.withMember(maxBytes: 1000) { m in
+            m.unsent.add(1000)
+            #expect(!m.hasCredit, "nothing held, but 1000 bytes unsent")
+            m.unsent.release(1)
+            #expect(m.hasCredit, "999 unsent")
+            m.hold(1, bytes: 1000)
+            #expect(!m.hasCredit, "held bytes at the limit")
+            m.drop(1)
+            m.unsent.release(999)
+            m.hold(2, bytes: 5000)
+            #expect(!m.hasCredit)
+            m.drop(2)
+            m.unsent.add(5000)
+            #expect(!m.hasCredit, "an event over the limit, unsent: the member holds it even with its lease gone")
+            m.unsent.release(5000)
+            #expect(m.hasCredit)
+        }
+    }
+
     @Test func creditInDeliveriesStillCounts() {
         Self.withMember(credit: 2, maxBytes: 1_000_000) { m in
             m.hold(1, bytes: 1)

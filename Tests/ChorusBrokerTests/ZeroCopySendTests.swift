@@ -24,8 +24,25 @@ struct ZeroCopySendTests {
         let body = (0..<300_000).map { UInt8(truncatingIfNeeded: $0) }
         let queued = QueuedBytes()
         queued.add(body.count)
-        #expect(try router.send(message: 0, of: batch, lastFrame: body, counting: queued))
+        #expect(try router.send(message: 0, of: batch, lastFrame: body, counting: queued, count: body.count))
         #expect(try MessageBatchTests.receive(dealer) == [Array("BLOB".utf8), body])
+        #expect(waitForZero(queued))
+    }
+
+    /// Without a replacement, the batch's own last frame goes, and the count given (the whole message) leaves.
+    @Test func theBatchsOwnLastFrameCanGoCountedWithTheWholeMessage() throws {
+        let (router, dealer) = try MessageBatchTests.socketPair()
+        try dealer.send([Array("hello".utf8)])
+        _ = try #require(try MessageBatchTests.receive(router))
+        var batch = MessageBatch()
+        let payload = [UInt8](repeating: 9, count: 100_000)
+        batch.append([Array("peer".utf8), Array("DELIVER".utf8), payload])
+        let queued = QueuedBytes()
+        let count = batch.byteCount(of: 0)
+        #expect(count == 4 + 7 + 100_000)
+        queued.add(count)
+        #expect(try router.send(message: 0, of: batch, counting: queued, count: count))
+        #expect(try MessageBatchTests.receive(dealer) == [Array("DELIVER".utf8), payload])
         #expect(waitForZero(queued))
     }
 
@@ -38,7 +55,7 @@ struct ZeroCopySendTests {
         let queued = QueuedBytes()
         queued.add(1000)
         #expect(throws: ZMQError.self) {
-            try router.send(message: 0, of: batch, lastFrame: [UInt8](repeating: 1, count: 1000), counting: queued, dontWait: true)
+            try router.send(message: 0, of: batch, lastFrame: [UInt8](repeating: 1, count: 1000), counting: queued, count: 1000, dontWait: true)
         }
         #expect(queued.current == 0)
     }
