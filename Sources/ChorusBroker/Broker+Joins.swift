@@ -197,6 +197,7 @@ extension Broker {
         for (record, parts) in try store.openJoins() {
             guard let d = config.joins.first(where: { $0.name == record.name }) else {
                 logger.warning("open join of a join no longer configured is left as is", metadata: ["chorus.join": "\(record.name)"])
+                unconfiguredOpenJoinFloor = min(unconfiguredOpenJoinFloor ?? record.openSeq, record.openSeq)
                 continue
             }
             var state = JoinState(correlation: record.correlation, openSeq: record.openSeq, openedAt: record.openedAt, deadline: record.deadline, partCount: d.parts.count)

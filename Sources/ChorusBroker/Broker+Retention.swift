@@ -12,6 +12,9 @@ extension Broker {
             floor = min(floor, g.cursor)
             if let lowest = g.pending.keys.min() { floor = min(floor, lowest) }
         }
+        // An open join of a join no longer configured waits for its section to come back: its events, its
+        // successes among them (they have no row), stay.
+        if let lowest = unconfiguredOpenJoinFloor { floor = min(floor, lowest) }
         for state in openJoins.values {
             floor = min(floor, state.openSeq)
             for part in state.parts {

@@ -80,6 +80,9 @@ public final class Broker {
     var lastHeartbeat: Int64 = 0
     // Joins (Broker+Joins.swift).
     var openJoins: [JoinKey: JoinState] = [:]
+    /// The lowest opening event of the joins left open in the log whose join is no longer configured: retention
+    /// keeps everything from it, so those joins can finish if their sections come back.
+    var unconfiguredOpenJoinFloor: UInt64?
     var openJoinCount: [String: Int] = [:]
     /// Joins closed lately, so a late part needs no store lookup.
     var recentlyClosedJoins = BoundedRecentSet<JoinKey>(capacity: 10_000)

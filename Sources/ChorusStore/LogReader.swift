@@ -295,7 +295,9 @@ public final class LogReader {
         // Rows in arrival order; then, since schema version 5, the parts a closed join accepted as `ok`, which
         // have no row: their events are in the story, named by the join's `parts` column.
         var joinParts = partsByID.sorted { $0.0 < $1.0 }.map(\.1)
-        let accepted = try okParts(of: story.joins, events: story.events)
+        // A join open while its log was upgraded to version 5 has an `ok` row and the column entry for that part.
+        let okRows = Set(joinParts.filter { $0.status == "ok" }.map { "\($0.name)\n\($0.correlation)\n\($0.part)" })
+        let accepted = try okParts(of: story.joins, events: story.events).filter { !okRows.contains("\($0.name)\n\($0.correlation)\n\($0.part)") }
         if !accepted.isEmpty {
             joinParts = (joinParts + accepted).enumerated()
                 .sorted { ($0.element.receivedAt, $0.offset) < ($1.element.receivedAt, $1.offset) }.map(\.element)

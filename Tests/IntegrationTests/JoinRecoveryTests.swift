@@ -22,6 +22,18 @@ import Testing
         topic = "gen.result.audio"
         """
 
+    /// Two required parts, no timeouts of their own.
+    static let twoParts = """
+        [joins.media]
+        open = "gen.request"
+        emit = "gen.merged"
+        timeout = "30s"
+        [joins.media.parts.image]
+        topic = "gen.result.image"
+        [joins.media.parts.audio]
+        topic = "gen.result.audio"
+        """
+
     @Test func aSuccessBeforeTheCrashCountsAndALatePartStaysLate() throws {
         let broker = try BrokerProcess(config: Self.config)
         defer { broker.stop() }
@@ -91,5 +103,143 @@ import Testing
         let parts = JoinTests.parts(try JoinTests.record(merged))
         #expect(parts["text"]?["status"] as? String == "failed", "\(parts["text"] ?? [:])")
         #expect(parts["image"]?["status"] as? String == "ok")
+    }
+
+    static func sqliteWrite(_ path: String, _ sql: String) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        p.arguments = [path, sql]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+    }
+
+    /// A join open when a version-4 log is upgraded: its success has an `ok` row (v4) and, once it closes, is also
+    /// named in `joins.parts` (v5). `chorus inspect` should list it once.
+    @Test func aJoinOpenAcrossTheUpgradeListsItsSuccessOnce() throws {
+        let broker = try BrokerProcess(config: Self.twoParts)
+        defer { broker.stop() }
+        let db = broker.directory.file("data/chorus.sqlite")
+        let c = try broker.connect(name: "client")
+        let request = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "k-u")]))
+        let image = try JoinTests.result(c, "image", "k-u", "pixels")
+        broker.kill9()
+        // What a version-4 broker would have written for that success, and the version-4 schema.
+        try Self.sqliteWrite(db, """
+            INSERT INTO join_parts(name, correlation, part, seq, status, producer, attempt, received_at, error)
+              SELECT 'media', 'k-u', 'image', seq, 'ok', producer, 1, time, NULL FROM events WHERE seq = \(image);
+            ALTER TABLE joins DROP COLUMN parts; PRAGMA user_version = 4;
+            """)
+        try broker.start()
+        let c2 = try broker.connect(name: "after")
+        _ = try JoinTests.result(c2, "audio", "k-u", "sound")
+        let merged = try #require(try c2.awaitEvent(correlation: "k-u", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
+        #expect(JoinTests.parts(try JoinTests.record(merged))["image"]?["status"] as? String == "ok")
+        let json = try TailTests.run(["inspect", "k-u", "--json", "--log", TailTests.logPath(broker)], in: broker.directory, label: "inspect-json")
+        #expect(json.waitForExit(10) == 0)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let imageOK = (doc["join_parts"] as? [[String: Any]] ?? []).filter { $0["part"] as? String == "image" && $0["status"] as? String == "ok" }
+        #expect(imageOK.count == 1, "image ok listed \(imageOK.count) times: \(imageOK)")
+    }
+
+    /// The opening event is a part of its own join; the join is rebuilt after kill -9 with that part ok.
+    @Test func anOpeningEventThatIsAlsoAPartSurvivesARestart() throws {
+        let broker = try BrokerProcess(config: """
+            [joins.media]
+            open = "gen.request"
+            emit = "gen.merged"
+            timeout = "30s"
+            [joins.media.parts.ask]
+            topic = "gen.request"
+            [joins.media.parts.image]
+            topic = "gen.result.image"
+            """)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "client")
+        let request = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "k-o")]))
+        broker.kill9()
+        try broker.start()
+        let c2 = try broker.connect(name: "after")
+        let image = try JoinTests.result(c2, "image", "k-o", "pixels")
+        let merged = try #require(try c2.awaitEvent(correlation: "k-o", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
+        let parts = JoinTests.parts(try JoinTests.record(merged))
+        #expect(OperatorTests.int(parts["ask"]?["seq"]) == Int(request.seq))
+        #expect(OperatorTests.int(parts["image"]?["seq"]) == Int(image))
+    }
+
+    /// A result with the correlation id from before the join opened is not a part of it, before or after a restart.
+    @Test func aResultFromBeforeTheJoinOpenedIsNotUsedAfterARestart() throws {
+        let broker = try BrokerProcess(config: Self.twoParts)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "client")
+        let early = try JoinTests.result(c, "image", "k-r", "early pixels")
+        let request = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "k-r")]))
+        broker.kill9()
+        try broker.start()
+        let c2 = try broker.connect(name: "after")
+        _ = try JoinTests.result(c2, "audio", "k-r", "sound")
+        #expect(try c2.awaitEvent(correlation: "k-r", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 800) == nil)
+        let image = try JoinTests.result(c2, "image", "k-r", "pixels")
+        let merged = try #require(try c2.awaitEvent(correlation: "k-r", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
+        let parts = JoinTests.parts(try JoinTests.record(merged))
+        #expect(OperatorTests.int(parts["image"]?["seq"]) == Int(image))
+        #expect(OperatorTests.int(parts["image"]?["seq"]) != Int(early))
+    }
+
+    /// A failure by h.status=error, then a success for the same part (duplicate): still failed after a restart.
+    @Test func anErrorResultThenASuccessStaysFailedAfterARestart() throws {
+        let broker = try BrokerProcess(config: """
+            [joins.media]
+            open = "gen.request"
+            emit = "gen.merged"
+            timeout = "30s"
+            need = 1
+            [joins.media.parts.text]
+            topic = "gen.result.text"
+            required = false
+            [joins.media.parts.image]
+            topic = "gen.result.image"
+            required = false
+            """)
+        defer { broker.stop() }
+        let c = try broker.connect(name: "client")
+        let request = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "k-e")]))
+        _ = try JoinTests.result(c, "text", "k-e", "boom", status: "error", error: "boom")
+        _ = try JoinTests.result(c, "text", "k-e", "words")
+        broker.kill9()
+        try broker.start()
+        let c2 = try broker.connect(name: "after")
+        _ = try JoinTests.result(c2, "image", "k-e", "pixels")
+        let merged = try #require(try c2.awaitEvent(correlation: "k-e", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
+        let parts = JoinTests.parts(try JoinTests.record(merged))
+        #expect(parts["text"]?["status"] as? String == "failed", "\(parts["text"] ?? [:])")
+    }
+
+    /// JOINS.md section 5: an open join whose section is removed is left open and closes again when the section
+    /// comes back. Its success (now only an event) must survive retention meanwhile.
+    @Test func anUnconfiguredOpenJoinKeepsItsSuccessThroughRetention() throws {
+        let joins = JoinRecoveryTests.twoParts
+        let broker = try BrokerProcess(config: "[retention]\nmax_events = 1\n" + joins)
+        defer { broker.stop() }
+        let toml = broker.directory.file("broker.toml")
+        let full = try String(contentsOfFile: toml, encoding: .utf8)
+        let c = try broker.connect(name: "client")
+        let request = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "k-x")]))
+        _ = try JoinTests.result(c, "image", "k-x", "pixels")
+        broker.kill9()
+        // The section is removed for a while; retention runs.
+        try full.replacingOccurrences(of: joins, with: "").write(toFile: toml, atomically: true, encoding: .utf8)
+        try broker.start()
+        let c2 = try broker.connect(name: "meanwhile")
+        for _ in 0..<5 { _ = try c2.publish(topic: "other", payload: []) }
+        _ = try c2.admin("log.compact")
+        broker.kill9()
+        // It comes back.
+        try full.write(toFile: toml, atomically: true, encoding: .utf8)
+        try broker.start()
+        let c3 = try broker.connect(name: "after")
+        _ = try JoinTests.result(c3, "audio", "k-x", "sound")
+        let merged = try c3.awaitEvent(correlation: "k-x", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 5_000)
+        #expect(merged != nil, "no record: the image part is pending again after the restart")
     }
 }
