@@ -30,7 +30,7 @@ extension Broker {
             }
             if let correlation = e.correlation, let index = d.parts.firstIndex(where: { $0.pattern.matches(entry.topic) }) {
                 receivePart(d, JoinKey(name: d.name, correlation: correlation), index, seq: e.seq, producer: e.producer,
-                            attempt: e.headers.first { $0.name == "attempt" }.flatMap { Int($0.value) }, error: Self.partError(e.headers))
+                            attempt: e.header("attempt").flatMap { Int($0) }, error: Self.partError(e))
             }
         }
     }
@@ -228,7 +228,7 @@ extension Broker {
             let page = try store.events(correlation: state.correlation, after: after, limit: 512)
             for e in page {
                 guard let index = d.parts.firstIndex(where: { $0.pattern.matches(Array(e.topic.utf8)) }), state.parts[index].isPending else { continue }
-                _ = state.receive(part: index, seq: e.seq, at: e.time, error: Self.partError(e.headers), definition: d)
+                _ = state.receive(part: index, seq: e.seq, at: e.time, error: Self.partError(e), definition: d)
             }
             guard page.count == 512, let last = page.last else { break }
             after = last.seq
@@ -236,8 +236,7 @@ extension Broker {
     }
 
     /// The error a result event reports (`h.status=error`), nil for a success.
-    static func partError(_ headers: [(name: String, value: String)]) -> String? {
-        let header = { (name: String) in headers.first { $0.name == name }?.value }
-        return header("status") == "error" ? (header("error") ?? "the agent reported an error") : nil
+    static func partError(_ e: Event) -> String? {
+        e.header("status") == "error" ? (e.header("error") ?? "the agent reported an error") : nil
     }
 }

@@ -400,7 +400,7 @@ public final class Broker {
             spareCommitting = done
         }
         for message in 0..<done.outbox.count {
-            if let body = done.blobBodies[message] {
+            if !done.blobBodies.isEmpty, let body = done.blobBodies[message] {
                 send(message, of: done.outbox, body: body)
             } else if done.outbox.byteCount(of: message) >= Self.countedMessageBytes,
                 let session = sessionsByRoutingID[done.outbox.frame(0, of: message)]
@@ -425,7 +425,6 @@ public final class Broker {
         }
     }
 
-    /// Sends one message (routing id first). A peer that is gone or not reading loses its session.
     /// Messages from this size on are counted against their client until libzmq has written them
     /// (`Session.unsentBytes`); below it, what a member can hold is bounded by credit and leases alone.
     static let countedMessageBytes = 64 * 1024
@@ -454,6 +453,8 @@ public final class Broker {
         }
     }
 
+    /// Sends one message (routing id first), its last frame counted when `body` says so. A peer that is gone or
+    /// not reading loses its session.
     func send(_ message: Int, of batch: MessageBatch, body: CountedFrame? = nil) {
         do {
             if let body {

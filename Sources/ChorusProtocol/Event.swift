@@ -95,6 +95,9 @@ public struct Event: Equatable, Sendable {
         }
     }
 
+    /// The value of the first header called `name` (without the `h.` of the wire), or nil.
+    public func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
+
     /// The headers encoded as `name=value` lines (the log's `headers` column).
     public var headersText: String? {
         headers.isEmpty ? nil : headers.map { "\($0.name)=\($0.value)" }.joined(separator: "\n")

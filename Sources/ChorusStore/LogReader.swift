@@ -109,7 +109,7 @@ public final class LogReader {
 
     /// The event with this sequence number, if committed and not removed.
     public func event(seq: UInt64) throws -> Event? {
-        guard seq <= UInt64(Int64.max) else { return nil }  // no such row; Int64(seq) would trap
+        guard seq <= FrameCoding.maxSequence else { return nil }  // no such row; Int64(seq) would trap
         let s = try statement("SELECT \(Self.columns) FROM events WHERE seq = ?")
         defer { s.reset() }
         s.bind(1, Int64(seq))
@@ -118,7 +118,7 @@ public final class LogReader {
 
     /// The sequence number first published with this idempotency key at or after `since` (ms), if committed.
     public func lookupKey(_ key: String, since: Int64) throws -> UInt64? {
-        let s = try statement("SELECT seq FROM idempotency WHERE key = ? AND time >= ?")
+        let s = try statement(SQLiteEventStore.keyLookupSQL)
         defer { s.reset() }
         s.bind(1, key)
         s.bind(2, since)
@@ -127,7 +127,7 @@ public final class LogReader {
 
     /// Committed events with this correlation id and a sequence number above `after`, in order, at most `limit`.
     public func events(correlation: String, after: UInt64, limit: Int) throws -> [Event] {
-        let s = try statement("SELECT \(Self.columns) FROM events WHERE correlation = ? AND seq > ? ORDER BY seq LIMIT ?")
+        let s = try statement(SQLiteEventStore.correlationEventsSQL)
         defer { s.reset() }
         s.bind(1, correlation)
         s.bind(2, Int64(clamping: after))
@@ -296,8 +296,10 @@ public final class LogReader {
         // have no row: their events are in the story, named by the join's `parts` column.
         var joinParts = partsByID.sorted { $0.0 < $1.0 }.map(\.1)
         // A join open while its log was upgraded to version 5 has an `ok` row and the column entry for that part.
-        let okRows = Set(joinParts.filter { $0.status == "ok" }.map { "\($0.name)\n\($0.correlation)\n\($0.part)" })
-        let accepted = try okParts(of: story.joins, events: story.events).filter { !okRows.contains("\($0.name)\n\($0.correlation)\n\($0.part)") }
+        let okRows = joinParts.filter { $0.status == "ok" }
+        let accepted = try okParts(of: story.joins, events: story.events).filter { p in
+            !okRows.contains { $0.name == p.name && $0.correlation == p.correlation && $0.part == p.part }
+        }
         if !accepted.isEmpty {
             joinParts = (joinParts + accepted).enumerated()
                 .sorted { ($0.element.receivedAt, $0.offset) < ($1.element.receivedAt, $1.offset) }.map(\.element)
@@ -323,7 +325,7 @@ public final class LogReader {
                 out.append(
                     JoinPartRecord(
                         name: j.name, correlation: j.correlation, part: each.string(0) ?? "", seq: seq, status: "ok",
-                        producer: event?.producer, attempt: event?.headers.first { $0.name == "attempt" }.flatMap { Int($0.value) },
+                        producer: event?.producer, attempt: event?.header("attempt").flatMap { Int($0) },
                         receivedAt: event?.time ?? j.closedAt ?? j.openedAt, error: nil))
             }
         }

@@ -10,6 +10,10 @@ import Synchronization
 /// covers everything that arrived while the previous commit ran: group commit without a timer. Statements are
 /// prepared once. The schema is in docs/STORAGE.md; keep the two together.
 public final class SQLiteEventStore: EventStore {
+    /// Reads made both here and through the broker's read-only connection (`LogReader`), which must agree.
+    static let keyLookupSQL = "SELECT seq FROM idempotency WHERE key = ? AND time >= ?"
+    static let correlationEventsSQL = "SELECT \(LogReader.columns) FROM events WHERE correlation = ? AND seq > ? ORDER BY seq LIMIT ?"
+
     /// The schema version this code writes (`PRAGMA user_version`).
     public static let schemaVersion: Int64 = 5
 
@@ -82,7 +86,7 @@ public final class SQLiteEventStore: EventStore {
         selectEvents = try db.prepare(
             "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"
         )
-        selectKey = try db.prepare("SELECT seq FROM idempotency WHERE key = ? AND time >= ?")
+        selectKey = try db.prepare(Self.keyLookupSQL)
         upsertJoin = try db.prepare(Self.upsertJoinSQL)
         insertJoinPart = try db.prepare(Self.insertJoinPartSQL)
         insertOpenJoinPart = try db.prepare(
@@ -596,9 +600,7 @@ public final class SQLiteEventStore: EventStore {
 
     public func events(correlation: String, after: UInt64, limit: Int) throws -> [Event] {
         // Prepared once: a restart reads the parts of every open join through it, 100,000 calls at the limit.
-        let s = try selectByCorrelation ?? db.prepare(
-            "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE correlation = ? AND seq > ? ORDER BY seq LIMIT ?"
-        )
+        let s = try selectByCorrelation ?? db.prepare(Self.correlationEventsSQL)
         selectByCorrelation = s
         defer { s.reset() }
         s.bind(1, correlation)

@@ -124,8 +124,8 @@ struct EventLine {
     /// `join NAME STATUS (merged record, N bytes)` for a merged record (producer `chorus.join`, headers `join` and
     /// `status`): its JSON starts with fields the line shows already, and cut at 60 characters it hid the outcome.
     static func joinSummary(_ e: Event) -> String? {
-        guard e.producer == "chorus.join", let join = e.headers.first(where: { $0.name == "join" })?.value,
-            let status = e.headers.first(where: { $0.name == "status" })?.value
+        guard e.producer == "chorus.join", let join = e.header("join"),
+            let status = e.header("status")
         else { return nil }
         return "join \(join) \(status) (merged record, \(e.payload.count) bytes)"
     }
@@ -136,7 +136,7 @@ struct EventLine {
         func binary() -> (String, Bool) {
             // A claim-checked artifact: show the blob it points at, not the empty payload.
             if e.payload.isEmpty, let hash = e.blobHashes.first {
-                let size = e.headers.first { $0.name == "blob-size" }?.value ?? "?"
+                let size = e.header("blob-size") ?? "?"
                 return ("<blob \(hash.prefix(12))… \(size) bytes\(e.contentType.map { " " + field($0) } ?? "")>", false)
             }
             return ("<\(e.payload.count) bytes\(e.contentType.map { " " + field($0) } ?? "")>", false)

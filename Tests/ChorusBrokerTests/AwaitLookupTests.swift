@@ -12,12 +12,12 @@ struct AwaitLookupTests {
 
     static func publish(_ broker: Broker, correlation: String, _ payload: String) {
         let request = PublishRequest(topic: "jobs.done", properties: Properties([("correlation", correlation)]), payload: Array(payload.utf8))
-        broker.handle([client] + ClientCommand.publish(requestID: [], request: request).encode())
+        broker.handle(from: client, .publish(requestID: [], request: request))
     }
 
     static func await(_ broker: Broker, correlation: String, _ requestID: String) {
         let command = ClientCommand.await(requestID: Array(requestID.utf8), correlation: correlation, pattern: "jobs.>", afterSeq: 0, timeoutMilliseconds: 5_000)
-        broker.handle([client] + command.encode())
+        broker.handle(from: client, command)
     }
 
     /// The payload of the EVENT answering `requestID` in the outbox not yet sent.

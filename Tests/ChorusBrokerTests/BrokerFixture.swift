@@ -67,3 +67,10 @@ final class LogWriteLock {
 
     deinit { try? release() }
 }
+
+extension Broker {
+    /// Handles `command` as if `client` had sent it.
+    func handle(from client: [UInt8], _ command: ClientCommand) {
+        handle([client] + command.encode())
+    }
+}

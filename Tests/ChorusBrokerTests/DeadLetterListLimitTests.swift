@@ -11,22 +11,22 @@ struct DeadLetterListLimitTests {
 
     /// Three events in group g, each rejected by its consumer: three dead letters, committed.
     static func threeDeadLetters(_ broker: Broker) throws {
-        broker.handle([client] + ClientCommand.subscribe(requestID: [], group: "g", patterns: ["jobs.>"], properties: Properties([("credit", "3")])).encode())
+        broker.handle(from: client, .subscribe(requestID: [], group: "g", patterns: ["jobs.>"], properties: Properties([("credit", "3")])))
         for i in 1...3 {
-            broker.handle([client] + ClientCommand.publish(requestID: [], request: PublishRequest(topic: "jobs.e", payload: [UInt8(i)])).encode())
+            broker.handle(from: client, .publish(requestID: [], request: PublishRequest(topic: "jobs.e", payload: [UInt8(i)])))
         }
         broker.dispatchDirtyGroups()
         let leases = try broker.outbox.messages.filter { $0[0] == client && $0[2] == BrokerMessage.Name.deliver }.map { try Lease.decode(seq: $0[4], token: $0[5]) }
         try #require(leases.count == 3)
         for lease in leases {
-            broker.handle([client] + ClientCommand.nack(requestID: [], group: "g", lease: lease, mode: .reject, reason: "bad input").encode())
+            broker.handle(from: client, .nack(requestID: [], group: "g", lease: lease, mode: .reject, reason: "bad input"))
         }
         try broker.flush()
     }
 
     static func list(_ broker: Broker, _ arguments: String) throws -> Int {
         broker.outbox.removeAll()
-        broker.handle([client] + ClientCommand.admin(requestID: Array("l".utf8), operation: "dlq.list", arguments: Array(arguments.utf8)).encode())
+        broker.handle(from: client, .admin(requestID: Array("l".utf8), operation: "dlq.list", arguments: Array(arguments.utf8)))
         for message in try replies(broker, to: client) {
             if case .result(_, let json) = message {
                 let object = try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])

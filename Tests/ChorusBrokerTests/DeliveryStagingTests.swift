@@ -18,9 +18,9 @@ struct DeliveryStagingTests {
         let (broker, directory) = try makeTestBroker()
         let subscribe = ClientCommand.subscribe(
             requestID: Array("s".utf8), group: "g", patterns: ["jobs.>"], properties: Properties([("credit", "10"), ("batch", String(batch))]))
-        broker.handle([consumer] + subscribe.encode())
+        broker.handle(from: consumer, subscribe)
         let events = (0..<staged).map { PublishRequest(topic: "jobs.e", payload: [UInt8($0)]) }
-        broker.handle([publisher] + ClientCommand.publishMany(requestID: Array("p".utf8), events).encode())
+        broker.handle(from: publisher, .publishMany(requestID: Array("p".utf8), events))
         broker.dispatchDirtyGroups()
         return (broker, directory)
     }
@@ -34,7 +34,7 @@ struct DeliveryStagingTests {
         let (broker, directory) = try Self.brokerWithStaged(3)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         #expect(Self.names(broker, to: Self.consumer) == ["SUBSCRIBED"], "3 deliveries wait for a batch of 5")
-        broker.handle([Self.consumer] + ClientCommand.hello(requestID: Array("h".utf8), properties: Properties()).encode())
+        broker.handle(from: Self.consumer, .hello(requestID: Array("h".utf8), properties: Properties()))
         #expect(Self.names(broker, to: Self.consumer) == ["SUBSCRIBED", "DELIVERMANY", "WELCOME"])
         let deliverMany = try #require(broker.outbox.messages.first { $0[2] == BrokerMessage.Name.deliverMany })
         #expect(deliverMany.count == 4 + 3 * 6, "one DELIVERMANY with the 3 deliveries")
@@ -53,7 +53,7 @@ struct DeliveryStagingTests {
     @Test func unsubscribingDropsWhatWasStagedAndItNeverLeaves() throws {
         let (broker, directory) = try Self.brokerWithStaged(3)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        broker.handle([Self.consumer] + ClientCommand.unsubscribe(requestID: Array("u".utf8), group: "g").encode())
+        broker.handle(from: Self.consumer, .unsubscribe(requestID: Array("u".utf8), group: "g"))
         broker.closeAllStaged()
         #expect(Self.names(broker, to: Self.consumer) == ["SUBSCRIBED", "UNSUBSCRIBED"], "released leases are not sent")
         #expect(broker.sessionsByRoutingID[Self.consumer]?.membersWithStaged == 0)
@@ -73,9 +73,9 @@ struct DeliveryStagingTests {
         let (broker, directory) = try Self.brokerWithStaged(3)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let again = ClientCommand.subscribe(requestID: Array("s2".utf8), group: "g", patterns: ["jobs.>"], properties: Properties([("credit", "10")]))
-        broker.handle([Self.consumer] + again.encode())
+        broker.handle(from: Self.consumer, again)
         #expect(Self.names(broker, to: Self.consumer) == ["SUBSCRIBED", "DELIVERMANY", "SUBSCRIBED"])
-        broker.handle([Self.publisher] + ClientCommand.publish(requestID: [], request: PublishRequest(topic: "jobs.e", payload: [9])).encode())
+        broker.handle(from: Self.publisher, .publish(requestID: [], request: PublishRequest(topic: "jobs.e", payload: [9])))
         broker.dispatchDirtyGroups()
         #expect(Self.names(broker, to: Self.consumer).last == "DELIVER", "batch 1 gets plain DELIVER")
     }

@@ -15,7 +15,7 @@ struct FetchEventTests {
     static func publishThree(_ broker: Broker, _ prefix: String) {
         for i in 1...3 {
             let request = PublishRequest(topic: "jobs.e", payload: Array("\(prefix) \(i)".utf8))
-            broker.handle([publisher] + ClientCommand.publish(requestID: [], request: request).encode())
+            broker.handle(from: publisher, .publish(requestID: [], request: request))
         }
     }
 

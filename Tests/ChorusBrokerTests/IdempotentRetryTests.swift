@@ -12,7 +12,7 @@ struct IdempotentRetryTests {
 
     static func publish(_ broker: Broker, key: String, _ requestID: String) {
         let request = PublishRequest(topic: "jobs.e", properties: Properties([("key", key)]), payload: Array(requestID.utf8))
-        broker.handle([publisher] + ClientCommand.publish(requestID: Array(requestID.utf8), request: request).encode())
+        broker.handle(from: publisher, .publish(requestID: Array(requestID.utf8), request: request))
     }
 
     /// The CONFIRM for `requestID` in the outbox not yet sent: (seq, duplicate).

@@ -39,7 +39,7 @@ struct KeyedRetryModelTests {
                 let id = Array("r\(step)".utf8)
                 switch pick(10) {
                 case 0, 1, 2:
-                    broker.handle([Self.client] + ClientCommand.publish(requestID: id, request: Self.request(key(retryOneIn: 2))).encode())
+                    broker.handle(from: Self.client, .publish(requestID: id, request: Self.request(key(retryOneIn: 2))))
                 case 3, 4:
                     let requests = (0...pick(4)).map { _ in Self.request(key(retryOneIn: 3)) }
                     let frames = pick(2) == 0
@@ -50,7 +50,7 @@ struct KeyedRetryModelTests {
                     guard !keys.isEmpty else { break }
                     let waiting = broker.waiters.count
                     let command = ClientCommand.await(requestID: id, correlation: "c-" + keys[pick(keys.count)], pattern: "jobs.>", afterSeq: 0, timeoutMilliseconds: 60_000)
-                    broker.handle([Self.client] + command.encode())
+                    broker.handle(from: Self.client, command)
                     if broker.waiters.count != waiting { unansweredAwaits += 1 }
                 case 6, 7:
                     try broker.flush(inline: pick(2) == 0)

@@ -20,8 +20,8 @@ struct TimerSweepKindsTests {
     /// Subscribes the consumer to `jobs.>` in group g, publishes one event and returns its lease.
     static func oneDelivery(_ broker: Broker) throws -> Lease {
         let subscribe = ClientCommand.subscribe(requestID: [], group: "g", patterns: ["jobs.>"], properties: Properties([("credit", "1")]))
-        broker.handle([consumer] + subscribe.encode())
-        broker.handle([publisher] + ClientCommand.publish(requestID: [], request: PublishRequest(topic: "jobs.e", payload: [1])).encode())
+        broker.handle(from: consumer, subscribe)
+        broker.handle(from: publisher, .publish(requestID: [], request: PublishRequest(topic: "jobs.e", payload: [1])))
         broker.dispatchDirtyGroups()
         let deliver = try #require(broker.outbox.messages.first { $0[0] == consumer && $0[2] == BrokerMessage.Name.deliver })
         broker.outbox.removeAll()
@@ -42,7 +42,7 @@ struct TimerSweepKindsTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let lease = try Self.oneDelivery(broker)
         let nack = ClientCommand.nack(requestID: [], group: "g", lease: lease, mode: .delay(milliseconds: 5_000), reason: "busy")
-        broker.handle([Self.consumer] + nack.encode())
+        broker.handle(from: Self.consumer, nack)
         Self.forceSweep(broker)
         broker.now += 5_001
         broker.fireTimers()
@@ -57,7 +57,7 @@ struct TimerSweepKindsTests {
         let lease = try Self.oneDelivery(broker)
         for _ in 0..<3 {
             broker.now += 10
-            broker.handle([Self.consumer] + ClientCommand.extend(requestID: [], group: "g", lease: lease, milliseconds: 100_000).encode())
+            broker.handle(from: Self.consumer, .extend(requestID: [], group: "g", lease: lease, milliseconds: 100_000))
         }
         #expect(broker.timers.count == 4)
         Self.forceSweep(broker)
@@ -74,7 +74,7 @@ struct TimerSweepKindsTests {
         let (broker, directory) = try Self.broker()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let waiting = ClientCommand.await(requestID: Array("w".utf8), correlation: "nobody", pattern: "jobs.>", afterSeq: 0, timeoutMilliseconds: 2_000)
-        broker.handle([Self.consumer] + waiting.encode())
+        broker.handle(from: Self.consumer, waiting)
         broker.outbox.removeAll()
         Self.forceSweep(broker)
         broker.now += 2_001
@@ -98,7 +98,7 @@ struct TimerSweepKindsTests {
         let (broker, directory) = try Self.broker(toml)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let request = PublishRequest(topic: "gen.request", properties: Properties([("correlation", "c1")]), payload: [1])
-        broker.handle([Self.publisher] + ClientCommand.publish(requestID: [], request: request).encode())
+        broker.handle(from: Self.publisher, .publish(requestID: [], request: request))
         #expect(broker.openJoins.count == 1)
         Self.forceSweep(broker)
         broker.now += 2_001

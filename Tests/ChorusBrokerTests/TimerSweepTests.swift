@@ -19,15 +19,15 @@ struct TimerSweepTests {
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let subscribe = ClientCommand.subscribe(
             requestID: Array("s".utf8), group: "g", patterns: ["jobs.>"], properties: Properties([("credit", "10")]))
-        broker.handle([Self.consumer] + subscribe.encode())
+        broker.handle(from: Self.consumer, subscribe)
         let hold = ClientCommand.subscribe(
             requestID: Array("s".utf8), group: "h", patterns: ["jobs.>"], properties: Properties([("credit", "10")]))
-        broker.handle([Self.holder] + hold.encode())
+        broker.handle(from: Self.holder, hold)
         var delivered = 0
         var largest = 0
         for round in 0..<1500 {
             let events = (0..<10).map { PublishRequest(topic: "jobs.e", payload: [UInt8($0), UInt8(round & 0xFF)]) }
-            broker.handle([Self.publisher] + ClientCommand.publishMany(requestID: Array("p".utf8), events).encode())
+            broker.handle(from: Self.publisher, .publishMany(requestID: Array("p".utf8), events))
             broker.dispatchDirtyGroups()
             // The loop's order: timers fire and are swept before the next dispatch.
             broker.fireTimers()
@@ -37,7 +37,7 @@ struct TimerSweepTests {
                 .map { try Lease.decode(seq: $0[4], token: $0[5]) }
             delivered += leases.count
             broker.outbox.removeAll()
-            broker.handle([Self.consumer] + ClientCommand.ack(requestID: [], group: "g", leases: leases).encode())
+            broker.handle(from: Self.consumer, .ack(requestID: [], group: "g", leases: leases))
         }
         #expect(delivered == 15_000, "every event was delivered and acked")
         #expect(largest <= Broker.timerSweepFloor + 20, "the heap held \(largest) timers for at most 10 live leases")

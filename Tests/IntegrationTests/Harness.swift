@@ -173,11 +173,6 @@ final class BrokerProcess {
     var stderr: String { child?.stderr ?? "" }
 }
 
-extension Event {
-    /// The value of the first header called `name` (its name without the `h.` of the wire), or nil.
-    func header(_ name: String) -> String? { headers.first { $0.name == name }?.value }
-}
-
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }

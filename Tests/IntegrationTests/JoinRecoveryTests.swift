@@ -6,33 +6,32 @@ import Testing
 /// A join rebuilt after kill -9 has each part as it was: a success is found again as its event in the log (it has
 /// no `join_parts` row), and an event the join did not accept stays unaccepted (docs/STORAGE.md, `join_parts`).
 @Suite struct JoinRecoveryTests {
+    /// A `media` join opened by `gen.request`, with a 30 s deadline and `settings` in its table, and `parts`:
+    /// each a name, its topic and more lines of its table.
+    static func media(_ settings: String = "", parts: [(name: String, topic: String, extra: String)]) -> String {
+        var toml = "[joins.media]\nopen = \"gen.request\"\nemit = \"gen.merged\"\ntimeout = \"30s\"\n\(settings)"
+        for part in parts { toml += "[joins.media.parts.\(part.name)]\ntopic = \"\(part.topic)\"\n\(part.extra)" }
+        return toml
+    }
+
     /// The text part is optional and gives up after 300 ms; image and audio are required.
-    static let config = """
-        [joins.media]
-        open = "gen.request"
-        emit = "gen.merged"
-        timeout = "30s"
-        [joins.media.parts.text]
-        topic = "gen.result.text"
-        required = false
-        timeout = "300ms"
-        [joins.media.parts.image]
-        topic = "gen.result.image"
-        [joins.media.parts.audio]
-        topic = "gen.result.audio"
-        """
+    static let config = media(parts: [
+        ("text", "gen.result.text", "required = false\ntimeout = \"300ms\"\n"), ("image", "gen.result.image", ""), ("audio", "gen.result.audio", ""),
+    ])
 
     /// Two required parts, no timeouts of their own.
-    static let twoParts = """
-        [joins.media]
-        open = "gen.request"
-        emit = "gen.merged"
-        timeout = "30s"
-        [joins.media.parts.image]
-        topic = "gen.result.image"
-        [joins.media.parts.audio]
-        topic = "gen.result.audio"
-        """
+    static let twoParts = media(parts: [("image", "gen.result.image", ""), ("audio", "gen.result.audio", "")])
+
+    /// Two optional parts, one of which completes the join.
+    static func eitherPart(textExtra: String = "") -> String {
+        media("need = 1\n", parts: [("text", "gen.result.text", "required = false\n" + textExtra), ("image", "gen.result.image", "required = false\n")])
+    }
+
+    /// The parts of `correlation`'s merged record, once it is emitted.
+    static func mergedParts(_ c: BrokerConnection, _ correlation: String, after request: UInt64) throws -> [String: [String: Any]] {
+        let merged = try #require(try c.awaitEvent(correlation: correlation, pattern: "gen.merged", afterSeq: request, timeoutMilliseconds: 10_000))
+        return JoinTests.parts(try JoinTests.record(merged))
+    }
 
     @Test func aSuccessBeforeTheCrashCountsAndALatePartStaysLate() throws {
         let broker = try BrokerProcess(config: Self.config)
@@ -65,22 +64,7 @@ import Testing
     }
 
     @Test func aDeadLetterFailureBeforeTheCrashIsNotUndoneByALaterResult() throws {
-        let config = """
-            [groups.text]
-            max_attempts = 1
-            [joins.media]
-            open = "gen.request"
-            emit = "gen.merged"
-            timeout = "30s"
-            need = 1
-            [joins.media.parts.text]
-            topic = "gen.result.text"
-            group = "text"
-            required = false
-            [joins.media.parts.image]
-            topic = "gen.result.image"
-            required = false
-            """
+        let config = "[groups.text]\nmax_attempts = 1\n" + Self.eitherPart(textExtra: "group = \"text\"\n")
         let broker = try BrokerProcess(config: config)
         defer { broker.stop() }
         let db = broker.directory.file("data/chorus.sqlite")
@@ -99,19 +83,9 @@ import Testing
         try broker.start()
         let c2 = try broker.connect(name: "after")
         _ = try JoinTests.result(c2, "image", "k-2", "pixels")
-        let merged = try #require(try c2.awaitEvent(correlation: "k-2", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
-        let parts = JoinTests.parts(try JoinTests.record(merged))
+        let parts = try Self.mergedParts(c2, "k-2", after: request.seq)
         #expect(parts["text"]?["status"] as? String == "failed", "\(parts["text"] ?? [:])")
         #expect(parts["image"]?["status"] as? String == "ok")
-    }
-
-    static func sqliteWrite(_ path: String, _ sql: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        p.arguments = [path, sql]
-        try p.run()
-        p.waitUntilExit()
-        #expect(p.terminationStatus == 0)
     }
 
     /// A join open when a version-4 log is upgraded: its success has an `ok` row (v4) and, once it closes, is also
@@ -125,7 +99,7 @@ import Testing
         let image = try JoinTests.result(c, "image", "k-u", "pixels")
         broker.kill9()
         // What a version-4 broker would have written for that success, and the version-4 schema.
-        try Self.sqliteWrite(db, """
+        _ = try sqlite(db, readOnly: false, """
             INSERT INTO join_parts(name, correlation, part, seq, status, producer, attempt, received_at, error)
               SELECT 'media', 'k-u', 'image', seq, 'ok', producer, 1, time, NULL FROM events WHERE seq = \(image);
             ALTER TABLE joins DROP COLUMN parts; PRAGMA user_version = 4;
@@ -144,16 +118,7 @@ import Testing
 
     /// The opening event is a part of its own join; the join is rebuilt after kill -9 with that part ok.
     @Test func anOpeningEventThatIsAlsoAPartSurvivesARestart() throws {
-        let broker = try BrokerProcess(config: """
-            [joins.media]
-            open = "gen.request"
-            emit = "gen.merged"
-            timeout = "30s"
-            [joins.media.parts.ask]
-            topic = "gen.request"
-            [joins.media.parts.image]
-            topic = "gen.result.image"
-            """)
+        let broker = try BrokerProcess(config: Self.media(parts: [("ask", "gen.request", ""), ("image", "gen.result.image", "")]))
         defer { broker.stop() }
         let c = try broker.connect(name: "client")
         let request = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "k-o")]))
@@ -161,8 +126,7 @@ import Testing
         try broker.start()
         let c2 = try broker.connect(name: "after")
         let image = try JoinTests.result(c2, "image", "k-o", "pixels")
-        let merged = try #require(try c2.awaitEvent(correlation: "k-o", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
-        let parts = JoinTests.parts(try JoinTests.record(merged))
+        let parts = try Self.mergedParts(c2, "k-o", after: request.seq)
         #expect(OperatorTests.int(parts["ask"]?["seq"]) == Int(request.seq))
         #expect(OperatorTests.int(parts["image"]?["seq"]) == Int(image))
     }
@@ -180,27 +144,14 @@ import Testing
         _ = try JoinTests.result(c2, "audio", "k-r", "sound")
         #expect(try c2.awaitEvent(correlation: "k-r", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 800) == nil)
         let image = try JoinTests.result(c2, "image", "k-r", "pixels")
-        let merged = try #require(try c2.awaitEvent(correlation: "k-r", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
-        let parts = JoinTests.parts(try JoinTests.record(merged))
+        let parts = try Self.mergedParts(c2, "k-r", after: request.seq)
         #expect(OperatorTests.int(parts["image"]?["seq"]) == Int(image))
         #expect(OperatorTests.int(parts["image"]?["seq"]) != Int(early))
     }
 
     /// A failure by h.status=error, then a success for the same part (duplicate): still failed after a restart.
     @Test func anErrorResultThenASuccessStaysFailedAfterARestart() throws {
-        let broker = try BrokerProcess(config: """
-            [joins.media]
-            open = "gen.request"
-            emit = "gen.merged"
-            timeout = "30s"
-            need = 1
-            [joins.media.parts.text]
-            topic = "gen.result.text"
-            required = false
-            [joins.media.parts.image]
-            topic = "gen.result.image"
-            required = false
-            """)
+        let broker = try BrokerProcess(config: Self.eitherPart())
         defer { broker.stop() }
         let c = try broker.connect(name: "client")
         let request = try c.publish(topic: "gen.request", payload: [], properties: Properties([("correlation", "k-e")]))
@@ -210,8 +161,7 @@ import Testing
         try broker.start()
         let c2 = try broker.connect(name: "after")
         _ = try JoinTests.result(c2, "image", "k-e", "pixels")
-        let merged = try #require(try c2.awaitEvent(correlation: "k-e", pattern: "gen.merged", afterSeq: request.seq, timeoutMilliseconds: 10_000))
-        let parts = JoinTests.parts(try JoinTests.record(merged))
+        let parts = try Self.mergedParts(c2, "k-e", after: request.seq)
         #expect(parts["text"]?["status"] as? String == "failed", "\(parts["text"] ?? [:])")
     }
 

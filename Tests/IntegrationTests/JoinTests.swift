@@ -251,14 +251,16 @@ import Testing
 }
 
 /// Runs a query with the sqlite3 shell (read-only) and returns the rows.
-func sqlite(_ path: String, _ sql: String) throws -> [String] {
+func sqlite(_ path: String, readOnly: Bool = true, _ sql: String) throws -> [String] {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-    p.arguments = ["-readonly", path, sql]
+    p.arguments = (readOnly ? ["-readonly"] : []) + [path, sql]
     let out = Pipe()
     p.standardOutput = out
     try p.run()
     let data = out.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
+    // A write must happen; a read that finds the log busy returns nothing, for a caller polling until it answers.
+    guard readOnly || p.terminationStatus == 0 else { throw TestFailure("sqlite3 exited \(p.terminationStatus) for: \(sql)") }
     return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
 }
