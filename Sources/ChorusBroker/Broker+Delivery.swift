@@ -304,10 +304,10 @@ extension Broker {
         case .retry(let groupID, let seq):
             guard let entry = groupsByID[groupID]?.pending[seq], case .waiting = entry.phase else { return false }
             return true
-        case .join(let name, let correlation):
-            return openJoins[JoinKey(name: name, correlation: correlation)] != nil
-        case .joinPart(let name, let correlation, let part):
-            return openJoins[JoinKey(name: name, correlation: correlation)]?.parts[part].isPending ?? false
+        case .join(let key):
+            return openJoins[key] != nil
+        case .joinPart(let key, let part):
+            return openJoins[key]?.parts[part].isPending ?? false
         case .waiter(let id):
             return waiters[id] != nil
         }

@@ -2,12 +2,6 @@ import ChorusProtocol
 import ChorusStore
 import Foundation
 
-/// Identifies one join: the join's name and the correlation id of the event that opened it.
-struct JoinKey: Hashable {
-    let name: String
-    let correlation: String
-}
-
 /// The join coordinator (docs/JOINS.md): opening joins, collecting parts, timeouts, and emitting one merged
 /// record per join in the same transaction that closes it, so a crash yields exactly one record after restart.
 extension Broker {
@@ -38,7 +32,7 @@ extension Broker {
     func openJoin(_ d: JoinDefinition, opening e: Event) {
         let key = JoinKey(name: d.name, correlation: e.correlation ?? e.id)
         // A repeated request (same correlation) does not open a second join.
-        if openJoins[key] != nil || recentlyClosedJoins.contains(key) || joinRecorded(key) { return }
+        if openJoins[key] != nil || uncommittedJoinCloses.contains(key) || joinRecorded(key) { return }
         let state = JoinState(
             correlation: key.correlation, openSeq: e.seq, openedAt: now, deadline: PendingDelivery.add(now, d.timeoutMilliseconds),
             partCount: d.parts.count)
@@ -51,7 +45,7 @@ extension Broker {
 
     /// Whether the log records this join, open or closed, from a read-only connection so that the commit in
     /// flight need not be waited for: a join opened or closed in that commit is in `openJoins` or
-    /// `recentlyClosedJoins`, and everything older is committed, so the reader sees it.
+    /// `uncommittedJoinCloses`, and everything older is committed, so the reader sees it.
     /// While the reader is failing, lookups go to the store (correct, but they wait for the commit in flight).
     func joinRecorded(_ key: JoinKey) -> Bool {
         if let found = readThroughReader("join \(key.name) \(key.correlation)", { try $0.hasJoin(name: key.name, correlation: key.correlation) }) {
@@ -68,10 +62,10 @@ extension Broker {
     }
 
     func scheduleJoinTimers(_ d: JoinDefinition, _ key: JoinKey, _ state: JoinState) {
-        timers.push(state.deadline, .join(name: key.name, correlation: key.correlation))
+        timers.push(state.deadline, .join(key))
         for (i, part) in d.parts.enumerated() {
             if let t = part.timeoutMilliseconds, state.parts[i].isPending {
-                timers.push(PendingDelivery.add(state.openedAt, t), .joinPart(name: key.name, correlation: key.correlation, part: i))
+                timers.push(PendingDelivery.add(state.openedAt, t), .joinPart(key, part: i))
             }
         }
     }
@@ -86,7 +80,7 @@ extension Broker {
         // Changed in place: a copy out of the map and back would also copy the state's array of parts.
         guard let decision = openJoins[key]?.receive(part: index, seq: seq, at: now, error: error, definition: d) else {
             // Not open: a late part of a closed join is recorded; a result for no join at all is not ours.
-            if recentlyClosedJoins.contains(key) || joinRecorded(key) {
+            if uncommittedJoinCloses.contains(key) || joinRecorded(key) {
                 record("late")
                 counters.joinLateParts += 1
             }
@@ -120,19 +114,17 @@ extension Broker {
 
     func joinTimerFired(_ kind: TimerHeap.Kind) {
         switch kind {
-        case .join(let name, let correlation):
-            let key = JoinKey(name: name, correlation: correlation)
-            guard let d = config.joins.first(where: { $0.name == name }), let state = openJoins[key], now >= state.deadline else { return }
+        case .join(let key):
+            guard let d = config.joins.first(where: { $0.name == key.name }), let state = openJoins[key], now >= state.deadline else { return }
             if case .close(let outcome, let reason) = state.overallTimeout(definition: d) {
                 closeJoin(d, key, outcome, reason: reason, timedOut: true)
             }
-        case .joinPart(let name, let correlation, let index):
-            let key = JoinKey(name: name, correlation: correlation)
-            guard let d = config.joins.first(where: { $0.name == name }), openJoins[key]?.parts[index].isPending == true,
+        case .joinPart(let key, let index):
+            guard let d = config.joins.first(where: { $0.name == key.name }), openJoins[key]?.parts[index].isPending == true,
                 let decision = openJoins[key]?.partTimedOut(index, at: now, definition: d)
             else { return }
             batch.joinParts.append(
-                JoinPartRecord(name: name, correlation: correlation, part: d.parts[index].name, seq: 0, status: "timeout", producer: nil,
+                JoinPartRecord(name: key.name, correlation: key.correlation, part: d.parts[index].name, seq: 0, status: "timeout", producer: nil,
                                attempt: nil, receivedAt: now, error: "no result within \(d.parts[index].timeoutMilliseconds ?? 0) ms"))
             if case .close(let outcome, let reason) = decision { closeJoin(d, key, outcome, reason: reason, timedOut: true) }
         default:
@@ -144,7 +136,7 @@ extension Broker {
     func closeJoin(_ d: JoinDefinition, _ key: JoinKey, _ outcome: JoinState.Outcome, reason: String, timedOut: Bool) {
         guard let state = openJoins.removeValue(forKey: key) else { return }
         openJoinCount[d.name, default: 1] -= 1
-        recentlyClosedJoins.insert(key)
+        uncommittedJoinCloses.insert(key)
         var status = outcome.rawValue
         var resultSeq: UInt64?
         // The record reads the opening event and every part; keep them, for its causation and its blob references.

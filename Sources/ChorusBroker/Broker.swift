@@ -84,8 +84,8 @@ public final class Broker {
     /// keeps everything from it, so those joins can finish if their sections come back.
     var unconfiguredOpenJoinFloor: UInt64?
     var openJoinCount: [String: Int] = [:]
-    /// Joins closed lately, so a late part needs no store lookup.
-    var recentlyClosedJoins = BoundedRecentSet<JoinKey>(capacity: 10_000)
+    /// Joins closed by writes not yet committed, which the read-only connection cannot see yet.
+    var uncommittedJoinCloses = UncommittedJoinCloses()
     // AWAIT requests (Broker+Await.swift).
     var waiters: [Int: Waiter] = [:]
     var waitersByCorrelation: [String: [Int]] = [:]
@@ -229,6 +229,7 @@ public final class Broker {
         }
         queueGroupPositions()
         try store.commit(batch)
+        uncommittedJoinCloses.batchCommittedInline()
         batch = WriteBatch()
         dirtyGroups = Set(groupsByID.keys)
     }
@@ -338,6 +339,7 @@ public final class Broker {
         } else {
             let recycled = commits.takeEmptiedBatch()
             commits.submit(batch)
+            uncommittedJoinCloses.batchSubmitted()
             batch = recycled ?? WriteBatch()
             committing = next
         }
@@ -350,6 +352,7 @@ public final class Broker {
         } catch {
             throw commitFailed(error)
         }
+        uncommittedJoinCloses.batchCommittedInline()
         batch.removeAll()
         committed()
         sendCommitted()
@@ -384,6 +387,7 @@ public final class Broker {
             } catch {
                 throw commitFailed(error)
             }
+            uncommittedJoinCloses.commitFinished()
             committed()
         }
     }

@@ -36,9 +36,13 @@ struct JSONWriter {
     /// `"name":` and `bytes` as a JSON string, when they are valid UTF-8 (an embedded text payload); nothing
     /// when they are not. ASCII, the common case, is escaped straight from the bytes, with no String made.
     mutating func member(_ name: StaticString, utf8 bytes: [UInt8]) {
-        if bytes.allSatisfy({ $0 < 0x80 }) {
+        let appended = bytes.withUnsafeBufferPointer { text in
+            guard JSONString.isASCII(text) else { return false }
             key(name)
-            bytes.withUnsafeBufferPointer { JSONString.append(utf8: $0, to: &self.bytes) }
+            JSONString.append(utf8: text, to: &self.bytes)
+            return true
+        }
+        if appended {
             afterValue = true
         } else if let s = String(validating: bytes, as: UTF8.self) {
             member(name, s)

@@ -40,7 +40,7 @@ struct LogPageCache {
         guard start % UInt64(pageSize) == 0, entries.count == pageSize, entries.first?.seq == start,
             entries.last?.seq == start + UInt64(pageSize) - 1, pages[start] == nil
         else { return }
-        let size = entries.reduce(0) { $0 + $1.event.payload.count }
+        let size = entries.reduce(0) { $0 + $1.payloadCount }
         guard size <= maxBytes else { return }
         while !order.isEmpty && (pages.count >= maxPages || bytes + size > maxBytes) { evictOldest() }
         pages[start] = entries
@@ -58,7 +58,7 @@ struct LogPageCache {
     private mutating func evictOldest() {
         let start = order.removeFirst()
         if let page = pages.removeValue(forKey: start) {
-            bytes -= page.reduce(0) { $0 + $1.event.payload.count }
+            bytes -= page.reduce(0) { $0 + $1.payloadCount }
         }
     }
 }

@@ -30,12 +30,12 @@ struct RecentEvents {
         if count == buffer.count { dropOldest() }
         buffer[(head + count) % buffer.count] = event
         count += 1
-        bytes += event.event.payload.count
+        bytes += event.payloadCount
         while bytes > maxBytes && count > 1 { dropOldest() }
     }
 
     private mutating func dropOldest() {
-        bytes -= buffer[head]?.event.payload.count ?? 0
+        bytes -= buffer[head]?.payloadCount ?? 0
         buffer[head] = nil
         head = (head + 1) % buffer.count
         count -= 1

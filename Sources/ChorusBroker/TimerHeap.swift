@@ -12,9 +12,9 @@ struct TimerHeap {
         /// A waiting delivery becomes due.
         case retry(groupID: Int64, seq: UInt64)
         /// A join's overall deadline.
-        case join(name: String, correlation: String)
-        /// A join part's own deadline.
-        case joinPart(name: String, correlation: String, part: Int)
+        case join(JoinKey)
+        /// A join part's own deadline (`part` indexes the join's parts).
+        case joinPart(JoinKey, part: Int)
         /// An AWAIT request's timeout.
         case waiter(id: Int)
     }

@@ -25,6 +25,49 @@ struct JSONStringTests {
         }
     }
 
+    /// The scan reads eight bytes at a time: every ASCII byte value, at every position of a word and in the tail
+    /// after the last whole word, is escaped exactly as a byte-by-byte escaper does it.
+    @Test func everyByteAtEveryPositionIsEscapedAsOneByOne() {
+        func reference(_ bytes: [UInt8]) -> [UInt8] {
+            var out: [UInt8] = [0x22]
+            for b in bytes {
+                switch b {
+                case 0x22: out += Array(#"\""#.utf8)
+                case 0x5C: out += Array(#"\\"#.utf8)
+                case 0x0A: out += Array(#"\n"#.utf8)
+                case 0x0D: out += Array(#"\r"#.utf8)
+                case 0x09: out += Array(#"\t"#.utf8)
+                case ..<0x20: out += Array(String(format: "\\u%04x", b).utf8)
+                default: out.append(b)
+                }
+            }
+            return out + [0x22]
+        }
+        for length in [1, 7, 8, 9, 16, 19] {
+            for position in 0..<length {
+                for b in UInt8(0)..<0x80 {
+                    var text = [UInt8](repeating: 0x61, count: length)
+                    text[position] = b
+                    var out: [UInt8] = []
+                    text.withUnsafeBufferPointer { JSONString.append(utf8: $0, to: &out) }
+                    #expect(out == reference(text), "byte \(b) at \(position) of \(length)")
+                }
+            }
+        }
+    }
+
+    @Test func isASCIIFindsAHighByteWhereverItIs() {
+        for length in [0, 1, 8, 13, 24] {
+            let plain = [UInt8](repeating: 0x7F, count: length)
+            #expect(plain.withUnsafeBufferPointer { JSONString.isASCII($0) })
+            for position in 0..<length {
+                var text = plain
+                text[position] = 0x80
+                #expect(!text.withUnsafeBufferPointer { JSONString.isASCII($0) }, "0x80 at \(position) of \(length)")
+            }
+        }
+    }
+
     @Test func appendsAfterWhatIsThere() {
         var out = Array("[".utf8)
         JSONString.append("x\"", to: &out)
