@@ -162,9 +162,10 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// One figure, with its ratio to the raw libzmq baseline of the same run (4 decimals: joins are far below it).
-    func report(_ label: String, _ value: Double, _ unit: String, ratioTo base: Double? = nil) {
-        let ratio = base.map { String(format: "  (%.4f x raw)", value / $0) } ?? ""
-        Output.line(String(format: "%-52@ %12.0f %@%@", label as NSString, value, unit, ratio))
+    func report(_ label: String, _ value: Double, _ unit: String, ratioTo base: Double? = nil, note: String? = nil) {
+        let ratio = base.map { String(format: "  (%.4f x raw)", value / $0) } ?? note.map { "  " + $0 } ?? ""
+        // Padded here: Foundation on Linux ignores the width of a `%@`.
+        Output.line(label.padding(toLength: max(label.count, 52), withPad: " ", startingAt: 0) + String(format: " %12.0f ", value) + unit + ratio)
     }
 
     /// Issue 3's figures: joins per second, request-to-merged latency at 1,000 requests/s, memory with joins open.
@@ -178,21 +179,35 @@ struct BenchCommand: ParsableCommand {
             if perMessage > 1 { Output.line("batched: packed PUBLISHMANY and DELIVERMANY of up to \(perMessage) events, packed ACKs") }
             var rates: [Double] = []
             var cpu: [Double] = []
+            var brokerThread: [Double] = []
+            var waiting: [Double] = []
             for _ in 0..<runs {
                 let broker = try BrokerBench(durability: durability, extraConfig: JoinBench.config)
                 defer { broker.stop() }
+                let pid = broker.process.processIdentifier
                 let before = broker.cpuSeconds
+                let threadsBefore = ThreadTimes.snapshot(pid: pid)
                 rates.append(
                     perMessage > 1
                         ? try JoinBench.batchedThroughput(broker, count: joins, batch: perMessage, window: joinWindow)
                         : try JoinBench.throughput(broker, count: joins, window: joinWindow))
                 cpu.append((broker.cpuSeconds - before) / Double(joins) * 1e6)
+                let threadsAfter = ThreadTimes.snapshot(pid: pid)
+                // The process's first thread is the broker thread (`Broker.run`).
+                brokerThread.append(threadsAfter.secondsRunning(pid, since: threadsBefore) / Double(joins) * 1e6)
+                waiting.append(threadsAfter.waitingShare(since: threadsBefore) * 1000)
             }
             let j = BenchStats.median(rates)
             report("joins/s (each: request + 3 results + merged record)", j, "joins/s", ratioTo: base)
             report("  = durable events/s through the broker", j * 5, "ev/s", ratioTo: base)
             // What a join costs the broker, all its threads: steadier than joins/s on a machine whose speed drifts.
             report("  broker CPU per join (all its threads)", BenchStats.median(cpu), "us")
+            let perJoin = BenchStats.median(brokerThread)
+            if perJoin > 0 {
+                // The thread that limits throughput, and the rate it would allow with a core of its own.
+                report("  of which the broker thread", perJoin, "us", note: String(format: "(with a core to itself: at most %.0f joins/s)", 1e6 / perJoin))
+                report("  broker threads waiting for a free CPU", BenchStats.median(waiting), "ms/s", note: "(the machine's contention: all threads, per second of the run)")
+            }
         }
         if seconds > 0 {
             var p50: [Double] = []
