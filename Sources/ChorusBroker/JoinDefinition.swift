@@ -36,6 +36,9 @@ public struct JoinDefinition: Sendable, Equatable {
     public var timeoutMilliseconds: Int64
     public var onTimeout: TimeoutPolicy
     public var maxOpen: Int
+    /// Text and JSON results up to this many bytes are embedded in the merged record; larger ones, and all of
+    /// them at 0, are only named (`seq`, `size`, `blob`). At most `MergedRecord.maxEmbedLimit`.
+    public var embedLimit: Int = MergedRecord.maxEmbedLimit
 
     /// The part whose pattern matches `topic`, if any.
     func part(for topic: [UInt8]) -> Part? {
@@ -83,6 +86,7 @@ public struct JoinDefinition: Sendable, Equatable {
         return JoinDefinition(
             name: name, open: open, emit: emit, parts: parts, need: need,
             timeoutMilliseconds: try r.milliseconds("\(key).timeout") ?? 60_000, onTimeout: TimeoutPolicy(rawValue: policy)!,
-            maxOpen: try r.int("\(key).max_open", range: 1...10_000_000) ?? 100_000)
+            maxOpen: try r.int("\(key).max_open", range: 1...10_000_000) ?? 100_000,
+            embedLimit: try r.int("\(key).embed_limit", range: 0...MergedRecord.maxEmbedLimit) ?? MergedRecord.maxEmbedLimit)
     }
 }

@@ -7,8 +7,9 @@ import ChorusStore
 /// event's sequence number), so the record stays small whatever the parts weigh. Written by hand rather than
 /// with JSONSerialization: with sorted keys that was nearly all of the broker's time per join.
 enum MergedRecord {
-    /// Payloads up to this size are embedded when they are text or JSON.
-    static let embedLimit = 64 * 1024
+    /// Text and JSON payloads up to a join's `embed_limit` are embedded; this is its default and its largest
+    /// value, which keeps a record of a few parts well inside the default inline limit of 1 MiB.
+    static let maxEmbedLimit = 64 * 1024
 
     static func build(
         definition d: JoinDefinition, state: JoinState, outcome: JoinState.Outcome, reason: String, closedAt: Int64,
@@ -26,7 +27,7 @@ enum MergedRecord {
         if let request = fetch(state.openSeq) {
             w.key("request")
             w.beginObject()
-            request.describe(into: &w)
+            request.describe(into: &w, embedLimit: d.embedLimit)
             w.endObject()
         }
         var missing: [String] = []
@@ -50,13 +51,13 @@ enum MergedRecord {
                 w.member("status", "ok")
                 w.member("received_at", at)
                 w.member("after_ms", at - state.openedAt)
-                if let e = fetch(seq) { e.describe(into: &w) }
+                if let e = fetch(seq) { e.describe(into: &w, embedLimit: d.embedLimit) }
             case .failed(let seq, let at, let error):
                 w.member("status", "failed")
                 w.member("error", error)
                 w.member("received_at", at)
                 w.member("after_ms", at - state.openedAt)
-                if seq > 0, let e = fetch(seq) { e.describe(into: &w) }
+                if seq > 0, let e = fetch(seq) { e.describe(into: &w, embedLimit: d.embedLimit) }
                 failed.append(part.name)
             }
             w.endObject()
@@ -74,10 +75,10 @@ enum MergedRecord {
 }
 
 extension LogEntry {
-    /// Writes the members describing this event: its reference and, when small text or JSON, its content. A
-    /// method of the entry so that the event is read in place: passed out of it, Swift copied the event per part.
-    func describe(into w: inout JSONWriter) {
-        let embedLimit = MergedRecord.embedLimit
+    /// Writes the members describing this event: its reference and, when text or JSON of at most `embedLimit`
+    /// bytes, its content. A method of the entry so that the event is read in place: passed out of it, Swift
+    /// copied the event per part.
+    func describe(into w: inout JSONWriter, embedLimit: Int) {
         w.member("seq", Int64(event.seq))
         w.member("id", event.id)
         w.member("topic", event.topic)

@@ -1,3 +1,4 @@
+import ChorusConfig
 @testable import ChorusBroker
 import ChorusProtocol
 import ChorusStore
@@ -69,6 +70,37 @@ import Testing
             #expect(text.contains(#""engine":"builtin"},"#), "\(text)")
         }
         #expect(JSONSyntax.isValid(bytes), "not JSON: \(text)")
+    }
+
+    /// A join's `embed_limit`: payloads up to it are embedded, larger ones only named; at 0 none is, the
+    /// request's JSON included. The text part is 14 bytes and the request 21.
+    @Test(arguments: [
+        (65536, true, true), (21, true, true), (20, true, false), (14, true, false), (13, false, false), (0, false, false),
+    ])
+    func payloadsAreEmbeddedUpToTheJoinsEmbedLimit(limit: Int, embedsText: Bool, embedsRequest: Bool) throws {
+        var definition = Self.definition
+        definition.embedLimit = limit
+        var s = JoinStateTests.state()
+        _ = s.receive(part: 0, seq: 2, at: 110, error: nil, definition: definition)
+        let bytes = MergedRecord.build(definition: definition, state: s, outcome: .partial, reason: "r", closedAt: 150) { Self.events[$0].map { LogEntry($0) } }
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#""text":"a \"quoted\" cat""#) == embedsText, "\(text)")
+        #expect(text.contains(#""payload":{"prompt": "a cat"}"#) == embedsRequest, "\(text)")
+        #expect(text.contains(#""seq":2,"id":"res-2","topic":"res.text","size":14,"#), "the part is named whatever the limit: \(text)")
+        #expect(JSONSyntax.isValid(bytes), "not JSON: \(text)")
+    }
+
+    @Test func theEmbedLimitIsReadFromTheJoinsSectionAndChecked() throws {
+        func join(_ line: String) throws -> JoinDefinition {
+            try #require(try BrokerConfig.parse(text: "[joins.m]\nopen = \"a\"\nemit = \"b\"\n\(line)\n[joins.m.parts.p]\ntopic = \"c\"\n", file: "t.toml").joins.first)
+        }
+        #expect(try join("").embedLimit == 65536, "the default: 64 KiB, as before the key")
+        #expect(try join("embed_limit = 0").embedLimit == 0)
+        #expect(try join("embed_limit = 4096").embedLimit == 4096)
+        for bad in ["embed_limit = 65537", "embed_limit = -1"] {
+            let error = #expect(throws: ConfigError.self) { try join(bad) }
+            #expect(error?.key == "joins.m.embed_limit" && error?.file == "t.toml", "\(String(describing: error))")
+        }
     }
 
     @Test func aRequestNoLongerInTheLogIsLeftOutAndTheRecordStaysJSON() throws {

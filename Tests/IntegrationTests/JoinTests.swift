@@ -6,7 +6,7 @@ import Testing
 /// The join coordinator against a real broker process; the "agents" here are plain clients publishing results,
 /// so each case controls exactly which part arrives when.
 @Suite struct JoinTests {
-    static func config(timeout: String = "1500ms", policy: String = "partial", maxOpen: Int = 1000, extra: String = "") -> String {
+    static func config(timeout: String = "1500ms", policy: String = "partial", maxOpen: Int = 1000, joinKeys: String = "", extra: String = "") -> String {
         """
         [joins.media]
         open = "gen.request"
@@ -14,6 +14,7 @@ import Testing
         timeout = "\(timeout)"
         on_timeout = "\(policy)"
         max_open = \(maxOpen)
+        \(joinKeys)
         [joins.media.parts.text]
         topic = "gen.result.text"
         group = "text"
@@ -63,6 +64,32 @@ import Testing
         #expect(parts["image"]?["attempt"] as? Int == 1)
         #expect(((r["request"] as? [String: Any])?["payload"] as? [String: Any])?["prompt"] as? String == "a fox")
         #expect(merged.headers.contains { $0.name == "status" && $0.value == "complete" })
+    }
+
+    /// `embed_limit = 0`: the record names every event and embeds none, and `chorus request --save` still
+    /// writes each part's content, read from the log by sequence number (docs/JOINS.md, section 6.2).
+    @Test func withEmbedLimitZeroTheRecordNamesThePartsAndSaveStillWritesThem() throws {
+        let broker = try BrokerProcess(config: Self.config(timeout: "30s", joinKeys: "embed_limit = 0"))
+        defer { broker.stop() }
+        let out = broker.directory.file("out")
+        let request = try broker.client(
+            ["request", "gen.request", "--data", "{\"prompt\":\"a fox\"}", "--correlation", "e-1", "--wait", "20", "--save", out], label: "request")
+        defer { request.terminate() }
+        let c = try broker.connect(name: "client")
+        #expect(try c.awaitEvent(correlation: "e-1", pattern: "gen.request", afterSeq: 0, timeoutMilliseconds: 10_000) != nil, "\(request.stderr)")
+        for part in ["text", "image", "audio"] { _ = try Self.result(c, part, "e-1", "\(part) result") }
+        #expect(request.waitForExit(20) == 0, "\(request.stderr)")
+        let r = try #require(try JSONSerialization.jsonObject(with: Data(request.stdout.utf8)) as? [String: Any])
+        #expect(r["status"] as? String == "complete")
+        #expect((r["request"] as? [String: Any])?["payload"] == nil, "the request is named, not embedded")
+        #expect((r["request"] as? [String: Any])?["size"] as? Int == 18)
+        for part in ["text", "image", "audio"] {
+            let p = try #require(Self.parts(r)[part])
+            #expect(p["text"] == nil && p["payload"] == nil, "\(part) embedded: \(p)")
+            #expect(p["size"] as? Int == "\(part) result".utf8.count && (p["seq"] as? Int ?? 0) > 1)
+            let saved = FileManager.default.contents(atPath: "\(out)/\(part).txt").map { String(decoding: $0, as: UTF8.self) }
+            #expect(saved == "\(part) result", "\(request.stderr)")
+        }
     }
 
     @Test func aMissingPartGivesAPartialRecordNamingItAtTheDeadline() throws {
