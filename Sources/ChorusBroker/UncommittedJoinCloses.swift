@@ -9,9 +9,9 @@
 /// It replaced a set of the 10,000 joins closed last. That one cost a twentieth of the broker thread under load
 /// (two inserts and a removal per join, each hashing two strings, in a table too large for the cache), and it
 /// was wrong whenever one commit closed more joins than it held, which a burst of timeouts after a restart can.
-/// This one holds exactly the uncommitted closes, so it is bounded by what one write batch closes, and the sets
-/// are emptied with their storage kept. A late part of a join closed earlier is found by the read-only
-/// connection (one primary-key lookup; late parts are rare).
+/// This one holds exactly the uncommitted closes, so it is bounded by what one write batch closes. A late part of
+/// a join closed earlier is found by the read-only connection: one primary-key lookup per late part. Late parts
+/// are rare, except in k-of-n joins (`need`), where each part the join did not wait for arrives late.
 ///
 /// A pure value, driven by the broker at the three points where its batches change hands.
 struct UncommittedJoinCloses {
@@ -40,11 +40,18 @@ struct UncommittedJoinCloses {
 
     /// The commit in flight finished: the read-only connection sees its joins.
     mutating func commitFinished() {
-        committing.removeAll(keepingCapacity: true)
+        committing.removeAll(keepingCapacity: committing.count <= Self.keptCapacity)
     }
 
     /// The batch being built was committed on the broker thread.
     mutating func batchCommittedInline() {
-        building.removeAll(keepingCapacity: true)
+        building.removeAll(keepingCapacity: building.count <= Self.keptCapacity)
     }
+
+    /// Storage kept for reuse up to this many keys: a burst (timeouts after a restart can close 100,000 joins in
+    /// one batch) gives its memory back instead of keeping it for the life of the process.
+    static let keptCapacity = 4096
+
+    /// The storage the two sets hold now, in keys (for tests).
+    var capacity: Int { building.capacity + committing.capacity }
 }

@@ -40,6 +40,30 @@ struct UncommittedJoinClosesTests {
         #expect(JoinKey(name: "other", correlation: "a") != Self.a)
         #expect(JoinKey(name: "media", correlation: "a2") != Self.a)
         #expect(Set([Self.a, JoinKey(name: "media", correlation: "a"), Self.b]).count == 2)
+        #expect(JoinKey(name: "ab", correlation: "c") != JoinKey(name: "a", correlation: "bc"))
+    }
+
+    /// Keys compare bytes, as the log does: canonically equivalent correlation ids (one precomposed, one not) are
+    /// two joins in the log, so they are two joins in memory too.
+    @Test func keysCompareBytesNotCanonicalEquivalence() {
+        let precomposed = JoinKey(name: "media", correlation: "caf\u{E9}")
+        let decomposed = JoinKey(name: "media", correlation: "cafe\u{301}")
+        #expect("caf\u{E9}" == "cafe\u{301}", "Swift's own == calls them equal")
+        #expect(precomposed != decomposed)
+        #expect(Set([precomposed, decomposed]).count == 2)
+    }
+
+    /// A burst of closes gives its memory back once committed; an ordinary batch keeps its storage for reuse.
+    @Test func aBurstDoesNotKeepItsStorage() {
+        var closes = UncommittedJoinCloses()
+        for i in 0..<50_000 { closes.insert(JoinKey(name: "media", correlation: "c\(i)")) }
+        closes.batchSubmitted()
+        #expect(closes.capacity >= 50_000)
+        closes.commitFinished()
+        #expect(closes.capacity < 50_000, "the burst's storage is released")
+        for i in 0..<100 { closes.insert(JoinKey(name: "media", correlation: "d\(i)")) }
+        closes.batchCommittedInline()
+        #expect(closes.count == 0 && closes.capacity >= 100, "a small batch's storage is kept")
     }
 
     static let config = """
@@ -70,11 +94,14 @@ struct UncommittedJoinClosesTests {
             Self.publish(broker, "gen.request", correlation: "c0")
             #expect(broker.counters.joinsOpened == 10_001, "the first join, closed in this batch, is not opened again")
 
+            // Another connection holds the log's write lock, so the commit really stays in flight.
+            let lock = try LogWriteLock(broker)
             try broker.flush(inline: false)
             #expect(broker.commits.inFlight)
             Self.publish(broker, "gen.request", correlation: "c1")
             #expect(broker.counters.joinsOpened == 10_001, "nor while its close is being committed")
 
+            try lock.release()
             try broker.settleCommit()
             #expect(broker.uncommittedJoinCloses.count == 0)
             Self.publish(broker, "gen.request", correlation: "c2")

@@ -163,7 +163,7 @@ struct BenchCommand: ParsableCommand {
 
     /// One figure, with its ratio to the raw libzmq baseline of the same run (4 decimals: joins are far below it).
     func report(_ label: String, _ value: Double, _ unit: String, ratioTo base: Double? = nil, note: String? = nil) {
-        let ratio = base.map { String(format: "  (%.4f x raw)", value / $0) } ?? note.map { "  " + $0 } ?? ""
+        let ratio = (base.map { String(format: "  (%.4f x raw)", value / $0) } ?? "") + (note.map { "  " + $0 } ?? "")
         // Padded here: Foundation on Linux ignores the width of a `%@`.
         Output.line(label.padding(toLength: max(label.count, 52), withPad: " ", startingAt: 0) + String(format: " %12.0f ", value) + unit + ratio)
     }

@@ -33,12 +33,17 @@ struct ThreadTimes {
 
     /// Seconds thread `tid` ran between `earlier` and this snapshot (a thread that started since counts from 0).
     func secondsRunning(_ tid: Int32, since earlier: ThreadTimes) -> Double {
-        Double((running[tid] ?? 0) &- (earlier.running[tid] ?? 0)) / 1e9
+        let (now, before) = (running[tid] ?? 0, earlier.running[tid] ?? 0)
+        return now >= before ? Double(now - before) / 1e9 : 0
     }
 
     /// How long all threads together waited for a CPU since `earlier`, as a share of the time between the two.
     func waitingShare(since earlier: ThreadTimes) -> Double {
-        let waited = waiting.reduce(UInt64(0)) { $0 + ($1.value &- (earlier.waiting[$1.key] ?? 0)) }
+        // A thread id reused since `earlier` would make a difference wrap: counted as 0, not as a huge wait.
+        let waited = waiting.reduce(UInt64(0)) { total, thread in
+            let before = earlier.waiting[thread.key] ?? 0
+            return total &+ (thread.value >= before ? thread.value - before : 0)
+        }
         return taken > earlier.taken ? Double(waited) / Double(taken - earlier.taken) : 0
     }
 }
