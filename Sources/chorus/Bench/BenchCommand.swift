@@ -16,8 +16,10 @@ struct BenchCommand: ParsableCommand {
 
             --suite joins measures issue 3's figures instead: joins per second with three agents that answer at \
             once (per message, and batched: packed PUBLISHMANY and DELIVERMANY of up to --batch events, packed \
-            ACKs) with the broker's CPU per join (all its threads), request-to-merged-record latency at 1,000 \
-            requests/s, and broker memory with --open-joins joins open.
+            ACKs) with the broker's CPU per join (all its threads; of that, the broker thread's, which limits \
+            throughput, and how long the broker's threads waited for a free CPU, from the kernel's scheduler \
+            statistics), request-to-merged-record latency at 1,000 requests/s, and broker memory with \
+            --open-joins joins open.
 
             --profile runs against a broker already running, which may be profiled again and again: each run's \
             clients count only that run's requests and records (they answer or ack what earlier runs left), and \
