@@ -22,7 +22,7 @@ extension Broker {
             if d.open.matches(entry.topic) {
                 openJoin(d, opening: e)
             }
-            if let correlation = e.correlation, let index = d.parts.firstIndex(where: { $0.pattern.matches(entry.topic) }) {
+            if let correlation = e.correlation, let index = d.partIndex(for: entry.topic) {
                 receivePart(d, JoinKey(name: d.name, correlation: correlation), index, seq: e.seq, producer: e.producer,
                             attempt: e.header("attempt").flatMap { Int($0) }, error: Self.partError(e))
             }
@@ -219,7 +219,7 @@ extension Broker {
         while state.parts.contains(where: \.isPending) {
             let page = try store.events(correlation: state.correlation, after: after, limit: 512)
             for e in page {
-                guard let index = d.parts.firstIndex(where: { $0.pattern.matches(Array(e.topic.utf8)) }), state.parts[index].isPending else { continue }
+                guard let index = d.partIndex(for: Array(e.topic.utf8)), state.parts[index].isPending else { continue }
                 _ = state.receive(part: index, seq: e.seq, at: e.time, error: Self.partError(e), definition: d)
             }
             guard page.count == 512, let last = page.last else { break }

@@ -40,9 +40,9 @@ public struct JoinDefinition: Sendable, Equatable {
     /// them at 0, are only named (`seq`, `size`, `blob`). At most `MergedRecord.maxEmbedLimit`.
     public var embedLimit: Int = MergedRecord.maxEmbedLimit
 
-    /// The part whose pattern matches `topic`, if any.
-    func part(for topic: [UInt8]) -> Part? {
-        parts.first { $0.pattern.matches(topic) }
+    /// The index of the first part, in name order, whose pattern matches `topic`: a result counts for that part.
+    func partIndex(for topic: [UInt8]) -> Int? {
+        parts.firstIndex { $0.pattern.matches(topic) }
     }
 
     static func parse(_ r: ConfigReader, name: String) throws(ConfigError) -> JoinDefinition {

@@ -110,7 +110,7 @@ struct JoinState: Equatable {
             json.append(json.isEmpty ? UInt8(ascii: "{") : UInt8(ascii: ","))
             JSONString.append(part.name, to: &json)
             json.append(UInt8(ascii: ":"))
-            json.append(contentsOf: String(seq).utf8)
+            FrameCoding.appendNumber(seq, to: &json)
         }
         guard !json.isEmpty else { return nil }
         json.append(UInt8(ascii: "}"))

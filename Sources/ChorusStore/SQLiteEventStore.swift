@@ -83,9 +83,7 @@ public final class SQLiteEventStore: EventStore {
         insertDeadLetter = try db.prepare(
             "INSERT INTO dead_letters(group_name, seq, reason, attempts, history, time) VALUES (?,?,?,?,?,?)")
         deleteDeadLetter = try db.prepare("DELETE FROM dead_letters WHERE id = ?")
-        selectEvents = try db.prepare(
-            "SELECT seq, id, topic, correlation, causation, producer, time, content_type, deadline, headers, payload FROM events WHERE seq >= ? ORDER BY seq LIMIT ?"
-        )
+        selectEvents = try db.prepare("SELECT \(LogReader.columns) FROM events WHERE seq >= ? ORDER BY seq LIMIT ?")
         selectKey = try db.prepare(Self.keyLookupSQL)
         upsertJoin = try db.prepare(Self.upsertJoinSQL)
         insertJoinPart = try db.prepare(Self.insertJoinPartSQL)

@@ -18,6 +18,18 @@ func makeTestBroker(_ toml: String = "", ackTimeoutMilliseconds: Int64? = nil) t
     return (broker, directory)
 }
 
+/// Polls `condition` until it holds or `timeout` seconds pass; returns whether it held (the integration
+/// harness's `waitUntil`, for this target).
+@discardableResult
+func waitUntil(_ timeout: Double, pollMilliseconds: UInt32 = 1, _ condition: () throws -> Bool) rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if try condition() { return true }
+        usleep(pollMilliseconds * 1000)
+    }
+    return try condition()
+}
+
 /// A read-only connection on which every read fails, for the broker's fallback to the store: a file that passes
 /// `LogReader`'s checks (version 1, the four tables it requires) but whose tables have none of the columns any
 /// read names, so each query fails to prepare. (Overwriting a real log after opening a reader on it did not

@@ -124,11 +124,11 @@ struct MessageBatchTests {
 
     /// The next message, or nil after 5 s: a broken send fails the test instead of hanging it.
     static func receive(_ socket: ZMQSocket) throws -> Frames? {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            if let m = try socket.receive(dontWait: true) { return m }
-            usleep(1000)
+        var message: Frames?
+        try waitUntil(5) {
+            message = try socket.receive(dontWait: true)
+            return message != nil
         }
-        return nil
+        return message
     }
 }

@@ -6,15 +6,6 @@ import ZeroMQ
 /// the frame arrives whole, and its bytes leave the count once libzmq is done with them, sent or not.
 @Suite("ZMQSocket: zero-copy last frame and its byte count")
 struct ZeroCopySendTests {
-    func waitForZero(_ queued: QueuedBytes) -> Bool {
-        let deadline = ContinuousClock.now + .seconds(5)
-        while ContinuousClock.now < deadline {
-            if queued.current == 0 { return true }
-            usleep(1000)
-        }
-        return queued.current == 0
-    }
-
     @Test func theFrameArrivesWholeAndItsBytesAreReleasedOnceSent() throws {
         let (router, dealer) = try MessageBatchTests.socketPair()
         try dealer.send([Array("hello".utf8)])
@@ -26,7 +17,7 @@ struct ZeroCopySendTests {
         queued.add(body.count)
         #expect(try router.send(message: 0, of: batch, lastFrame: body, counting: queued, count: body.count))
         #expect(try MessageBatchTests.receive(dealer) == [Array("BLOB".utf8), body])
-        #expect(waitForZero(queued))
+        #expect(waitUntil(5) { queued.current == 0 })
     }
 
     /// Without a replacement, the batch's own last frame goes, and the count given (the whole message) leaves.
@@ -43,7 +34,7 @@ struct ZeroCopySendTests {
         queued.add(count)
         #expect(try router.send(message: 0, of: batch, counting: queued, count: count))
         #expect(try MessageBatchTests.receive(dealer) == [Array("DELIVER".utf8), payload])
-        #expect(waitForZero(queued))
+        #expect(waitUntil(5) { queued.current == 0 })
     }
 
     @Test func bytesOfAMessageThatCannotBeSentAreReleasedAtOnce() throws {

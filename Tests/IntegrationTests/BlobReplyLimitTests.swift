@@ -88,11 +88,11 @@ import ZeroMQ
     }
 
     static func receive(_ socket: ZMQSocket, within seconds: Double) throws -> Frames? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if let frames = try socket.receive(dontWait: true) { return frames }
-            Thread.sleep(forTimeInterval: 0.005)
+        var frames: Frames?
+        try waitUntil(seconds, pollMilliseconds: 5) {
+            frames = try socket.receive(dontWait: true)
+            return frames != nil
         }
-        return nil
+        return frames
     }
 }
